@@ -1,0 +1,379 @@
+package store
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+)
+
+// FileName is the name of the database file inside the data directory.
+const FileName = "sitegate.db"
+
+// Errors returned by this package. Callers test them with errors.Is; the
+// returned errors wrap them with the path or name concerned.
+var (
+	// ErrInUse means another process holds the data directory's database.
+	ErrInUse = errors.New("data directory in use")
+	// ErrCorrupt means the database file is damaged or not a sitegate store.
+	ErrCorrupt = errors.New("store is damaged")
+	// ErrNotFound means the document, user or record does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrNameTaken means another user record already has that name.
+	ErrNameTaken = errors.New("name already taken")
+	// ErrTooNew means the store was written by a newer sitegate.
+	ErrTooNew = errors.New("store schema is newer than this program")
+	// ErrInvalid means an argument was unusable (empty name, oversized value).
+	ErrInvalid = errors.New("invalid argument")
+)
+
+// Default bounds. They keep a gateway's disk use predictable for weeks of
+// offline operation.
+const (
+	DefaultOutboxCapacity = 1_000_000
+	DefaultAuditCapacity  = 200_000
+	// ConfigHistory is how many revisions of each document are kept.
+	ConfigHistory = 50
+	// HighWaterPercent is the fill level at which Stats reports a bound as
+	// nearly full, so that health can warn before anything is evicted.
+	HighWaterPercent = 80
+)
+
+// Options tune a store. The zero value is usable.
+type Options struct {
+	// Now returns the current time; tests inject a fake clock. Default time.Now.
+	Now func() time.Time
+	// OutboxCapacity bounds the number of queued records. Default DefaultOutboxCapacity.
+	OutboxCapacity int
+	// AuditCapacity bounds the number of retained audit events. Default DefaultAuditCapacity.
+	AuditCapacity int
+	// LockTimeout is how long Open waits for another process to release the
+	// file. Default one second.
+	LockTimeout time.Duration
+}
+
+// Store is an open sitegate database. It is safe for concurrent use.
+type Store struct {
+	db   *bolt.DB
+	dir  string
+	path string
+	opts Options
+}
+
+// Open opens or creates the store in dir. The directory is created (or
+// tightened) to mode 0700 and the file to 0600. A damaged file gives an error
+// wrapping ErrCorrupt that names the file and what to do; a file held by
+// another process gives ErrInUse within Options.LockTimeout.
+func Open(dir string, options ...Options) (*Store, error) {
+	var o Options
+	if len(options) > 0 {
+		o = options[0]
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.OutboxCapacity <= 0 {
+		o.OutboxCapacity = DefaultOutboxCapacity
+	}
+	if o.AuditCapacity <= 0 {
+		o.AuditCapacity = DefaultAuditCapacity
+	}
+	if o.LockTimeout <= 0 {
+		o.LockTimeout = time.Second
+	}
+	if dir == "" {
+		return nil, fmt.Errorf("open store: %w: no data directory given", ErrInvalid)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data directory %s: %w", dir, err)
+	}
+	// MkdirAll keeps an existing directory's mode; the data directory holds
+	// keys and credentials, so nobody else may list or enter it.
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("restrict data directory %s: %w", dir, err)
+	}
+	path := filepath.Join(dir, FileName)
+	if fi, err := os.Stat(path); err == nil {
+		if !fi.Mode().IsRegular() {
+			return nil, corrupt(path, errors.New("not a regular file"))
+		}
+		if fi.Mode().Perm() != 0o600 {
+			if err := os.Chmod(path, 0o600); err != nil {
+				return nil, fmt.Errorf("restrict %s: %w", path, err)
+			}
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+
+	db, err := openBolt(path, o.LockTimeout)
+	if err != nil {
+		if errors.Is(err, berrors.ErrTimeout) {
+			return nil, fmt.Errorf("data directory %s is in use by a running gateway: stop it first, or use another --data directory: %w", dir, ErrInUse)
+		}
+		return nil, corrupt(path, err)
+	}
+	s := &Store{db: db, dir: dir, path: path, opts: o}
+	if err := s.checkIntegrity(); err != nil {
+		_ = db.Close()
+		return nil, corrupt(path, err)
+	}
+	if err := s.migrate(); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func corrupt(path string, cause error) error {
+	return fmt.Errorf("%w: %s cannot be read (%v); move the file aside and restore a backup, or remove it to start with an empty store", ErrCorrupt, path, cause)
+}
+
+// openBolt opens the file, turning panics and memory faults that bbolt may
+// hit on a damaged file into errors.
+func openBolt(path string, timeout time.Duration) (db *bolt.DB, err error) {
+	err = guard(func() error {
+		var oerr error
+		db, oerr = bolt.Open(path, 0o600, &bolt.Options{
+			Timeout: timeout,
+			// The freelist is rebuilt on open instead of being written on
+			// every commit: commits stay small, which is what the outbox's
+			// write rate needs.
+			NoFreelistSync: true,
+			FreelistType:   bolt.FreelistMapType,
+		})
+		return oerr
+	})
+	return db, err
+}
+
+// guard runs fn with memory faults turned into panics and panics into errors.
+// A truncated file makes bbolt touch mapped pages past the end of the file,
+// which is a fault (SIGBUS), not an ordinary panic. The work runs on its own
+// goroutine because SetPanicOnFault is per goroutine.
+func guard(fn func() error) error {
+	done := make(chan error, 1)
+	go func() {
+		debug.SetPanicOnFault(true)
+		defer func() {
+			if r := recover(); r != nil {
+				done <- fmt.Errorf("internal structure is broken: %v", r)
+			}
+		}()
+		done <- fn()
+	}()
+	return <-done
+}
+
+// checkIntegrity verifies that every page the file claims is present and
+// that bbolt's structures are consistent.
+func (s *Store) checkIntegrity() error {
+	fi, err := os.Stat(s.path)
+	if err != nil {
+		return err
+	}
+	return guard(func() error {
+		return s.db.View(func(tx *bolt.Tx) error {
+			if tx.Size() > fi.Size() {
+				return fmt.Errorf("file is truncated: %d bytes, the database needs %d", fi.Size(), tx.Size())
+			}
+			var problems []string
+			for err := range tx.Check() {
+				problems = append(problems, err.Error())
+				if len(problems) == 3 {
+					break
+				}
+			}
+			if len(problems) > 0 {
+				return errors.New(strings.Join(problems, "; "))
+			}
+			return nil
+		})
+	})
+}
+
+// Close closes the database file.
+func (s *Store) Close() error {
+	return s.db.Close()
+}
+
+// Dir returns the data directory.
+func (s *Store) Dir() string { return s.dir }
+
+// Path returns the database file's path.
+func (s *Store) Path() string { return s.path }
+
+// Now returns the store's clock reading.
+func (s *Store) Now() time.Time { return s.opts.Now() }
+
+// Size returns the database file size in bytes.
+func (s *Store) Size() int64 {
+	var n int64
+	_ = s.db.View(func(tx *bolt.Tx) error { n = tx.Size(); return nil })
+	return n
+}
+
+// Update runs fn in one read-write transaction. If fn returns an error,
+// nothing it did is kept; otherwise everything is committed durably before
+// Update returns. fn must not keep the Tx after it returns.
+func (s *Store) Update(fn func(tx *Tx) error) error {
+	return s.db.Update(func(btx *bolt.Tx) error {
+		return fn(&Tx{tx: btx, s: s})
+	})
+}
+
+// View runs fn in a read-only transaction that sees one consistent state.
+func (s *Store) View(fn func(tx *Tx) error) error {
+	return s.db.View(func(btx *bolt.Tx) error {
+		return fn(&Tx{tx: btx, s: s})
+	})
+}
+
+// Tx is a transaction. Its methods read and write within that transaction;
+// write methods fail on a read-only transaction.
+type Tx struct {
+	tx *bolt.Tx
+	s  *Store
+}
+
+// Bucket names, all created by the first migration.
+var (
+	bucketInternal  = []byte("store")      // counters and heads owned by this package
+	bucketMeta      = []byte("meta")       // caller metadata
+	bucketConfig    = []byte("config")     // one nested bucket per document
+	bucketUsers     = []byte("users")      // id → user record
+	bucketUserNames = []byte("user_names") // name → id
+	bucketAudit     = []byte("audit")      // seq → event
+	bucketOutbox    = []byte("outbox")     // seq → record
+)
+
+// Keys in bucketInternal.
+var (
+	keySchema        = []byte("schema_version")
+	keyConfigRev     = []byte("config_rev")
+	keyOutboxSeq     = []byte("outbox_seq")
+	keyOutboxDepth   = []byte("outbox_depth")
+	keyOutboxEvicted = []byte("outbox_evicted")
+	keyAuditSeq      = []byte("audit_seq")
+	keyAuditHash     = []byte("audit_hash")
+	keyAuditAnchor   = []byte("audit_anchor") // seq and hash of the last evicted event
+	keyAuditCount    = []byte("audit_count")
+	keyAuditEvicted  = []byte("audit_evicted")
+)
+
+// migration moves the schema from version-1 to version. Migrations run in
+// order, all pending ones in one transaction.
+type migration struct {
+	version int
+	name    string
+	apply   func(tx *bolt.Tx) error
+}
+
+var migrations = []migration{
+	{1, "create buckets", func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketInternal, bucketMeta, bucketConfig, bucketUsers, bucketUserNames, bucketAudit, bucketOutbox} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return fmt.Errorf("create bucket %s: %w", b, err)
+			}
+		}
+		return nil
+	}},
+}
+
+// SchemaVersion is the schema this program writes.
+func SchemaVersion() int { return migrations[len(migrations)-1].version }
+
+func (s *Store) migrate() error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		current := 0
+		if b := tx.Bucket(bucketInternal); b != nil {
+			current = int(getUint(b, keySchema))
+		}
+		latest := SchemaVersion()
+		if current > latest {
+			return fmt.Errorf("open store %s: %w: it has schema %d, this sitegate knows up to %d; run a newer sitegate", s.path, ErrTooNew, current, latest)
+		}
+		for _, m := range migrations {
+			if m.version <= current {
+				continue
+			}
+			if err := m.apply(tx); err != nil {
+				return fmt.Errorf("migrate store to schema %d (%s): %w", m.version, m.name, err)
+			}
+		}
+		if current == latest {
+			return nil
+		}
+		return putUint(tx.Bucket(bucketInternal), keySchema, uint64(latest))
+	})
+}
+
+func u64(v uint64) []byte {
+	b := make([]byte, 8)
+	binary.BigEndian.PutUint64(b, v)
+	return b
+}
+
+func getUint(b *bolt.Bucket, key []byte) uint64 {
+	v := b.Get(key)
+	if len(v) != 8 {
+		return 0
+	}
+	return binary.BigEndian.Uint64(v)
+}
+
+func putUint(b *bolt.Bucket, key []byte, v uint64) error {
+	return b.Put(key, u64(v))
+}
+
+// countKeys counts by walking: bbolt's Bucket.Stats reads committed pages
+// only and misses what the current write transaction added.
+func countKeys(c *bolt.Cursor) int {
+	n := 0
+	for k, _ := c.First(); k != nil; k, _ = c.Next() {
+		n++
+	}
+	return n
+}
+
+func clone(b []byte) []byte {
+	if b == nil {
+		return nil
+	}
+	return append([]byte(nil), b...)
+}
+
+func (t *Tx) internal() *bolt.Bucket { return t.tx.Bucket(bucketInternal) }
+
+// Meta returns the caller metadata value for key, or nil when unset.
+func (t *Tx) Meta(key string) []byte {
+	return clone(t.tx.Bucket(bucketMeta).Get([]byte(key)))
+}
+
+// PutMeta sets a caller metadata value.
+func (t *Tx) PutMeta(key string, value []byte) error {
+	if key == "" {
+		return fmt.Errorf("put meta: %w: empty key", ErrInvalid)
+	}
+	return t.tx.Bucket(bucketMeta).Put([]byte(key), value)
+}
+
+// Meta returns the caller metadata value for key, or nil when unset.
+func (s *Store) Meta(key string) ([]byte, error) {
+	var v []byte
+	err := s.View(func(tx *Tx) error { v = tx.Meta(key); return nil })
+	return v, err
+}
+
+// PutMeta sets a caller metadata value in its own transaction.
+func (s *Store) PutMeta(key string, value []byte) error {
+	return s.Update(func(tx *Tx) error { return tx.PutMeta(key, value) })
+}

@@ -125,6 +125,9 @@ func (t *Tx) AppendAudit(e AuditEvent) (AuditEvent, error) {
 	if err := putUint(in, keyAuditCount, count); err != nil {
 		return AuditEvent{}, err
 	}
+	if fn := t.s.onAudit.Load(); fn != nil {
+		t.tx.OnCommit(func() { (*fn)(e) })
+	}
 	return e, nil
 }
 

@@ -126,9 +126,9 @@ func TestAuditVerifyNamesFirstTamperedEvent(t *testing.T) {
 			v, _ := json.Marshal(e)
 			_ = b.Put(u64(4), v)
 		}, "seq 4"},
-		"event removed": {func(b *bolt.Bucket) { _ = b.Delete(u64(6)) }, "seq 7"},
+		"event removed":      {func(b *bolt.Bucket) { _ = b.Delete(u64(6)) }, "seq 7"},
 		"last event removed": {func(b *bolt.Bucket) { _ = b.Delete(u64(10)) }, "seq 10"},
-		"garbage value": {func(b *bolt.Bucket) { _ = b.Put(u64(3), []byte("{")) }, "seq 3"},
+		"garbage value":      {func(b *bolt.Bucket) { _ = b.Put(u64(3), []byte("{")) }, "seq 3"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -203,5 +203,21 @@ func TestSchemaTooNewIsRefused(t *testing.T) {
 	_, err = Open(dir)
 	if !errors.Is(err, ErrTooNew) || !strings.Contains(err.Error(), "run a newer sitegate") {
 		t.Fatalf("open newer schema: %v", err)
+	}
+}
+
+func TestOnAuditFiresAfterCommitOnly(t *testing.T) {
+	s := openTest(t, Options{})
+	var got []string
+	s.OnAudit(func(e AuditEvent) { got = append(got, fmt.Sprintf("%d %s", e.Seq, e.Action)) })
+	_ = s.Update(func(tx *Tx) error {
+		_, _ = tx.AppendAudit(AuditEvent{Action: "rolled.back"})
+		return errors.New("abort")
+	})
+	if _, err := s.AppendAudit(AuditEvent{Action: "kept"}); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0] != "1 kept" {
+		t.Fatalf("hook saw %v", got)
 	}
 }

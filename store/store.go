@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -62,10 +63,23 @@ type Options struct {
 
 // Store is an open sitegate database. It is safe for concurrent use.
 type Store struct {
-	db   *bolt.DB
-	dir  string
-	path string
-	opts Options
+	db      *bolt.DB
+	dir     string
+	path    string
+	opts    Options
+	onAudit atomic.Pointer[func(AuditEvent)]
+}
+
+// OnAudit registers fn to be called with every audit event after the
+// transaction that appended it has committed (never for a rolled-back one).
+// fn runs on the committing goroutine and must not block or write to the
+// store. A later call replaces fn; nil removes it.
+func (s *Store) OnAudit(fn func(AuditEvent)) {
+	if fn == nil {
+		s.onAudit.Store(nil)
+		return
+	}
+	s.onAudit.Store(&fn)
 }
 
 // Open opens or creates the store in dir. The directory is created (or
@@ -364,6 +378,16 @@ func (t *Tx) PutMeta(key string, value []byte) error {
 		return fmt.Errorf("put meta: %w: empty key", ErrInvalid)
 	}
 	return t.tx.Bucket(bucketMeta).Put([]byte(key), value)
+}
+
+// DeleteMeta removes a caller metadata value.
+func (t *Tx) DeleteMeta(key string) error {
+	return t.tx.Bucket(bucketMeta).Delete([]byte(key))
+}
+
+// DeleteMeta removes a caller metadata value in its own transaction.
+func (s *Store) DeleteMeta(key string) error {
+	return s.Update(func(tx *Tx) error { return tx.DeleteMeta(key) })
 }
 
 // Meta returns the caller metadata value for key, or nil when unset.

@@ -1,0 +1,89 @@
+// Package device holds the gateway's own side of sitegate. This part is the
+// site configuration model: the Site aggregate that a site file describes,
+// its defaults and validation, YAML import and export, and the built-in
+// Modbus register profiles.
+//
+// # Site files
+//
+// A site file is the whole commissioning state of a site in one YAML
+// document, with the sections site, access, clock, wan, cellular, wifi, lora
+// and modbus; DESIGN.md ("Site file (YAML)") has the binding field names.
+// The same Site struct carries both yaml and json tags with the same names,
+// so the store keeps it as JSON and `config export` writes it as YAML.
+// Durations are Go durations ("500ms", "3m"); enums are written by name.
+//
+// Import is three steps, kept apart so that callers control each:
+//
+//	s, err := device.DecodeSiteYAML(data) // strict: unknown fields, wrong types; defaults applied
+//	err = s.KeepSecrets(stored)           // "<set>" keeps the stored secret
+//	err = s.Validate()                    // every problem, each with its path
+//
+// ImportSiteYAML does all three in one call and reports the problems of all
+// three together, in file order and with line numbers; ParseSite does the
+// same without KeepSecrets, for files that stand alone. EncodeSiteYAML
+// exports; its output decodes back to a site that encodes to the same bytes.
+//
+// # Validation
+//
+// Validate never stops at the first problem: it returns a *ValidationError
+// whose Problems each carry a YAML path and a message saying what is wrong
+// and what is allowed, printed one per line as
+//
+//	modbus.devices[1].unit_id: 0 is outside 1..247
+//
+// Names that refer to something else (a device's bus, its profile) and
+// unknown fields come with a did-you-mean suggestion when one is close.
+//
+// # Defaults
+//
+// ApplyDefaults fills unset fields (password_max_length 15, idle_timeout 15m,
+// WAN priority cellular > ethernet > wifi, bus timeout 1s, poll interval
+// 10s, and so on; see the Default constants) and is idempotent. Decoding
+// applies it, so an exported file shows the values in force. Two point
+// settings stay unset to keep point lists short: a nil Point.ScaleFactor
+// means 1 (read it with Point.Scale), and the zero Point.Order is ABCD.
+//
+// # Secrets
+//
+// SIM PINs and the Wi-Fi passphrase are of type Secret, which prints and logs
+// as "<set>" and gives its value only through Reveal. Redacted replaces every
+// secret by SecretPlaceholder, and EncodeSiteYAML always exports the redacted
+// site; KeepSecrets puts the stored values back when such a file is imported.
+//
+// # Profiles
+//
+// Profiles are register maps of common device kinds, embedded from
+// profiles/*.yaml. A device names one with `profile:` and may list its own
+// points, which override profile points of the same name and add to them;
+// Device.EffectivePoints gives the result.
+//
+// # Caveats
+//
+// Secret redacts only through fmt, slog and its own methods. encoding/json
+// and YAML encoding write the clear value on purpose, so a Site (or a SIM or
+// WiFi value) handed to a JSON log handler or any other encoder leaks its
+// secrets: log and send Redacted copies only.
+//
+// Validate accepts SecretPlaceholder as a secret, because an exported file
+// must validate; the placeholder is resolved only by KeepSecrets. Storing a
+// site without calling KeepSecrets stores "<set>" as the secret
+// (HasPlaceholders tells).
+//
+// An absent require_2fa means admin and installer (the secure default); an
+// explicit empty list means no role. JSON keeps the difference as null and
+// [], so code that builds a Site by hand must use an empty non-nil slice to
+// turn 2FA off.
+//
+// A zero in a field that has a default means "use the default": down_after: 0
+// becomes 3 rather than an error. Fields where zero is a valid setting
+// (max_gap) are pointers, so that absent and 0 stay apart. Validate expects
+// defaults to be applied: a field left at zero where a default exists is
+// reported as out of range.
+//
+// Validate checks one site on its own. Rules about changes, such as "only
+// the local CLI may clear permanently_disabled", compare the stored site
+// with the new one and belong to the caller.
+//
+// Importing this package embeds the IANA time zone database (time/tzdata),
+// so that timezone checks do not depend on the files of the host.
+package device

@@ -1,0 +1,138 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sitegate/sitegate/device"
+)
+
+func newConfigCmd(s streams) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "config",
+		Short: "Export, import and validate site files",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return usagef("config needs a subcommand: export, import or validate")
+		},
+	}
+	cmd.AddCommand(newConfigExportCmd(s), newConfigImportCmd(s), newConfigValidateCmd(s))
+	return cmd
+}
+
+func newConfigExportCmd(s streams) *cobra.Command {
+	var dir, out string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "export --data DIR [-o FILE] [--json]",
+		Short: "Write the site file of a stopped gateway (secrets as <set>)",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, gw, err := openOffline(dir)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			var b []byte
+			if asJSON {
+				site, rev := gw.Site()
+				b, err = json.MarshalIndent(struct {
+					Rev  uint64       `json:"rev"`
+					Site *device.Site `json:"site"`
+				}{rev, site.Redacted()}, "", "  ")
+				b = append(b, '\n')
+			} else {
+				b, err = gw.ExportYAML()
+			}
+			if err != nil {
+				return err
+			}
+			if out == "" || out == "-" {
+				_, err = s.out.Write(b)
+				return err
+			}
+			// The file holds no secrets, but the site layout is still
+			// nobody else's business.
+			return os.WriteFile(out, b, 0o600)
+		},
+	}
+	addDataFlag(cmd, &dir)
+	cmd.Flags().StringVarP(&out, "output", "o", "", "write to FILE instead of standard output")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "write JSON with the revision instead of YAML")
+	return cmd
+}
+
+func newConfigImportCmd(s streams) *cobra.Command {
+	var dir string
+	cmd := &cobra.Command{
+		Use:   "import --data DIR FILE|-",
+		Short: "Validate a site file and store it as a new revision",
+		Long: "Validate a site file and store it as a new revision of a stopped gateway's site.\n" +
+			"Every problem is reported at once and nothing is stored unless the whole file\n" +
+			"is valid. Secrets written as <set> keep their stored values.",
+		Args: exactArgs(1, "FILE"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			data, err := readInput(args[0], s.in)
+			if err != nil {
+				return err
+			}
+			st, gw, err := openOffline(dir)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			ch, err := gw.ImportYAML(device.LocalActor, data, "config.import")
+			if err != nil {
+				return problemsError(args[0], "nothing was stored", err)
+			}
+			if ch.Unchanged {
+				fmt.Fprintf(s.out, "no changes: the site is already revision %d\n", ch.Rev)
+				return nil
+			}
+			fmt.Fprintf(s.out, "imported %s as site revision %d\n", args[0], ch.Rev)
+			return nil
+		},
+	}
+	addDataFlag(cmd, &dir)
+	return cmd
+}
+
+func newConfigValidateCmd(s streams) *cobra.Command {
+	var dir string
+	cmd := &cobra.Command{
+		Use:   "validate FILE|- [--data DIR]",
+		Short: "Check a site file without storing it",
+		Long: "Check a site file and report every problem with its path. With --data, secrets\n" +
+			"written as <set> are checked against what that gateway has stored.",
+		Args: exactArgs(1, "FILE"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			data, err := readInput(args[0], s.in)
+			if err != nil {
+				return err
+			}
+			site, err := device.DecodeSiteYAML(data)
+			if err != nil {
+				return problemsError(args[0], "it is not valid", err)
+			}
+			stored := device.DefaultSite()
+			if dir != "" {
+				st, gw, err := openOffline(dir)
+				if err != nil {
+					return err
+				}
+				stored, _ = gw.Site()
+				st.Close()
+			}
+			if err := device.CheckSite(site, stored); err != nil {
+				return problemsError(args[0], "it is not valid", err)
+			}
+			fmt.Fprintf(s.out, "%s is valid\n", args[0])
+			return nil
+		},
+	}
+	addDataFlag(cmd, &dir)
+	return cmd
+}

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/sitegate/sitegate/device"
+	"github.com/sitegate/sitegate/store"
+	"github.com/sitegate/sitegate/tui"
+	"github.com/sitegate/sitegate/tui/access"
+)
+
+// shutdownGrace bounds a clean stop after SIGINT/SIGTERM.
+const shutdownGrace = 5 * time.Second
+
+// daemonOptions are what run and demo share.
+type daemonOptions struct {
+	dataDir   string
+	sshAddr   string
+	gatewayID string
+	logFormat string
+	logLevel  string
+	// prepare runs after the store is open and before the listener starts
+	// (the demo seeds its site here).
+	prepare func(g *device.Gateway, acc *access.Service, log *slog.Logger) error
+	// ready is called once the SSH listener is bound (tests use it).
+	ready func(addr net.Addr)
+}
+
+// newLogger logs to w and, when ring is given, keeps the records in memory
+// for the console's log screen.
+func newLogger(w io.Writer, format, level string, ring *device.LogRing) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, usagef("--log-level %q: use debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	var h slog.Handler
+	switch format {
+	case "text":
+		h = slog.NewTextHandler(w, opts)
+	case "json":
+		h = slog.NewJSONHandler(w, opts)
+	default:
+		return nil, usagef("--log-format %q: use text or json", format)
+	}
+	if ring != nil {
+		h = ring.Handler(h)
+	}
+	return slog.New(h), nil
+}
+
+// runDaemon opens the store, starts the gateway's services and blocks until
+// ctx is cancelled (SIGINT/SIGTERM), then stops everything within
+// shutdownGrace.
+func runDaemon(ctx context.Context, o daemonOptions, s streams) error {
+	ring := device.NewLogRing(2000)
+	log, err := newLogger(s.err, o.logFormat, o.logLevel, ring)
+	if err != nil {
+		return err
+	}
+	if o.dataDir == "" {
+		return usagef("--data is required: the directory where the gateway keeps its database and keys")
+	}
+	st, err := store.Open(o.dataDir)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	gw, err := device.NewGateway(st, device.GatewayOptions{GatewayID: o.gatewayID, Logs: ring})
+	if err != nil {
+		return err
+	}
+	acc := access.New(gw, access.Options{})
+	if o.prepare != nil {
+		if err := o.prepare(gw, acc, log); err != nil {
+			return err
+		}
+	}
+	tok, err := acc.EnsureSetupToken()
+	if err != nil {
+		return err
+	}
+	if tok.Token != "" {
+		// Requirement 1: no default password. The one-time token is the
+		// only way into a gateway without accounts.
+		log.Warn("no accounts yet: log in as user \"setup\" with the one-time setup token to create the first administrator",
+			"setup_token", tok.Token, "file", tok.Path, "expires", tok.Expires.UTC().Format(time.RFC3339))
+	}
+	srv, err := tui.NewServer(tui.Config{Gateway: gw, Access: acc, DataDir: o.dataDir, Logger: log.With("component", "ssh"), Version: "sitegate_" + version})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", o.sshAddr)
+	if err != nil {
+		return fmt.Errorf("listen for SSH on %s: %w (choose another address with --ssh-addr)", o.sshAddr, err)
+	}
+	_, rev := gw.Site()
+	log.Info("gateway started", "gateway_id", gw.ID(), "data", o.dataDir, "ssh", ln.Addr().String(), "site_rev", rev, "version", version)
+	if o.ready != nil {
+		o.ready(ln.Addr())
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+
+	select {
+	case <-ctx.Done():
+		log.Info("stopping", "grace", shutdownGrace.String())
+	case err := <-serveErr:
+		if err != nil {
+			return fmt.Errorf("ssh server: %w", err)
+		}
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, net.ErrClosed) {
+		log.Warn("ssh server did not stop cleanly", "err", err)
+	}
+	log.Info("stopped")
+	return nil
+}

@@ -1,0 +1,135 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"log/slog"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sitegate/sitegate/device"
+	"github.com/sitegate/sitegate/tui/access"
+)
+
+func newDemoCmd(s streams) *cobra.Command {
+	o := daemonOptions{dataDir: "./demo-data"}
+	var notes []string
+	cmd := &cobra.Command{
+		Use:   "demo [--data DIR] [--ssh-addr ADDR]",
+		Short: "Run the gateway on a built-in demo site",
+		Long: "Run the gateway with a demo data directory preloaded with a small plant room\n" +
+			"(an energy meter, two air-handling units, a room sensor). Running it again\n" +
+			"reuses the directory.",
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.prepare = func(g *device.Gateway, acc *access.Service, log *slog.Logger) error {
+				var err error
+				notes, err = seedDemo(g, acc, log, homeKeys())
+				return err
+			}
+			o.ready = func(addr net.Addr) {
+				host, port, _ := net.SplitHostPort(addr.String())
+				fmt.Fprintf(s.out, "\nsitegate demo is running (data in %s). Press Ctrl-C to stop.\n\n", o.dataDir)
+				for _, n := range notes {
+					fmt.Fprintln(s.out, "  "+strings.NewReplacer("HOST", host, "PORT", port).Replace(n))
+				}
+				fmt.Fprintln(s.out)
+			}
+			return runDaemon(cmd.Context(), o, s)
+		},
+	}
+	cmd.Flags().StringVar(&o.dataDir, "data", o.dataDir, "demo data directory")
+	addDaemonFlags(cmd, &o, "127.0.0.1:2222")
+	return cmd
+}
+
+// homeKeys returns the public keys in ~/.ssh/id_*.pub, which authorise the
+// demo's admin account.
+func homeKeys() []string {
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return nil
+	}
+	paths, _ := filepath.Glob(filepath.Join(home, ".ssh", "id_*.pub"))
+	var keys []string
+	for _, p := range paths {
+		if k, err := readKeys(p); err == nil {
+			keys = append(keys, k...)
+		}
+	}
+	return keys
+}
+
+// seedDemo prepares a demo data directory on its first run: the embedded
+// demo site, an admin account for the user's own SSH keys and an installer
+// with a generated password, printed once. A directory from an earlier run
+// keeps its own (possibly edited) site and accounts. It returns the lines
+// that tell the user how to connect.
+func seedDemo(g *device.Gateway, acc *access.Service, log *slog.Logger, keys []string) ([]string, error) {
+	if _, rev := g.Site(); rev == 0 {
+		ch, err := g.ImportYAML(device.LocalActor, device.DemoSiteYAML, "config.import")
+		if err != nil {
+			return nil, fmt.Errorf("load the demo site: %w", err)
+		}
+		log.Info("demo site loaded", "site_rev", ch.Rev)
+	}
+	ssh := "ssh -p PORT %s@HOST"
+	if acc.Count() > 0 {
+		return []string{
+			"Log in with the accounts created on the first run:",
+			fmt.Sprintf("  "+ssh+"      (your SSH keys, if you had any)", "admin"),
+			fmt.Sprintf("  "+ssh+"  (the password printed on the first run;", "installer"),
+			"   reset it with: sitegate user passwd --data DIR installer, while the demo is stopped)",
+		}, nil
+	}
+	var notes []string
+	ctx := context.Background()
+	if len(keys) > 0 {
+		// Key-only: the site's 2FA rule guards passwords, and this admin
+		// has none.
+		if _, err := acc.AddUser(ctx, device.LocalActor, access.NewUser{Name: "admin", Role: device.RoleAdmin, PublicKeys: keys}); err != nil {
+			return nil, fmt.Errorf("create the demo admin: %w", err)
+		}
+		notes = append(notes, fmt.Sprintf("Administrator (your %d SSH key(s) from ~/.ssh):  "+ssh, len(keys), "admin"))
+	} else {
+		pw := demoPassword(acc, "admin")
+		if _, err := acc.AddUser(ctx, device.LocalActor, access.NewUser{Name: "admin", Role: device.RoleAdmin, Password: pw}); err != nil {
+			return nil, fmt.Errorf("create the demo admin: %w", err)
+		}
+		notes = append(notes, fmt.Sprintf("Administrator: "+ssh+"       password: %s  (no ~/.ssh/id_*.pub key was found)", "admin", pw))
+	}
+	pw := demoPassword(acc, "installer")
+	if _, err := acc.AddUser(ctx, device.LocalActor, access.NewUser{Name: "installer", Role: device.RoleInstaller, Password: pw}); err != nil {
+		return nil, fmt.Errorf("create the demo installer: %w", err)
+	}
+	notes = append(notes,
+		fmt.Sprintf("Installer: "+ssh+"   password: %s", "installer", pw),
+		"(The password is shown only now. The demo site needs no authenticator app; production sites do.)")
+	return notes, nil
+}
+
+// demoPassword generates a password that satisfies the policy.
+func demoPassword(acc *access.Service, user string) string {
+	const (
+		upper   = "ABCDEFGHJKLMNPQRSTUVWXYZ"
+		lower   = "abcdefghijkmnpqrstuvwxyz"
+		digits  = "23456789"
+		special = access.Special
+	)
+	pick := func(set string) byte {
+		n, _ := rand.Int(rand.Reader, big.NewInt(int64(len(set))))
+		return set[n.Int64()]
+	}
+	for {
+		b := []byte{pick(upper), pick(lower), pick(lower), pick(digits), pick(special), pick(upper), pick(lower), pick(digits), pick(lower), pick(upper), pick(digits), pick(lower)}
+		if acc.PolicyFor(string(b), user) == nil {
+			return string(b)
+		}
+	}
+}

@@ -1,0 +1,30 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+)
+
+func addDaemonFlags(cmd *cobra.Command, o *daemonOptions, sshDefault string) {
+	f := cmd.Flags()
+	f.StringVar(&o.sshAddr, "ssh-addr", sshDefault, "address the SSH console listens on")
+	f.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
+	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+}
+
+func newRunCmd(s streams) *cobra.Command {
+	var o daemonOptions
+	cmd := &cobra.Command{
+		Use:   "run --data DIR [--ssh-addr ADDR] [--gateway-id ID]",
+		Short: "Run the gateway daemon",
+		Long: "Run the gateway: open the data directory, poll devices, serve the SSH console\n" +
+			"and sync with the cloud. Stops cleanly on SIGINT or SIGTERM.",
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runDaemon(cmd.Context(), o, s)
+		},
+	}
+	cmd.Flags().StringVar(&o.dataDir, "data", "", "data directory (created 0700 if missing)")
+	cmd.Flags().StringVar(&o.gatewayID, "gateway-id", "", "gateway id to use on first start (default: generated)")
+	addDaemonFlags(cmd, &o, ":2222")
+	return cmd
+}

@@ -1,0 +1,330 @@
+package access
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	gossh "golang.org/x/crypto/ssh"
+
+	"github.com/sitegate/sitegate/device"
+	"github.com/sitegate/sitegate/store"
+)
+
+// Errors of this package. Login failures of every kind are ErrDenied, so
+// that a caller cannot tell an unknown name from a wrong password.
+var (
+	ErrDenied    = errors.New("access denied")
+	ErrForbidden = errors.New("not allowed for your role")
+	ErrNotFound  = errors.New("no such user")
+	ErrLastAdmin = errors.New("the last administrator cannot be removed, demoted or locked")
+	ErrBadCode   = errors.New("the verification code is not right: check the clock of your phone and type the current code")
+)
+
+// Options configure a Service.
+type Options struct {
+	// Hasher computes password hashes; default RFC 9106 parameters with two
+	// concurrent computations.
+	Hasher *Hasher
+	// Now is the clock; default the gateway's.
+	Now func() time.Time
+}
+
+// Service enforces who may log in and what accounts may do. It holds no UI
+// code; the SSH server and the console call it, and every change is
+// re-checked here whatever a screen showed.
+type Service struct {
+	gw     *device.Gateway
+	st     *store.Store
+	hasher *Hasher
+	now    func() time.Time
+}
+
+// New returns the access service of gw.
+func New(gw *device.Gateway, o Options) *Service {
+	if o.Hasher == nil {
+		o.Hasher = NewHasher(RFC9106, 2)
+	}
+	if o.Now == nil {
+		o.Now = gw.Now
+	}
+	return &Service{gw: gw, st: gw.Store(), hasher: o.Hasher, now: o.Now}
+}
+
+// Hasher returns the service's password hasher.
+func (s *Service) Hasher() *Hasher { return s.hasher }
+
+// Step is something a user must do before using the gateway.
+type Step int
+
+// Steps, in the order the first-login wizard takes them.
+const (
+	StepSetPassword Step = iota + 1
+	StepEnrolTOTP
+	StepAcceptPrivacy
+)
+
+// Principal is who a session belongs to.
+type Principal struct {
+	Account Account
+	// Setup means the session logged in with the one-time setup token: it
+	// may only run the wizard that creates the first administrator.
+	Setup bool
+	// Method is the authentication method ("publickey", "password",
+	// "keyboard-interactive").
+	Method string
+}
+
+// Actor returns the principal as an audit actor.
+func (p Principal) Actor() device.Actor {
+	if p.Setup {
+		return device.Actor{ID: SetupUser, Role: SetupUser}
+	}
+	return p.Account.Actor()
+}
+
+// Role returns the principal's role (zero for setup).
+func (p Principal) Role() device.Role { return p.Account.Role }
+
+func (s *Service) accessPolicy() device.Access {
+	site, _ := s.gw.Site()
+	return site.Access
+}
+
+func (s *Service) siteName() string {
+	site, _ := s.gw.Site()
+	return site.Site.Name
+}
+
+// requires2FA reports whether password logins of role need a TOTP code.
+func (s *Service) requires2FA(role device.Role) bool {
+	return slices.Contains(s.accessPolicy().Require2FA, role)
+}
+
+// Pending returns the steps a account must still complete.
+func (s *Service) Pending(a Account) []Step {
+	var steps []Step
+	if a.Invited() {
+		steps = append(steps, StepSetPassword)
+	}
+	// The second factor guards password logins; an account that logs in
+	// with a key only has no password to guard.
+	if a.TOTPSecret == "" && s.requires2FA(a.Role) && (a.PasswordHash != "" || a.Invited()) {
+		steps = append(steps, StepEnrolTOTP)
+	}
+	if !a.AcceptedPrivacy() {
+		steps = append(steps, StepAcceptPrivacy)
+	}
+	return steps
+}
+
+// NeedsCode reports whether a keyboard-interactive login of name is asked
+// for a verification code after the password. It does not depend on the
+// password, so the prompts reveal nothing about it; an unknown name is
+// asked whenever any role needs a code, like the accounts that do.
+func (s *Service) NeedsCode(name string) bool {
+	var a Account
+	err := s.st.View(func(tx *store.Tx) (err error) { a, err = accountByName(tx, name); return })
+	if err != nil {
+		return name != SetupUser && len(s.accessPolicy().Require2FA) > 0
+	}
+	return !a.Invited() && a.TOTPSecret != "" && s.requires2FA(a.Role)
+}
+
+func hashCode(code string) string {
+	sum := sha256.Sum256([]byte(strings.ToUpper(strings.ReplaceAll(strings.TrimSpace(code), "-", ""))))
+	return hex.EncodeToString(sum[:])
+}
+
+func equalHash(a, b string) bool {
+	return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1 && a != ""
+}
+
+// LoginPassword authenticates a password login. code is the TOTP code of a
+// keyboard-interactive login (withCode); a plain password login of an
+// account whose role needs a code is refused. Every refusal is ErrDenied
+// after the same argon2id work, so unknown names, wrong passwords, locked
+// accounts and missing codes look alike from outside.
+func (s *Service) LoginPassword(ctx context.Context, name, password, code string, withCode bool, remote string) (Principal, error) {
+	now := s.now()
+	if name == SetupUser {
+		return s.loginSetup(ctx, password, remote)
+	}
+	var a Account
+	err := s.st.View(func(tx *store.Tx) (err error) { a, err = accountByName(tx, name); return })
+	if err != nil {
+		_, _ = s.hasher.Verify(ctx, "", password)
+		s.audit(device.Actor{ID: "unknown", Role: "none"}, "login.failure", "", device.ResultDenied, "unknown user from "+remote)
+		return Principal{}, ErrDenied
+	}
+	if a.Invited() {
+		// The enrolment code stands in for the password at first login.
+		_, _ = s.hasher.Verify(ctx, "", password)
+		if now.After(a.EnrolExpires) || !equalHash(hashCode(password), a.EnrolHash) {
+			return Principal{}, s.fail(a.ID, "enrolment code wrong or expired from "+remote)
+		}
+		if locked, why := a.LockedAt(now); locked {
+			s.audit(a.Actor(), "login.failure", a.ID, device.ResultDenied, why)
+			return Principal{}, ErrDenied
+		}
+		return Principal{Account: a, Method: methodName(withCode)}, nil
+	}
+	ok, err := s.hasher.Verify(ctx, a.PasswordHash, password)
+	if err != nil {
+		if ctx.Err() != nil {
+			return Principal{}, ErrDenied
+		}
+		return Principal{}, s.fail(a.ID, "unreadable password hash")
+	}
+	if locked, why := a.LockedAt(now); locked {
+		s.audit(a.Actor(), "login.failure", a.ID, device.ResultDenied, why+", from "+remote)
+		return Principal{}, ErrDenied
+	}
+	needCode := a.TOTPSecret != "" && s.requires2FA(a.Role)
+	if needCode && !withCode {
+		// Not a guess at the password: the client used a method that
+		// cannot carry the code. Refused without counting.
+		return Principal{}, ErrDenied
+	}
+	if !ok {
+		return Principal{}, s.fail(a.ID, "wrong password from "+remote)
+	}
+	if needCode {
+		step, good := matchTOTP(a.TOTPSecret, strings.TrimSpace(code), now, a.TOTPLastStep)
+		if !good {
+			return Principal{}, s.fail(a.ID, "wrong or reused verification code from "+remote)
+		}
+		if err := s.update(a.ID, func(a *Account) error { a.TOTPLastStep = step; a.Failures = 0; return nil }); err != nil {
+			return Principal{}, ErrDenied
+		}
+	} else if a.Failures > 0 {
+		_ = s.update(a.ID, func(a *Account) error { a.Failures = 0; return nil })
+	}
+	return Principal{Account: a, Method: methodName(withCode)}, nil
+}
+
+func methodName(withCode bool) string {
+	if withCode {
+		return "keyboard-interactive"
+	}
+	return "password"
+}
+
+// LoginPublicKey reports whether key is authorised for name. Failed key
+// offers are not counted toward lockout: clients offer every key they hold.
+func (s *Service) LoginPublicKey(name string, key gossh.PublicKey) (Principal, error) {
+	var a Account
+	err := s.st.View(func(tx *store.Tx) (err error) { a, err = accountByName(tx, name); return })
+	if err != nil || a.Invited() {
+		return Principal{}, ErrDenied
+	}
+	if locked, _ := a.LockedAt(s.now()); locked {
+		return Principal{}, ErrDenied
+	}
+	offered := key.Marshal()
+	match := 0
+	for _, line := range a.PublicKeys {
+		k, _, _, _, err := gossh.ParseAuthorizedKey([]byte(line))
+		if err != nil {
+			continue
+		}
+		match |= subtle.ConstantTimeCompare(k.Marshal(), offered)
+	}
+	if match != 1 {
+		return Principal{}, ErrDenied
+	}
+	return Principal{Account: a, Method: "publickey"}, nil
+}
+
+// fail counts a failed password or code for account id, locks the account
+// at MaxFailures, audits both, and returns ErrDenied.
+func (s *Service) fail(id, detail string) error {
+	now := s.now()
+	_ = s.st.Update(func(tx *store.Tx) error {
+		a, err := accountByID(tx, id)
+		if err != nil {
+			return err
+		}
+		a.Failures++
+		if _, err := tx.AppendAudit(store.AuditEvent{Actor: a.ID, Role: a.Role.String(), Action: "login.failure", Target: a.ID, Result: device.ResultDenied, Detail: detail}); err != nil {
+			return err
+		}
+		if a.Failures >= MaxFailures {
+			a.Failures = 0
+			a.LockedUntil = now.Add(LockoutDuration)
+			if _, err := tx.AppendAudit(store.AuditEvent{Actor: a.ID, Role: a.Role.String(), Action: "account.locked", Target: a.ID, Result: device.ResultOK,
+				Detail: fmt.Sprintf("%d consecutive failures; locked until %s", MaxFailures, a.LockedUntil.UTC().Format(time.RFC3339))}); err != nil {
+				return err
+			}
+		}
+		return saveAccount(tx, a)
+	})
+	return ErrDenied
+}
+
+// update applies fn to account id in one transaction.
+func (s *Service) update(id string, fn func(a *Account) error) error {
+	return s.st.Update(func(tx *store.Tx) error {
+		a, err := accountByID(tx, id)
+		if err != nil {
+			return fmt.Errorf("%w: %s", ErrNotFound, id)
+		}
+		if err := fn(&a); err != nil {
+			return err
+		}
+		return saveAccount(tx, a)
+	})
+}
+
+func (s *Service) audit(actor device.Actor, action, target, result, detail string) {
+	_, _ = s.st.AppendAudit(store.AuditEvent{Actor: actor.ID, Role: actor.Role, Action: action, Target: target, Result: result, Detail: detail})
+}
+
+// AuditLogin records a successful login when its session starts (for public
+// keys only then is possession of the key proven).
+func (s *Service) AuditLogin(p Principal, remote string) {
+	s.audit(p.Actor(), "login.success", p.Actor().ID, device.ResultOK, p.Method+" from "+remote)
+}
+
+// Account returns the current record of account id.
+func (s *Service) Account(id string) (Account, error) {
+	var a Account
+	err := s.st.View(func(tx *store.Tx) (err error) { a, err = accountByID(tx, id); return })
+	if err != nil {
+		return Account{}, fmt.Errorf("%w: %s", ErrNotFound, id)
+	}
+	return a, nil
+}
+
+// AccountByName returns the account called name.
+func (s *Service) AccountByName(name string) (Account, error) {
+	var a Account
+	err := s.st.View(func(tx *store.Tx) (err error) { a, err = accountByName(tx, name); return })
+	if err != nil {
+		return Account{}, fmt.Errorf("%w: %q", ErrNotFound, printable(name))
+	}
+	return a, nil
+}
+
+// Count returns the number of accounts.
+func (s *Service) Count() int {
+	n := 0
+	_ = s.st.View(func(tx *store.Tx) error { n = tx.UserCount(); return nil })
+	return n
+}
+
+// randomCode returns a one-time code of 16 base32 characters in groups of
+// four (80 bits), easy to read out and type.
+func randomCode() string {
+	b := make([]byte, 10)
+	_, _ = rand.Read(b)
+	c := b32.EncodeToString(b)
+	return c[0:4] + "-" + c[4:8] + "-" + c[8:12] + "-" + c[12:16]
+}

@@ -1,0 +1,248 @@
+package access
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	gossh "golang.org/x/crypto/ssh"
+
+	"github.com/sitegate/sitegate/device"
+	"github.com/sitegate/sitegate/store"
+)
+
+// SetupTokenFile is the file in the data directory that holds the one-time
+// setup token while the gateway has no account.
+const SetupTokenFile = "setup-token"
+
+const metaSetup = "access.setup"
+
+type setupState struct {
+	Hash    string    `json:"hash"`
+	Expires time.Time `json:"expires"`
+}
+
+// SetupToken is the result of EnsureSetupToken.
+type SetupToken struct {
+	Token   string    // empty when the gateway has accounts
+	Expires time.Time // when the token stops working
+	Path    string    // the file that holds it
+}
+
+// EnsureSetupToken makes sure that a gateway without accounts has a valid
+// one-time setup token (valid EnrolValidity), written to DATA/setup-token
+// with mode 0600, and returns it so the daemon can log it. A gateway with
+// accounts has none: any left-over token is destroyed.
+func (s *Service) EnsureSetupToken() (SetupToken, error) {
+	path := filepath.Join(s.st.Dir(), SetupTokenFile)
+	now := s.now()
+	if s.Count() > 0 {
+		return SetupToken{}, s.destroySetup()
+	}
+	var st setupState
+	if raw, _ := s.st.Meta(metaSetup); raw != nil {
+		_ = json.Unmarshal(raw, &st)
+	}
+	if b, err := os.ReadFile(path); err == nil && now.Before(st.Expires) {
+		tok := strings.TrimSpace(string(b))
+		if equalHash(hashCode(tok), st.Hash) {
+			return SetupToken{Token: tok, Expires: st.Expires, Path: path}, nil
+		}
+	}
+	tok := randomSetupToken()
+	st = setupState{Hash: hashCode(tok), Expires: now.Add(EnrolValidity)}
+	raw, _ := json.Marshal(st)
+	if err := writeSecretFile(path, []byte(tok+"\n")); err != nil {
+		return SetupToken{}, fmt.Errorf("write setup token: %w", err)
+	}
+	if err := s.st.PutMeta(metaSetup, raw); err != nil {
+		return SetupToken{}, err
+	}
+	return SetupToken{Token: tok, Expires: st.Expires, Path: path}, nil
+}
+
+// randomSetupToken returns 128 random bits as base32 in groups.
+func randomSetupToken() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	c := b32.EncodeToString(b) // 26 characters
+	return c[0:6] + "-" + c[6:12] + "-" + c[12:18] + "-" + c[18:26]
+}
+
+func (s *Service) loginSetup(ctx context.Context, token, remote string) (Principal, error) {
+	_, _ = s.hasher.Verify(ctx, "", token) // same cost as any password login
+	var st setupState
+	raw, _ := s.st.Meta(metaSetup)
+	if raw != nil {
+		_ = json.Unmarshal(raw, &st)
+	}
+	if raw == nil || s.Count() > 0 || !s.now().Before(st.Expires) || !equalHash(hashCode(token), st.Hash) {
+		s.audit(device.Actor{ID: SetupUser, Role: SetupUser}, "login.failure", SetupUser, device.ResultDenied, "setup token wrong, expired or used, from "+remote)
+		return Principal{}, ErrDenied
+	}
+	return Principal{Setup: true, Method: "password"}, nil
+}
+
+// destroySetup removes the token's record and overwrites and deletes its
+// file.
+func (s *Service) destroySetup() error {
+	if raw, _ := s.st.Meta(metaSetup); raw != nil {
+		if err := s.st.DeleteMeta(metaSetup); err != nil {
+			return err
+		}
+	}
+	return shred(filepath.Join(s.st.Dir(), SetupTokenFile))
+}
+
+// FirstAdmin is what the setup wizard collects.
+type FirstAdmin struct {
+	Name          string
+	Password      string
+	TOTPSecret    string // enrolled in the wizard
+	TOTPCode      string // proves the authenticator app has the secret
+	AcceptPrivacy bool
+	PublicKeys    []string
+}
+
+// CompleteSetup creates the first administrator from a setup session and
+// destroys the setup token. It fails if any account exists already (a
+// second setup session lost the race) or the token expired meanwhile.
+func (s *Service) CompleteSetup(ctx context.Context, p Principal, req FirstAdmin) (Account, error) {
+	if !p.Setup {
+		return Account{}, ErrForbidden
+	}
+	if !req.AcceptPrivacy {
+		return Account{}, errors.New("the privacy notice must be accepted to create the administrator")
+	}
+	a, err := s.newAccount(ctx, req.Name, device.RoleAdmin, req.Password)
+	if err != nil {
+		return Account{}, err
+	}
+	step, ok := matchTOTP(req.TOTPSecret, req.TOTPCode, s.now(), 0)
+	if req.TOTPSecret == "" || !ok {
+		return Account{}, ErrBadCode
+	}
+	a.TOTPSecret, a.TOTPLastStep = req.TOTPSecret, step
+	a.Privacy = s.now()
+	if err := checkKeys(req.PublicKeys); err != nil {
+		return Account{}, err
+	}
+	a.PublicKeys = req.PublicKeys
+	err = s.st.Update(func(tx *store.Tx) error {
+		var st setupState
+		raw := tx.Meta(metaSetup)
+		if raw == nil || tx.UserCount() > 0 {
+			return errors.New("setup was already completed in another session; log in with the administrator account")
+		}
+		if err := json.Unmarshal(raw, &st); err != nil || !s.now().Before(st.Expires) {
+			return errors.New("the setup token expired; restart the gateway to get a new one")
+		}
+		if err := saveAccount(tx, a); err != nil {
+			return err
+		}
+		if err := tx.DeleteMeta(metaSetup); err != nil {
+			return err
+		}
+		for _, ev := range []store.AuditEvent{
+			{Actor: SetupUser, Role: SetupUser, Action: "user.create", Target: a.ID, Result: device.ResultOK, Detail: "first administrator"},
+			{Actor: a.ID, Role: a.Role.String(), Action: "privacy.accept", Target: a.ID, Result: device.ResultOK},
+		} {
+			if _, err := tx.AppendAudit(ev); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return Account{}, err
+	}
+	if err := shred(filepath.Join(s.st.Dir(), SetupTokenFile)); err != nil {
+		return a, fmt.Errorf("administrator created, but the setup token file could not be removed: %w", err)
+	}
+	return a, nil
+}
+
+// newAccount builds (does not store) an account with a checked name and
+// password.
+func (s *Service) newAccount(ctx context.Context, name string, role device.Role, password string) (Account, error) {
+	if err := ValidateName(name); err != nil {
+		return Account{}, err
+	}
+	if role == 0 {
+		return Account{}, errors.New("a role is required: admin, installer, support or viewer")
+	}
+	a := Account{ID: newID(), Name: name, Role: role, Created: s.now().UTC()}
+	if password != "" {
+		if err := CheckPassword(password, s.accessPolicy().PasswordMaxLength, name, s.siteName()); err != nil {
+			return Account{}, err
+		}
+		h, err := s.hasher.Hash(ctx, password)
+		if err != nil {
+			return Account{}, err
+		}
+		a.PasswordHash = h
+	}
+	return a, nil
+}
+
+func checkKeys(keys []string) error {
+	for i, k := range keys {
+		if _, _, _, _, err := gossh.ParseAuthorizedKey([]byte(k)); err != nil {
+			return fmt.Errorf("public key %d is not an authorized_keys line: %v", i+1, err)
+		}
+	}
+	return nil
+}
+
+// writeSecretFile writes a file only the gateway's user can read.
+func writeSecretFile(path string, data []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// shred overwrites a file with random bytes, syncs and removes it. A
+// missing file is not an error.
+func shred(path string) error {
+	fi, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	junk := make([]byte, fi.Size())
+	_, _ = rand.Read(junk)
+	_, werr := f.WriteAt(junk, 0)
+	serr := f.Sync()
+	cerr := f.Close()
+	if err := errors.Join(werr, serr, cerr); err != nil {
+		return err
+	}
+	return os.Remove(path)
+}

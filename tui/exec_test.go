@@ -1,0 +1,180 @@
+package tui
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	gossh "golang.org/x/crypto/ssh"
+
+	"github.com/sitegate/sitegate/device"
+)
+
+// sessionsByRole logs one user of each role in (all with keys, so no code
+// is needed) and returns their clients.
+func sessionsByRole(t *testing.T, e *env) map[device.Role]*gossh.Client {
+	out := map[device.Role]*gossh.Client{}
+	for _, r := range []device.Role{device.RoleAdmin, device.RoleInstaller, device.RoleSupport, device.RoleViewer} {
+		key := newSigner(t)
+		e.addUser("u-"+r.String(), r, userOpt{key: key, keyOnly: true})
+		out[r] = e.mustDial("u-"+r.String(), gossh.PublicKeys(key))
+	}
+	return out
+}
+
+const siteYAML = `site: {name: Plant room B}
+access: {password_max_length: 15, require_2fa: [admin, installer], idle_timeout: 15m}
+`
+
+// Every exec command for every role: allowed ones succeed, the rest exit
+// 126; both are audited.
+func TestExecCommandsByRole(t *testing.T) {
+	e := newEnv(t)
+	clients := sessionsByRole(t, e)
+	type cmd struct {
+		line, stdin string
+		minRole     device.Role // least privileged role allowed
+	}
+	cmds := []cmd{
+		{"whoami", "", device.RoleViewer},
+		{"whoami --json", "", device.RoleViewer},
+		{"health", "", device.RoleSupport},
+		{"health --json", "", device.RoleSupport},
+		{"logs", "", device.RoleSupport},
+		{"logs --audit --json", "", device.RoleSupport},
+		{"config export", "", device.RoleSupport},
+		{"config export --json", "", device.RoleSupport},
+		{"config diff", siteYAML, device.RoleSupport},
+		{"config import", siteYAML, device.RoleInstaller},
+	}
+	for _, c := range cmds {
+		for role, cl := range clients {
+			r := run(t, cl, c.line, c.stdin)
+			allowed := role <= c.minRole
+			switch {
+			case allowed && r.code != 0:
+				t.Errorf("%s as %s: exit %d, stderr %q", c.line, role, r.code, r.stderr)
+			case !allowed && r.code != exitForbidden:
+				t.Errorf("%s as %s: exit %d, want 126", c.line, role, r.code)
+			case !allowed && !strings.Contains(r.stderr, "not allowed"):
+				t.Errorf("%s as %s: refusal says %q", c.line, role, r.stderr)
+			}
+		}
+	}
+	actions := strings.Join(e.auditActions(), " ")
+	for _, want := range []string{"command.exec:ok", "command.denied:denied", "config.import:ok"} {
+		if !strings.Contains(actions, want) {
+			t.Errorf("%s not audited", want)
+		}
+	}
+}
+
+func TestExecUnknownAndOversizedCommands(t *testing.T) {
+	e := newEnv(t)
+	cl := sessionsByRole(t, e)[device.RoleAdmin]
+	r := run(t, cl, "frobnicate now", "")
+	if r.code != exitUnknown || !strings.Contains(r.stderr, "run 'help'") || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+		t.Fatalf("unknown command: %+v", r)
+	}
+	r = run(t, cl, "whoami"+strings.Repeat(" x", 10000), "")
+	if r.code != exitUsage || !strings.Contains(r.stderr, "at most") {
+		t.Fatalf("10,000 arguments: %+v", r)
+	}
+	r = run(t, cl, "whoami \x1b[31mred", "")
+	if strings.Contains(r.stderr, "\x1b") {
+		t.Fatalf("escape sequence echoed back: %q", r.stderr)
+	}
+	if !strings.Contains(strings.Join(e.auditActions(), " "), "command.exec:unknown") {
+		t.Fatal("unknown command not audited")
+	}
+	// The server still serves.
+	if r := run(t, cl, "whoami", ""); r.code != 0 {
+		t.Fatalf("after bad commands: %+v", r)
+	}
+}
+
+func TestExecHealthJSON(t *testing.T) {
+	e := newEnv(t)
+	cl := sessionsByRole(t, e)[device.RoleSupport]
+	r := run(t, cl, "health --json", "")
+	var h map[string]any
+	if err := json.Unmarshal([]byte(r.stdout), &h); err != nil {
+		t.Fatalf("health --json: %v\n%s", err, r.stdout)
+	}
+	for _, k := range []string{"gateway_id", "uptime_s", "sessions", "store", "outbox"} {
+		if _, ok := h[k]; !ok {
+			t.Errorf("health lacks %q", k)
+		}
+	}
+	if h["gateway_id"] != "gw-test" || h["sessions"].(float64) < 1 {
+		t.Errorf("health = %v", h)
+	}
+}
+
+func TestExecConfigImportReportsEveryProblem(t *testing.T) {
+	e := newEnv(t)
+	cl := sessionsByRole(t, e)[device.RoleInstaller]
+	_, before := e.gw.Site()
+	bad := "site: {name: \"\"}\naccess: {password_max_length: 3, idle_timeout: 1s}\nmodbus:\n  devices:\n    - {name: m, bus: nope, unit_id: 0, profile: generic-energy-meter}\n"
+	r := run(t, cl, "config import", bad)
+	if r.code != 1 || strings.Count(r.stderr, "\n  ") < 4 || !strings.Contains(r.stderr, "modbus.devices[0].unit_id") {
+		t.Fatalf("invalid import: %+v", r)
+	}
+	if _, after := e.gw.Site(); after != before {
+		t.Fatal("an invalid import changed the site")
+	}
+	r = run(t, cl, "config import", "site: {nmae: x}\n")
+	if r.code != 1 || !strings.Contains(r.stderr, `did you mean "name"`) {
+		t.Fatalf("unknown field: %+v", r)
+	}
+	r = run(t, cl, "config import", "")
+	if r.code != exitUsage {
+		t.Fatalf("empty stdin: %+v", r)
+	}
+	r = run(t, cl, "config diff", siteYAML)
+	if r.code != 0 || !strings.Contains(r.stdout, "+  name: Plant room B") {
+		t.Fatalf("diff: %+v", r)
+	}
+}
+
+func TestExecRefusedUntilPrivacyAccepted(t *testing.T) {
+	e := newEnv(t)
+	key := newSigner(t)
+	e.addUser("newbie", device.RoleViewer, userOpt{key: key, keyOnly: true, noAccept: true})
+	cl := e.mustDial("newbie", gossh.PublicKeys(key))
+	r := run(t, cl, "whoami", "")
+	if r.code == 0 || !strings.Contains(r.stderr, "privacy notice") || !strings.Contains(r.stderr, "ssh -t") {
+		t.Fatalf("exec before accepting: %+v", r)
+	}
+}
+
+func TestLogsFollowStreamsNewAuditEvents(t *testing.T) {
+	e := newEnv(t)
+	cl := sessionsByRole(t, e)[device.RoleSupport]
+	s, err := cl.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	out, _ := s.StdoutPipe()
+	if err := s.Start("logs --audit --follow --json -n 1"); err != nil {
+		t.Fatal(err)
+	}
+	dec := json.NewDecoder(out)
+	var first map[string]any
+	if err := dec.Decode(&first); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.gw.Audit(device.Actor{ID: "u-x", Role: "admin"}, "user.create", "u-y", device.ResultOK); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		var ev map[string]any
+		if err := dec.Decode(&ev); err != nil {
+			t.Fatal(err)
+		}
+		if ev["action"] == "user.create" && ev["target"] == "u-y" {
+			break
+		}
+	}
+}

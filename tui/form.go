@@ -1,0 +1,193 @@
+package tui
+
+import (
+	"strings"
+
+	"charm.land/bubbles/v2/textinput"
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/sitegate/sitegate/themes"
+)
+
+// fieldSpec describes one form field.
+type fieldSpec struct {
+	Label       string
+	Placeholder string
+	Value       string
+	Secret      bool     // masked input
+	Limit       int      // characters; default 64
+	Options     []string // a choice field: left/right cycles
+}
+
+type field struct {
+	spec   fieldSpec
+	input  textinput.Model
+	choice int
+}
+
+// form is a vertical list of labelled fields and a submit button. Its
+// parent decides what submitting means and shows errors through SetError.
+type form struct {
+	fields []field
+	focus  int // len(fields) is the submit button
+	submit string
+	err    string
+	st     *themes.Styles
+}
+
+func newForm(st *themes.Styles, submit string, specs ...fieldSpec) form {
+	f := form{submit: submit, st: st}
+	for _, sp := range specs {
+		in := textinput.New()
+		in.Prompt = ""
+		in.Placeholder = sp.Placeholder
+		in.CharLimit = sp.Limit
+		if in.CharLimit <= 0 {
+			// Bounds a 1 MiB paste: the rest is dropped by the input.
+			in.CharLimit = 64
+		}
+		if sp.Secret {
+			in.EchoMode = textinput.EchoPassword
+			in.EchoCharacter = '•'
+		}
+		in.SetValue(sp.Value)
+		in.SetStyles(st.TextInput())
+		in.SetWidth(40)
+		fl := field{spec: sp, input: in}
+		for i, o := range sp.Options {
+			if o == sp.Value {
+				fl.choice = i
+			}
+		}
+		f.fields = append(f.fields, fl)
+	}
+	f.setFocus(0)
+	return f
+}
+
+func (f *form) setFocus(i int) tea.Cmd {
+	if i < 0 {
+		i = 0
+	}
+	if i > len(f.fields) {
+		i = len(f.fields)
+	}
+	f.focus = i
+	var cmd tea.Cmd
+	for j := range f.fields {
+		if j == i && f.fields[j].spec.Options == nil {
+			cmd = f.fields[j].input.Focus()
+		} else {
+			f.fields[j].input.Blur()
+		}
+	}
+	return cmd
+}
+
+// SetStyles switches the theme.
+func (f *form) SetStyles(st *themes.Styles) {
+	f.st = st
+	for i := range f.fields {
+		f.fields[i].input.SetStyles(st.TextInput())
+	}
+}
+
+// SetError shows err under the form ("" clears it).
+func (f *form) SetError(err string) { f.err = err }
+
+// Value returns field i's value (the chosen option for a choice field).
+func (f form) Value(i int) string {
+	fl := f.fields[i]
+	if fl.spec.Options != nil {
+		return fl.spec.Options[fl.choice]
+	}
+	return fl.input.Value()
+}
+
+// Clear empties the secret fields (after a failed attempt).
+func (f *form) ClearSecrets() {
+	for i := range f.fields {
+		if f.fields[i].spec.Secret {
+			f.fields[i].input.SetValue("")
+		}
+	}
+}
+
+// Update handles a message; submitted is true when the user pressed enter
+// on the submit button or on the last field.
+func (f form) Update(msg tea.Msg) (form, tea.Cmd, bool) {
+	if k, ok := msg.(tea.KeyPressMsg); ok {
+		switch k.String() {
+		case "tab", "down":
+			return f, f.setFocus((f.focus + 1) % (len(f.fields) + 1)), false
+		case "shift+tab", "up":
+			return f, f.setFocus((f.focus + len(f.fields)) % (len(f.fields) + 1)), false
+		case "enter":
+			if f.focus >= len(f.fields)-1 {
+				return f, f.setFocus(len(f.fields)), true
+			}
+			return f, f.setFocus(f.focus + 1), false
+		}
+		if f.focus < len(f.fields) && f.fields[f.focus].spec.Options != nil {
+			fl := &f.fields[f.focus]
+			switch k.String() {
+			case "left", "h":
+				fl.choice = (fl.choice + len(fl.spec.Options) - 1) % len(fl.spec.Options)
+			case "right", "l", "space":
+				fl.choice = (fl.choice + 1) % len(fl.spec.Options)
+			}
+			return f, nil, false
+		}
+	}
+	if f.focus < len(f.fields) {
+		var cmd tea.Cmd
+		f.fields[f.focus].input, cmd = f.fields[f.focus].input.Update(msg)
+		return f, cmd, false
+	}
+	return f, nil, false
+}
+
+// View renders the form.
+func (f form) View() string {
+	var b strings.Builder
+	width := 0
+	for _, fl := range f.fields {
+		if len(fl.spec.Label) > width {
+			width = len(fl.spec.Label)
+		}
+	}
+	for i, fl := range f.fields {
+		marker := "  "
+		if i == f.focus {
+			marker = f.st.Input.Prompt.Render("> ")
+		}
+		label := f.st.Input.Label.Render(fl.spec.Label + strings.Repeat(" ", width-len(fl.spec.Label)))
+		var value string
+		if fl.spec.Options != nil {
+			opt := fl.spec.Options[fl.choice]
+			if i == f.focus {
+				value = f.st.Input.Focused.Render("◀ " + opt + " ▶")
+			} else {
+				value = f.st.Text.Normal.Render("  " + opt)
+			}
+		} else {
+			value = fl.input.View()
+		}
+		b.WriteString(marker + label + "  " + value + "\n")
+	}
+	btn := f.st.Button.Inactive.Render(f.submit)
+	if f.focus == len(f.fields) {
+		btn = f.st.Button.Active.Render(f.submit)
+	}
+	b.WriteString("\n  " + btn)
+	if f.err != "" {
+		b.WriteString("\n\n" + f.st.Text.Error.Render(f.err))
+	}
+	return b.String()
+}
+
+// capturing reports whether keys go to a text field (so single-letter
+// shortcuts must not fire).
+func (f form) capturing() bool {
+	return f.focus < len(f.fields) && f.fields[f.focus].spec.Options == nil
+}

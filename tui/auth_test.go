@@ -234,3 +234,30 @@ func TestFloodFromOneAddressIsCapped(t *testing.T) {
 	})
 	e.mustDial("sam", gossh.Password(testPassword))
 }
+
+// A client that connects and never finishes logging in is cut at the login
+// grace, and meanwhile others are served.
+func TestStalledClientIsCutAtLoginGrace(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.Limits.LoginGrace = 500 * time.Millisecond })
+	e.addUser("sam", device.RoleSupport, userOpt{})
+	conn, err := netDial(e.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// Send only the version line, then nothing.
+	if _, err := conn.Write([]byte("SSH-2.0-stalled\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	e.mustDial("sam", gossh.Password(testPassword))
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	buf := make([]byte, 4096)
+	for {
+		if _, err := conn.Read(buf); err != nil {
+			if ne, ok := err.(interface{ Timeout() bool }); ok && ne.Timeout() {
+				t.Fatal("the server kept a stalled client past the login grace")
+			}
+			return // closed by the server
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -8,6 +9,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"charm.land/ssh"
 	"github.com/spf13/cobra"
@@ -61,16 +64,24 @@ func (s *Server) execMiddleware(next ssh.Handler) ssh.Handler {
 // execSession is what one exec command runs with.
 type execSession struct {
 	s    *Server
-	sess ssh.Session
 	p    access.Principal
+	in   io.Reader
 	out  io.Writer
 	errw io.Writer
 }
 
 func (s *Server) runExec(sess ssh.Session) int {
 	p, _ := principalOf(sess.Context())
-	args := sess.Command()
-	e := &execSession{s: s, sess: sess, p: p, out: sess, errw: sess.Stderr()}
+	return s.execArgs(p, sess.Command(), sess, sess, sess.Stderr(), sess.Context())
+}
+
+// execArgs runs one exec command line for p and returns its exit status.
+// Everything a client sends is bounded and escaped before it is echoed.
+func (s *Server) execArgs(p access.Principal, args []string, in io.Reader, out, errw io.Writer, ctx context.Context) int {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	e := &execSession{s: s, p: p, in: in, out: out, errw: errw}
 	actor := p.Actor()
 
 	total := 0
@@ -119,10 +130,10 @@ func (s *Server) runExec(sess ssh.Session) int {
 		}
 	}
 	root.SetArgs(args)
-	root.SetIn(sess)
+	root.SetIn(in)
 	root.SetOut(e.out)
 	root.SetErr(e.errw)
-	root.SetContext(sess.Context())
+	root.SetContext(ctx)
 	err = root.Execute()
 	code := exitOK
 	result := device.ResultOK
@@ -137,12 +148,25 @@ func (s *Server) runExec(sess ssh.Session) int {
 			code = exitFailure
 		}
 		result = device.ResultFailed
-		fmt.Fprintf(e.errw, "%s: %v\n", name, err)
+		fmt.Fprintf(e.errw, "%s: %s\n", name, printableLines(err.Error()))
 	}
 	if name != "help" {
 		s.gw.Audit(actor, "command.exec", name, result)
 	}
 	return code
+}
+
+// printableLines escapes control characters but keeps line breaks.
+func printableLines(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r != '\n' && (unicode.IsControl(r) || r == utf8.RuneError) {
+			fmt.Fprintf(&b, "\\x%02x", r)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 func isCobraUsage(err error) bool {
@@ -174,14 +198,13 @@ func pendingMessage(steps []access.Step) string {
 	return "you have not accepted the privacy notice: log in with a terminal (ssh -t <user>@<gateway>) to read and accept it"
 }
 
-// printable escapes control characters and bounds length for echoing
-// client input.
+// printable escapes control characters (line breaks too) and bounds the
+// length, for echoing client input on one line.
 func printable(s string) string {
 	if len(s) > 64 {
 		s = s[:64] + "…"
 	}
-	q := fmt.Sprintf("%q", s)
-	return q[1 : len(q)-1]
+	return strings.ReplaceAll(printableLines(s), "\n", "\\n")
 }
 
 var permByName = map[string]access.Perm{
@@ -424,7 +447,7 @@ func (e *execSession) configCmd() *cobra.Command {
 		Args:        cobra.NoArgs,
 		Annotations: needs("config-edit"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			data, err := readStdin(e.sess)
+			data, err := readStdin(e.in)
 			if err != nil {
 				return err
 			}
@@ -446,7 +469,7 @@ func (e *execSession) configCmd() *cobra.Command {
 		Args:        cobra.NoArgs,
 		Annotations: needs("config-view"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			data, err := readStdin(e.sess)
+			data, err := readStdin(e.in)
 			if err != nil {
 				return err
 			}

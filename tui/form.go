@@ -104,13 +104,22 @@ func (f form) Value(i int) string {
 	return fl.input.Value()
 }
 
-// Clear empties the secret fields (after a failed attempt).
-func (f *form) ClearSecrets() {
+// ClearSecrets empties the secret fields after a failed attempt and puts
+// the focus on the first of them, ready for the next try.
+func (f *form) ClearSecrets() tea.Cmd {
+	first := -1
 	for i := range f.fields {
 		if f.fields[i].spec.Secret {
 			f.fields[i].input.SetValue("")
+			if first < 0 {
+				first = i
+			}
 		}
 	}
+	if first >= 0 {
+		return f.setFocus(first)
+	}
+	return nil
 }
 
 // Update handles a message; submitted is true when the user pressed enter

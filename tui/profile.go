@@ -132,13 +132,11 @@ func (p *profileScreen) Update(msg tea.Msg) (screen, tea.Cmd) {
 		cur, next, again := p.form.Value(0), p.form.Value(1), p.form.Value(2)
 		if next != again {
 			p.form.SetError("the two new passwords differ")
-			p.form.ClearSecrets()
-			return p, nil
+			return p, p.form.ClearSecrets()
 		}
 		if err := p.c.acc.ChangePassword(context.Background(), p.c.p, cur, next); err != nil {
 			p.form.SetError(err.Error())
-			p.form.ClearSecrets()
-			return p, nil
+			return p, p.form.ClearSecrets()
 		}
 		p.mode = profileMenu
 		return p, flash("Password changed.")

@@ -168,15 +168,13 @@ func (w *wizard) Update(msg tea.Msg) (*wizard, tea.Cmd) {
 		}
 		if err := w.checkPasswords(name, w.form.Value(1), w.form.Value(2)); err != nil {
 			w.form.SetError(err.Error())
-			w.form.ClearSecrets()
-			return w, nil
+			return w, w.form.ClearSecrets()
 		}
 		w.name, w.password = name, w.form.Value(1)
 	case pagePassword:
 		if err := w.checkPasswords(w.name, w.form.Value(0), w.form.Value(1)); err != nil {
 			w.form.SetError(err.Error())
-			w.form.ClearSecrets()
-			return w, nil
+			return w, w.form.ClearSecrets()
 		}
 		w.password = w.form.Value(0)
 	case pageTOTP:

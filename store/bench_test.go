@@ -86,3 +86,33 @@ func BenchmarkVerifyAudit100k(b *testing.B) {
 	}
 	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "events/s")
 }
+
+// BenchmarkOpenLargeStore measures Open, including its integrity check, on
+// a store holding a full default-sized outbox's worth of records (1M).
+func BenchmarkOpenLargeStore(b *testing.B) {
+	dir := b.TempDir()
+	s, err := store.Open(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	batch := make([][]byte, 10_000)
+	for i := range batch {
+		batch[i] = reading
+	}
+	for i := 0; i < 100; i++ {
+		if _, err := s.Enqueue("telemetry", batch...); err != nil {
+			b.Fatal(err)
+		}
+	}
+	size := s.Size()
+	s.Close()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		s, err := store.Open(dir)
+		if err != nil {
+			b.Fatal(err)
+		}
+		s.Close()
+	}
+	b.ReportMetric(float64(size)/(1<<20), "MiB")
+}

@@ -467,7 +467,9 @@ func (s *Server) console(sess ssh.Session) (tea.Model, []tea.ProgramOption) {
 		<-ctx.Done()
 		a.close()
 	}()
-	return a, nil
+	// The daemon owns process signals and ends sessions itself; a
+	// program per session must not also react to SIGINT/SIGTERM.
+	return a, []tea.ProgramOption{tea.WithoutSignalHandler()}
 }
 
 // applySite is the one path for site changes from a session: the role is

@@ -8,9 +8,10 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 
 	gossh "golang.org/x/crypto/ssh"
+
+	"github.com/sitegate/sitegate/store"
 )
 
 // HostKeyFile is the host key's file name inside the data directory.
@@ -45,35 +46,8 @@ func LoadOrCreateHostKey(path string) ([]byte, error) {
 		return nil, err
 	}
 	pemBytes = pem.EncodeToMemory(block)
-	if err := writeFileAtomic(path, pemBytes, 0o600); err != nil {
+	if err := store.WriteSecretFile(path, pemBytes); err != nil {
 		return nil, fmt.Errorf("write host key: %w", err)
 	}
 	return pemBytes, nil
-}
-
-// writeFileAtomic writes data to a temporary file in path's directory with
-// mode perm, syncs it and renames it over path.
-func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	if err := f.Chmod(perm); err != nil {
-		f.Close()
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }

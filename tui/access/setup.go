@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -59,7 +58,7 @@ func (s *Service) EnsureSetupToken() (SetupToken, error) {
 	tok := randomSetupToken()
 	st = setupState{Hash: hashCode(tok), Expires: now.Add(EnrolValidity)}
 	raw, _ := json.Marshal(st)
-	if err := writeSecretFile(path, []byte(tok+"\n")); err != nil {
+	if err := store.WriteSecretFile(path, []byte(tok+"\n")); err != nil {
 		return SetupToken{}, fmt.Errorf("write setup token: %w", err)
 	}
 	if err := s.st.PutMeta(metaSetup, raw); err != nil {
@@ -98,7 +97,7 @@ func (s *Service) destroySetup() error {
 			return err
 		}
 	}
-	return shred(filepath.Join(s.st.Dir(), SetupTokenFile))
+	return store.Shred(filepath.Join(s.st.Dir(), SetupTokenFile))
 }
 
 // FirstAdmin is what the setup wizard collects.
@@ -163,7 +162,7 @@ func (s *Service) CompleteSetup(ctx context.Context, p Principal, req FirstAdmin
 	if err != nil {
 		return Account{}, err
 	}
-	if err := shred(filepath.Join(s.st.Dir(), SetupTokenFile)); err != nil {
+	if err := store.Shred(filepath.Join(s.st.Dir(), SetupTokenFile)); err != nil {
 		return a, fmt.Errorf("administrator created, but the setup token file could not be removed: %w", err)
 	}
 	return a, nil
@@ -199,50 +198,4 @@ func checkKeys(keys []string) error {
 		}
 	}
 	return nil
-}
-
-// writeSecretFile writes a file only the gateway's user can read.
-func writeSecretFile(path string, data []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
-}
-
-// shred overwrites a file with random bytes, syncs and removes it. A
-// missing file is not an error.
-func shred(path string) error {
-	fi, err := os.Stat(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY, 0)
-	if err != nil {
-		return err
-	}
-	junk := make([]byte, fi.Size())
-	_, _ = rand.Read(junk)
-	_, werr := f.WriteAt(junk, 0)
-	serr := f.Sync()
-	cerr := f.Close()
-	if err := errors.Join(werr, serr, cerr); err != nil {
-		return err
-	}
-	return os.Remove(path)
 }

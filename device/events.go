@@ -13,19 +13,21 @@ type EventKind int
 
 // Event kinds.
 const (
-	EventAudit   EventKind = iota + 1 // Audit is set
-	EventLog                          // Log is set
-	EventSite                         // the site changed; Rev is set
-	EventSession                      // a console session opened or closed
+	EventAudit    EventKind = iota + 1 // Audit is set
+	EventLog                           // Log is set
+	EventSite                          // the site changed; Rev is set
+	EventSession                       // a console session opened or closed
+	EventReadings                      // a device finished a poll cycle; Device is set
 )
 
 // Event is something live screens and followers want to hear about.
 type Event struct {
-	Kind  EventKind
-	Time  time.Time
-	Audit store.AuditEvent
-	Log   LogRecord
-	Rev   uint64
+	Kind   EventKind
+	Time   time.Time
+	Audit  store.AuditEvent
+	Log    LogRecord
+	Rev    uint64
+	Device string
 }
 
 // Subscription receives events. A subscriber that does not keep up loses

@@ -66,6 +66,9 @@ type Gateway struct {
 	sess sessions
 	logs *LogRing
 
+	fieldMu sync.RWMutex
+	field   fieldState
+
 	mu   sync.RWMutex
 	site *Site
 	rev  uint64
@@ -259,7 +262,13 @@ func (g *Gateway) ExportYAML() ([]byte, error) {
 
 // Audit appends one event by actor.
 func (g *Gateway) Audit(actor Actor, action, target, result string) error {
-	_, err := g.st.AppendAudit(store.AuditEvent{Actor: actor.ID, Role: actor.Role, Action: action, Target: target, Result: result})
+	return g.AuditDetail(actor, action, target, result, "")
+}
+
+// AuditDetail appends one event by actor with a detail (never a secret or
+// personal data).
+func (g *Gateway) AuditDetail(actor Actor, action, target, result, detail string) error {
+	_, err := g.st.AppendAudit(store.AuditEvent{Actor: actor.ID, Role: actor.Role, Action: action, Target: target, Result: result, Detail: detail})
 	return err
 }
 

@@ -13,6 +13,7 @@ type Health struct {
 	Sessions  int          `json:"sessions"`
 	Store     StoreHealth  `json:"store"`
 	Outbox    OutboxHealth `json:"outbox"`
+	Modbus    ModbusHealth `json:"modbus"`
 }
 
 // StoreHealth is the database's part of health.
@@ -55,5 +56,6 @@ func (g *Gateway) Health() Health {
 			Depth: o.Depth, Capacity: o.Capacity, OldestAgeS: int64(o.OldestAge(now).Seconds()),
 			Evicted: o.Evicted, NearFull: o.NearlyFull(),
 		},
+		Modbus: g.modbusHealth(),
 	}
 }

@@ -2,7 +2,10 @@ package tui
 
 import (
 	"fmt"
+	"io"
+	"reflect"
 	"strings"
+	"sync"
 	"time"
 
 	"charm.land/bubbles/v2/help"
@@ -10,6 +13,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
 	"charm.land/ssh"
+	"charm.land/wish/v2/bubbletea"
 
 	"github.com/sitegate/sitegate/device"
 	"github.com/sitegate/sitegate/themes"
@@ -113,6 +117,7 @@ type app struct {
 	statusErr  bool
 	statusTime time.Time
 	quitText   string
+	quit       func() // quits the program (set when served over SSH)
 }
 
 // newApp builds the console for principal p.
@@ -135,6 +140,13 @@ func newApp(c *shared, width, height int) *app {
 // close releases the app's live-update subscription.
 func (a *app) close() { a.sub.Close() }
 
+// end makes the program quit (the gateway ended the session).
+func (a *app) end() {
+	if a.quit != nil {
+		a.quit()
+	}
+}
+
 // buildScreens lays out the tabs the role may see.
 func (a *app) buildScreens() {
 	a.screens = []screen{newDashboard(a.c)}
@@ -143,6 +155,9 @@ func (a *app) buildScreens() {
 	}
 	if a.c.can(access.PermConfigView) {
 		a.screens = append(a.screens, newSiteScreen(a.c))
+	}
+	if a.c.can(access.PermFieldRead) {
+		a.screens = append(a.screens, newModbusScreen(a.c))
 	}
 	if a.c.can(access.PermUsers) {
 		a.screens = append(a.screens, newUsersScreen(a.c))
@@ -427,7 +442,9 @@ func (f footerKeys) FullHelp() [][]key.Binding {
 }
 
 func (a *app) footer() string {
-	return a.help.View(footerKeys{global: a.keys, screen: a.screens[a.active].Keys()})
+	// bubbles' help adds items past its width when even the ellipsis would
+	// not fit; cut the line so the layout never overflows.
+	return lipgloss.NewStyle().MaxWidth(a.width).Render(a.help.View(footerKeys{global: a.keys, screen: a.screens[a.active].Keys()}))
 }
 
 // clip cuts s to n display cells with an ellipsis.
@@ -442,42 +459,72 @@ func clip(s string, n int) string {
 	return string(r) + "…"
 }
 
-// console is the bubbletea handler: a session with a terminal gets its own
-// app, built from its own dependencies.
-func (s *Server) console(sess ssh.Session) (tea.Model, []tea.ProgramOption) {
+// program builds the console of a session with a terminal: its own app
+// from its own dependencies, reading the session's input. When the client
+// closes the session the program quits, so nothing of it outlives the
+// session.
+func (s *Server) program(sess ssh.Session) *tea.Program {
 	p, ok := principalOf(sess.Context())
 	if !ok {
-		return nil, nil
-	}
-	if !p.Setup {
-		acct, err := s.acc.Account(p.Account.ID)
-		if err != nil {
-			return nil, nil
-		}
-		p.Account = acct
+		return nil
 	}
 	pty, _, _ := sess.Pty()
 	c := &shared{gw: s.gw, acc: s.acc, p: p, now: s.now, version: s.cfg.Version, applySite: s.applySite}
 	a := newApp(c, pty.Window.Width, pty.Window.Height)
-	ctx := sess.Context()
-	ctx.SetValue(keyApp, a)
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		<-ctx.Done()
-		a.close()
-	}()
-	// The daemon owns process signals and ends sessions itself; a
-	// program per session must not also react to SIGINT/SIGTERM.
-	return a, []tea.ProgramOption{tea.WithoutSignalHandler()}
+	s.apps.Store(sess, a)
+	in := &eofReader{r: sess}
+	opts := append(bubbletea.MakeOptions(sess),
+		tea.WithInput(in),
+		// The daemon owns process signals and ends sessions itself.
+		tea.WithoutSignalHandler())
+	prog := tea.NewProgram(a, opts...)
+	in.onEOF = prog.Quit
+	a.quit = prog.Quit
+	return prog
+}
+
+// eofReader calls onEOF when the session's input ends.
+type eofReader struct {
+	r     io.Reader
+	onEOF func()
+	once  sync.Once
+}
+
+func (e *eofReader) Read(b []byte) (int, error) {
+	n, err := e.r.Read(b)
+	if err != nil && e.onEOF != nil {
+		e.once.Do(e.onEOF)
+	}
+	return n, err
 }
 
 // applySite is the one path for site changes from a session: the role is
-// checked here, on the server, whatever the screen offered.
+// checked here, on the server, against the account as it is now, whatever
+// the screen offered. Access settings (password policy, 2FA, idle timeout)
+// protect every account, so changing them needs the users permission.
 func (s *Server) applySite(p access.Principal, next *device.Site) (device.Change, error) {
-	if p.Setup || !access.Can(p.Account.Role, access.PermConfigEdit) {
-		s.gw.Audit(p.Actor(), "config.change", "site", device.ResultDenied)
-		return device.Change{}, fmt.Errorf("%w: changing the site needs the installer role", access.ErrForbidden)
+	return s.applySiteAs(p, next, "config.change")
+}
+
+func (s *Server) applySiteAs(p access.Principal, next *device.Site, action string) (device.Change, error) {
+	if err := s.acc.Authorize(p, access.PermConfigEdit); err != nil {
+		_ = s.gw.Audit(p.Actor(), action, "site", device.ResultDenied)
+		return device.Change{}, err
 	}
-	return s.gw.ApplySite(p.Actor(), next, "config.change")
+	current, _ := s.gw.Site()
+	if !reflect.DeepEqual(normalAccess(current.Access), normalAccess(next.Access)) {
+		if err := s.acc.Authorize(p, access.PermUsers); err != nil {
+			_ = s.gw.AuditDetail(p.Actor(), action, "site", device.ResultDenied, "access settings")
+			return device.Change{}, fmt.Errorf("%w: the access settings (password length, 2FA, idle timeout) can only be changed by an admin", access.ErrForbidden)
+		}
+	}
+	return s.gw.ApplySite(p.Actor(), next, action)
+}
+
+// normalAccess fills defaults so that an absent and a default value compare
+// equal.
+func normalAccess(a device.Access) device.Access {
+	s := device.Site{Access: a}
+	s.ApplyDefaults()
+	return s.Access
 }

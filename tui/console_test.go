@@ -77,12 +77,12 @@ func TestReadOnlyRolesCannotEdit(t *testing.T) {
 	if strings.Contains(screenText(a), "Edit site") {
 		t.Fatal("support was offered the edit form")
 	}
-	// Users tab does not exist for support: "4" is Profile.
-	press(a, "4")
+	// Users tab does not exist for support: "5" is Profile.
+	press(a, "5")
 	if !strings.Contains(screenText(a), "Account id") {
-		t.Fatalf("tab 4 for support should be Profile:\n%s", screenText(a))
+		t.Fatalf("tab 5 for support should be Profile:\n%s", screenText(a))
 	}
-	srv := &Server{gw: f.gw}
+	srv := &Server{gw: f.gw, acc: f.acc}
 	site, _ := f.gw.Site()
 	site.Site.Name = "Hijacked"
 	if _, err := srv.applySite(access.Principal{Account: sam}, site); err == nil {
@@ -99,7 +99,7 @@ func TestReadOnlyRolesCannotEdit(t *testing.T) {
 func TestUsersInviteShowsCodeOnce(t *testing.T) {
 	f := newScreenFixture(t)
 	a := f.app(t, access.Principal{Account: f.admin}, themes.Dark, 100, 30)
-	press(a, "4", "i")
+	press(a, "5", "i")
 	typeText(a, "olga")
 	press(a, "tab", "right", "enter")
 	got := screenText(a)
@@ -120,7 +120,7 @@ func TestUsersLockAndRole(t *testing.T) {
 	f := newScreenFixture(t)
 	a := f.app(t, access.Principal{Account: f.admin}, themes.Dark, 100, 30)
 	// Rows: ada, ivan, newbie, sam, vic. Select sam and lock.
-	press(a, "4", "down", "down", "down", "l", "y")
+	press(a, "5", "down", "down", "down", "l", "y")
 	sam, _ := f.acc.AccountByName("sam")
 	if !sam.Disabled {
 		t.Fatal("sam not locked")
@@ -140,7 +140,7 @@ func TestUsersLockAndRole(t *testing.T) {
 func TestProfileThemeAndWithdraw(t *testing.T) {
 	f := newScreenFixture(t)
 	a := f.app(t, access.Principal{Account: f.admin}, themes.Dark, 100, 30)
-	press(a, "5", "t")
+	press(a, "6", "t")
 	if a.c.st.Name != themes.Light {
 		t.Fatalf("theme after t from dark: %s", a.c.st.Name)
 	}
@@ -161,7 +161,7 @@ func TestProfileThemeAndWithdraw(t *testing.T) {
 func TestProfilePasswordChange(t *testing.T) {
 	f := newScreenFixture(t)
 	a := f.app(t, access.Principal{Account: f.admin}, themes.Dark, 100, 30)
-	press(a, "5", "p")
+	press(a, "6", "p")
 	typeText(a, "Wrong#Pass1")
 	press(a, "tab")
 	typeText(a, "N3w#Secretx")

@@ -51,8 +51,8 @@ func (s *Server) execMiddleware(next ssh.Handler) ssh.Handler {
 		if _, _, isPty := sess.Pty(); isPty {
 			// The console has ended (the tea middleware calls on after
 			// its program exits): say why, outside the alternate screen.
-			if a, ok := sess.Context().Value(keyApp).(*app); ok && a.quitText != "" {
-				_, _ = fmt.Fprintf(sess, "%s\r\n", a.quitText)
+			if a, ok := s.apps.Load(sess); ok && a.(*app).quitText != "" {
+				_, _ = fmt.Fprintf(sess, "%s\r\n", a.(*app).quitText)
 			}
 			next(sess)
 			return
@@ -102,6 +102,10 @@ func (s *Server) execArgs(p access.Principal, args []string, in io.Reader, out, 
 	if err != nil {
 		fmt.Fprintln(e.errw, "your account no longer exists")
 		return exitFailure
+	}
+	if acct.Disabled || acct.Name != p.Account.Name {
+		fmt.Fprintln(e.errw, "your account is locked")
+		return exitForbidden
 	}
 	if steps := s.acc.Pending(acct); len(steps) > 0 {
 		fmt.Fprintln(e.errw, pendingMessage(steps))
@@ -214,6 +218,8 @@ var permByName = map[string]access.Perm{
 	"config-view": access.PermConfigView,
 	"config-edit": access.PermConfigEdit,
 	"users":       access.PermUsers,
+	"field-read":  access.PermFieldRead,
+	"field-write": access.PermFieldWrite,
 }
 
 func needs(perm string) map[string]string { return map[string]string{"perm": perm} }
@@ -231,7 +237,7 @@ func (e *execSession) root() *cobra.Command {
 		},
 	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return execError{exitUsage, err} })
-	root.AddCommand(e.whoamiCmd(), e.healthCmd(), e.logsCmd(), e.configCmd())
+	root.AddCommand(e.whoamiCmd(), e.healthCmd(), e.logsCmd(), e.configCmd(), e.modbusCmd())
 	return root
 }
 
@@ -451,7 +457,12 @@ func (e *execSession) configCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ch, err := e.s.gw.ImportYAML(e.p.Actor(), data, "config.import")
+			current, _ := e.s.gw.Site()
+			next, err := device.ImportSiteYAML(data, current)
+			if err != nil {
+				return problemsError(err, "nothing was applied")
+			}
+			ch, err := e.s.applySiteAs(e.p, next, "config.import")
 			if err != nil {
 				return problemsError(err, "nothing was applied")
 			}

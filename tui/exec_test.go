@@ -178,3 +178,84 @@ func TestLogsFollowStreamsNewAuditEvents(t *testing.T) {
 		}
 	}
 }
+
+// Locking a user closes their whole connection: a multiplexing client
+// cannot open new sessions on it.
+func TestLockClosesTheConnection(t *testing.T) {
+	e := newEnv(t)
+	clients := sessionsByRole(t, e)
+	cl := clients[device.RoleSupport]
+	// A session that stays open (following the log).
+	s, err := cl.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start("logs --follow"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "session registered", func() bool { return len(e.gw.Sessions()) >= 1 })
+	sup, _ := e.acc.AccountByName("u-support")
+	admin, _ := e.acc.AccountByName("u-admin")
+	if err := e.acc.Lock(admin.Actor(), sup.ID); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "connection closed", func() bool {
+		_, err := cl.NewSession()
+		return err != nil
+	})
+}
+
+func TestSessionsPerConnectionAreCapped(t *testing.T) {
+	e := newEnv(t)
+	cl := sessionsByRole(t, e)[device.RoleViewer]
+	var open []interface{ Close() error }
+	defer func() {
+		for _, s := range open {
+			s.Close()
+		}
+	}()
+	for i := 0; i < maxSessionsPerConn; i++ {
+		s, err := cl.NewSession()
+		if err != nil {
+			t.Fatalf("session %d: %v", i+1, err)
+		}
+		open = append(open, s)
+	}
+	if _, err := cl.NewSession(); err == nil || !strings.Contains(err.Error(), "at most") {
+		t.Fatalf("session beyond the cap: %v", err)
+	}
+}
+
+// A console whose session the client closes goes away with it, while the
+// connection stays.
+func TestClosedConsoleDoesNotLinger(t *testing.T) {
+	e := newEnv(t)
+	key := newSigner(t)
+	e.addUser("ada", device.RoleAdmin, userOpt{key: key, keyOnly: true})
+	c, s, _ := openConsole(t, e, "ada", key, "")
+	defer c.Close()
+	waitFor(t, "console registered", func() bool { return len(e.gw.Sessions()) == 1 })
+	s.Close()
+	waitFor(t, "console gone", func() bool { return len(e.gw.Sessions()) == 0 })
+	if r := run(t, c, "whoami", ""); r.code != 0 {
+		t.Fatalf("the connection did not survive closing one session: %+v", r)
+	}
+}
+
+// Access settings protect every account: an installer may change the
+// topology but not weaken the login rules.
+func TestInstallerCannotChangeAccessSettings(t *testing.T) {
+	e := newEnv(t)
+	clients := sessionsByRole(t, e)
+	weaker := "site: {name: Test plant}\naccess: {password_max_length: 15, require_2fa: [], idle_timeout: 15m}\n"
+	r := run(t, clients[device.RoleInstaller], "config import", weaker)
+	if r.code == 0 || !strings.Contains(r.stderr, "only be changed by an admin") {
+		t.Fatalf("installer weakened 2FA: %+v", r)
+	}
+	if site, _ := e.gw.Site(); len(site.Access.Require2FA) == 0 {
+		t.Fatal("2FA requirement removed")
+	}
+	if r := run(t, clients[device.RoleAdmin], "config import", weaker); r.code != 0 {
+		t.Fatalf("admin changing access settings: %+v", r)
+	}
+}

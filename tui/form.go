@@ -177,7 +177,7 @@ func (f form) View() string {
 			if i == f.focus {
 				value = f.st.Input.Focused.Render("◀ " + opt + " ▶")
 			} else {
-				value = f.st.Text.Normal.Render("  " + opt)
+				value = f.st.Text.Normal.Render(opt)
 			}
 		} else {
 			value = fl.input.View()

@@ -192,8 +192,11 @@ func TestScreens(t *testing.T) {
 		{"site", access.Principal{Account: f.admin}, []string{"3"}},
 		{"site-edit", access.Principal{Account: f.admin}, []string{"3", "e"}},
 		{"site-readonly", access.Principal{Account: support}, []string{"3"}},
-		{"users", access.Principal{Account: f.admin}, []string{"4"}},
-		{"profile", access.Principal{Account: f.admin}, []string{"5"}},
+		{"modbus", access.Principal{Account: f.admin}, []string{"4"}},
+		{"modbus-point", access.Principal{Account: f.admin}, []string{"4", "down", "down", "down"}},
+		{"modbus-point-form", access.Principal{Account: f.admin}, []string{"4", "down", "down", "down", "e"}},
+		{"users", access.Principal{Account: f.admin}, []string{"5"}},
+		{"profile", access.Principal{Account: f.admin}, []string{"6"}},
 		{"setup-wizard", setupP, nil},
 		{"first-login", access.Principal{Account: invited}, nil},
 	}

@@ -57,15 +57,23 @@ func newLimiter(l Limits, now func() time.Time) *limiter {
 	return &limiter{l: l, now: now, perIP: map[string]*ipState{}}
 }
 
+// ipOf returns the address a client's budget is kept under: its IPv4
+// address, or its IPv6 /64 (one host usually holds a whole /64, so
+// counting single IPv6 addresses would give it unlimited budgets).
 func ipOf(addr net.Addr) string {
+	var ip net.IP
 	if tcp, ok := addr.(*net.TCPAddr); ok {
-		return tcp.IP.String()
+		ip = tcp.IP
+	} else if host, _, err := net.SplitHostPort(addr.String()); err == nil {
+		ip = net.ParseIP(host)
 	}
-	host, _, err := net.SplitHostPort(addr.String())
-	if err != nil {
+	if ip == nil {
 		return addr.String()
 	}
-	return host
+	if v4 := ip.To4(); v4 != nil {
+		return v4.String()
+	}
+	return ip.Mask(net.CIDRMask(64, 128)).String() + "/64"
 }
 
 func (l *limiter) state(ip string) *ipState {

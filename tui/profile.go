@@ -78,7 +78,9 @@ func (p *profileScreen) Update(msg tea.Msg) (screen, tea.Cmd) {
 			p.mode = profilePassword
 		case key.Matches(k, p.keys.TOTP):
 			p.secret = access.NewTOTPSecret()
-			p.form = newForm(p.c.st, "Confirm", fieldSpec{Label: "Code from the app", Placeholder: "6 digits", Limit: 6})
+			p.form = newForm(p.c.st, "Confirm",
+				fieldSpec{Label: "Current password", Secret: true},
+				fieldSpec{Label: "Code from the app", Placeholder: "6 digits", Limit: 6})
 			p.mode = profileTOTP
 		case key.Matches(k, p.keys.Theme):
 			cur := p.c.p.Account.Theme
@@ -141,9 +143,9 @@ func (p *profileScreen) Update(msg tea.Msg) (screen, tea.Cmd) {
 		p.mode = profileMenu
 		return p, flash("Password changed.")
 	case profileTOTP:
-		if err := p.c.acc.EnrolTOTP(p.c.p, p.secret, strings.TrimSpace(p.form.Value(0))); err != nil {
+		if err := p.c.acc.EnrolTOTP(context.Background(), p.c.p, p.form.Value(0), p.secret, strings.TrimSpace(p.form.Value(1))); err != nil {
 			p.form.SetError(err.Error())
-			return p, nil
+			return p, p.form.ClearSecrets()
 		}
 		p.secret = ""
 		p.mode = profileMenu

@@ -48,7 +48,9 @@ type Server struct {
 	limit *limiter
 	now   func() time.Time
 
-	wg sync.WaitGroup // sessions' helper goroutines
+	wg     sync.WaitGroup // sessions' helper goroutines
+	apps   sync.Map       // ssh.Session → *app, for the console's cleanup
+	connMu sync.Mutex     // guards per-connection session counts
 }
 
 type ctxKey int
@@ -57,7 +59,7 @@ const (
 	keyConn ctxKey = iota
 	keyPrincipal
 	keyAudited
-	keyApp
+	keySessions
 )
 
 func withDefaults(l Limits) Limits {
@@ -129,13 +131,18 @@ func NewServer(cfg Config) (*Server, error) {
 			srv.LocalPortForwardingCallback = nil
 			srv.ReversePortForwardingCallback = nil
 			srv.SubsystemHandlers = map[string]ssh.SubsystemHandler{}
+			srv.ChannelHandlers = map[string]ssh.ChannelHandler{"session": s.sessionChannel}
+			// A connection with no traffic at all ends after the site's idle
+			// timeout (a console's own idle timeout counts keystrokes).
+			site, _ := cfg.Gateway.Site()
+			srv.IdleTimeout = site.Access.IdleTimeout.Std()
 			return nil
 		},
 		// Middleware: the last listed runs first.
 		wish.WithMiddleware(
 			// 4. A session with a terminal gets the console (a session
 			// without one passes through to nothing: exec already ran).
-			bubbletea.Middleware(s.console),
+			bubbletea.MiddlewareWithProgramHandler(s.program),
 			// 3. Exec commands for sessions without a terminal.
 			s.execMiddleware,
 			// 2. Who is this: principal, session registry, login audit.
@@ -188,24 +195,26 @@ func principalOf(ctx ssh.Context) (access.Principal, bool) {
 	return p, ok
 }
 
-func (s *Server) loggedIn(ctx ssh.Context, p access.Principal) bool {
+// authenticated records who the connection belongs to. The connection's
+// unauthenticated slot is given back only when a session starts: a public
+// key callback runs for key queries too, before any signature proves the
+// key, so it must not free the slot.
+func (s *Server) authenticated(ctx ssh.Context, p access.Principal) bool {
 	ctx.SetValue(keyPrincipal, p)
-	if tc := connOf(ctx); tc != nil {
-		tc.loggedIn()
-	}
 	return true
 }
 
 func (s *Server) publicKeyAuth(ctx ssh.Context, key ssh.PublicKey) bool {
-	tc := connOf(ctx)
-	if tc == nil || !s.limit.attempt(tc.ip) {
+	// Key offers cost no hashing and are bounded by MaxAuthTries; they do
+	// not use the address's password budget.
+	if connOf(ctx) == nil {
 		return false
 	}
 	p, err := s.acc.LoginPublicKey(ctx.User(), key)
 	if err != nil {
 		return false
 	}
-	return s.loggedIn(ctx, p)
+	return s.authenticated(ctx, p)
 }
 
 // checkPassword runs one password login, one at a time per address so that
@@ -222,32 +231,35 @@ func (s *Server) checkPassword(ctx ssh.Context, password, code string, withCode 
 		return false
 	}
 	defer func() { <-slot }()
-	p, err := s.acc.LoginPassword(ctx, ctx.User(), password, code, withCode, tc.ip)
+	p, err := s.acc.LoginPassword(ctx, ctx.User(), password, code, withCode)
 	if err != nil {
 		s.log.Info("login refused", "user", safeUser(ctx.User()), "remote", tc.ip)
 		return false
 	}
-	return s.loggedIn(ctx, p)
+	return s.authenticated(ctx, p)
 }
 
 func (s *Server) passwordAuth(ctx ssh.Context, password string) bool {
 	return s.checkPassword(ctx, password, "", false)
 }
 
-// keyboardInteractiveAuth asks for the password, then for a verification
-// code when the account (or, for an unknown name, the site) needs one.
+// keyboardInteractiveAuth asks for the password and, when any role of the
+// site needs one, the verification code, in one round and the same for
+// every user name, so the prompts tell nothing about accounts.
 func (s *Server) keyboardInteractiveAuth(ctx ssh.Context, challenge gossh.KeyboardInteractiveChallenge) bool {
-	answers, err := challenge("", "", []string{"Password: "}, []bool{false})
-	if err != nil || len(answers) != 1 {
+	prompts, echos := []string{"Password: "}, []bool{false}
+	instruction := ""
+	if s.acc.AsksCode() {
+		prompts, echos = append(prompts, "Verification code: "), append(echos, true)
+		instruction = "Enter your password and the 6-digit code from your authenticator app (leave the code empty if your role needs none)."
+	}
+	answers, err := challenge("", instruction, prompts, echos)
+	if err != nil || len(answers) != len(prompts) {
 		return false
 	}
 	code := ""
-	if s.acc.NeedsCode(ctx.User()) {
-		codes, err := challenge("", "Enter the 6-digit code from your authenticator app.", []string{"Verification code: "}, []bool{true})
-		if err != nil || len(codes) != 1 {
-			return false
-		}
-		code = codes[0]
+	if len(answers) == 2 {
+		code = answers[1]
 	}
 	return s.checkPassword(ctx, answers[0], code, true)
 }
@@ -273,33 +285,144 @@ func (s *Server) recoverMiddleware(next ssh.Handler) ssh.Handler {
 	}
 }
 
-// sessionMiddleware registers the session with the gateway (so health
-// counts it and a lock or privacy withdrawal can end it) and audits the
-// login once per connection.
+// sessionMiddleware checks who the session belongs to once more, registers
+// it with the gateway (so health counts it and a lock, deletion, role change
+// or privacy withdrawal can end it) and audits the login once per
+// connection.
 func (s *Server) sessionMiddleware(next ssh.Handler) ssh.Handler {
 	return func(sess ssh.Session) {
-		p, ok := principalOf(sess.Context())
-		if !ok {
+		ctx := sess.Context()
+		p, ok := principalOf(ctx)
+		if !ok || !s.verifyPrincipal(sess, &p) {
+			_, _ = fmt.Fprintln(sess.Stderr(), "access denied")
 			_ = sess.Exit(1)
 			return
 		}
+		ctx.SetValue(keyPrincipal, p)
+		if tc := connOf(ctx); tc != nil {
+			tc.loggedIn()
+		}
 		remote := ipOf(sess.RemoteAddr())
-		if sess.Context().Value(keyAudited) == nil {
-			sess.Context().SetValue(keyAudited, true)
-			s.acc.AuditLogin(p, remote)
+		if ctx.Value(keyAudited) == nil {
+			ctx.SetValue(keyAudited, true)
+			s.acc.AuditLogin(p)
 			s.log.Info("login", "actor", p.Actor().ID, "role", p.Actor().Role, "method", p.Method, "remote", remote)
 		}
 		kind := "exec"
 		if _, _, isPty := sess.Pty(); isPty {
 			kind = "console"
 		}
+		conn, _ := ctx.Value(ssh.ContextKeyConn).(*gossh.ServerConn)
 		_, done := s.gw.OpenSession(device.SessionInfo{Actor: p.Actor(), Remote: remote, Kind: kind}, func(reason string) {
 			_, _ = fmt.Fprintf(sess.Stderr(), "\r\nsession ended: %s\r\n", reason)
+			if a, ok := s.apps.Load(sess); ok {
+				a.(*app).end()
+			}
 			_ = sess.Close()
+			// The whole connection, not only this channel: a multiplexing
+			// client (ControlMaster) must not open new sessions on it.
+			if conn != nil {
+				_ = conn.Close()
+			}
 		})
 		defer done()
+		defer func() {
+			if a, ok := s.apps.LoadAndDelete(sess); ok {
+				a.(*app).close()
+			}
+		}()
 		next(sess)
 	}
+}
+
+// verifyPrincipal re-checks the principal when a session starts: the
+// account still exists under the name logged in with, is not locked by an
+// administrator, and a public-key login used a key that was verified and is
+// still authorised.
+func (s *Server) verifyPrincipal(sess ssh.Session, p *access.Principal) bool {
+	if p.Setup {
+		return sess.User() == access.SetupUser
+	}
+	a, err := s.acc.Account(p.Account.ID)
+	if err != nil || a.Name != sess.User() || a.Disabled {
+		return false
+	}
+	if p.Method == "publickey" {
+		key := sess.PublicKey()
+		if key == nil {
+			return false
+		}
+		if _, err := s.acc.LoginPublicKey(a.Name, key); err != nil {
+			return false
+		}
+	}
+	p.Account = a
+	return true
+}
+
+// Session bounds per connection: a logged-in user is trusted with a few
+// sessions, not with unbounded memory.
+const (
+	maxSessionsPerConn = 8
+	maxEnvPerSession   = 32
+	maxEnvBytes        = 4096
+)
+
+type connSessions struct{ n int }
+
+// sessionChannel wraps the ssh package's session handler: it caps the
+// sessions of one connection and the environment a client may send (the
+// ssh package appends every "env" request without a bound).
+func (s *Server) sessionChannel(srv *ssh.Server, conn *gossh.ServerConn, newChan gossh.NewChannel, ctx ssh.Context) {
+	s.connMu.Lock()
+	cs, _ := ctx.Value(keySessions).(*connSessions)
+	if cs == nil {
+		cs = &connSessions{}
+		ctx.SetValue(keySessions, cs)
+	}
+	if cs.n >= maxSessionsPerConn {
+		s.connMu.Unlock()
+		_ = newChan.Reject(gossh.ResourceShortage, fmt.Sprintf("at most %d sessions per connection", maxSessionsPerConn))
+		return
+	}
+	cs.n++
+	s.connMu.Unlock()
+	defer func() {
+		s.connMu.Lock()
+		cs.n--
+		s.connMu.Unlock()
+	}()
+	ssh.DefaultSessionHandler(srv, conn, envLimited{newChan}, ctx)
+}
+
+// envLimited filters a session's requests: "env" beyond the bounds is
+// refused before the ssh package stores it.
+type envLimited struct{ gossh.NewChannel }
+
+func (e envLimited) Accept() (gossh.Channel, <-chan *gossh.Request, error) {
+	ch, reqs, err := e.NewChannel.Accept()
+	if err != nil {
+		return ch, reqs, err
+	}
+	out := make(chan *gossh.Request)
+	go func() {
+		defer close(out)
+		count, size := 0, 0
+		for r := range reqs {
+			if r.Type == "env" {
+				count++
+				size += len(r.Payload)
+				if count > maxEnvPerSession || size > maxEnvBytes {
+					if r.WantReply {
+						_ = r.Reply(false, nil)
+					}
+					continue
+				}
+			}
+			out <- r
+		}
+	}()
+	return ch, out, nil
 }
 
 // Serve accepts connections on ln until Shutdown.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sitegate/sitegate/device"
+	"github.com/sitegate/sitegate/device/modbus"
 	"github.com/sitegate/sitegate/store"
 	"github.com/sitegate/sitegate/tui"
 	"github.com/sitegate/sitegate/tui/access"
@@ -88,10 +89,16 @@ func runDaemon(ctx context.Context, o daemonOptions, s streams) error {
 	}
 	if tok.Token != "" {
 		// Requirement 1: no default password. The one-time token is the
-		// only way into a gateway without accounts.
+		// only way into a gateway without accounts. It goes to the
+		// operator's terminal only, not into the log the console shows.
 		log.Warn("no accounts yet: log in as user \"setup\" with the one-time setup token to create the first administrator",
-			"setup_token", tok.Token, "file", tok.Path, "expires", tok.Expires.UTC().Format(time.RFC3339))
+			"file", tok.Path, "expires", tok.Expires.UTC().Format(time.RFC3339))
+		fmt.Fprintf(s.err, "\n  one-time setup token: %s\n  (also in %s; valid until %s)\n\n", tok.Token, tok.Path, tok.Expires.UTC().Format(time.RFC3339))
 	}
+	// The field engine polls the site's devices and follows its changes.
+	engine := modbus.New(gw, modbus.Options{Logger: log.With("component", "modbus")})
+	engine.Start()
+	defer engine.Stop()
 	srv, err := tui.NewServer(tui.Config{Gateway: gw, Access: acc, DataDir: o.dataDir, Logger: log.With("component", "ssh"), Version: "sitegate_" + version})
 	if err != nil {
 		return err

@@ -13,11 +13,34 @@ import (
 	"github.com/sitegate/sitegate/store"
 )
 
+// require checks that actor may use perm now. The role is read from the
+// account as it is at this moment, not as it was at login, so a demoted,
+// locked or deleted user cannot keep acting through an open session. The
+// local actor (physical access) may do everything.
 func (s *Service) require(actor device.Actor, perm Perm) error {
-	if !allowed(actor, perm) {
-		return fmt.Errorf("%w: %s needs the %s role", ErrForbidden, perm, RoleFor(perm))
+	if actor == device.LocalActor {
+		return nil
+	}
+	a, err := s.Account(actor.ID)
+	if err != nil {
+		return fmt.Errorf("%w: your account no longer exists", ErrForbidden)
+	}
+	if locked, why := a.LockedAt(s.now()); locked && a.Disabled {
+		return fmt.Errorf("%w: your account is %s", ErrForbidden, why)
+	}
+	if !Can(a.Role, perm) {
+		return fmt.Errorf("%w: %s needs the %s role, you are %s", ErrForbidden, perm, RoleFor(perm), a.Role)
 	}
 	return nil
+}
+
+// Authorize checks that principal p may use perm now (see require); the
+// console and exec commands call it before every change.
+func (s *Service) Authorize(p Principal, perm Perm) error {
+	if p.Setup {
+		return ErrForbidden
+	}
+	return s.require(p.Actor(), perm)
 }
 
 // Accounts lists every account (user managers only).
@@ -160,10 +183,15 @@ func (s *Service) SetRole(actor device.Actor, id string, role device.Role) error
 	if role == 0 {
 		return errors.New("a role is required: admin, installer, support or viewer")
 	}
-	return s.change(actor, PermUsers, id, "user.role", "role "+role.String(), true, func(a *Account) error {
+	err := s.change(actor, PermUsers, id, "user.role", "role "+role.String(), true, func(a *Account) error {
 		a.Role = role
 		return nil
 	})
+	if err == nil && id != actor.ID {
+		// Their screens were built for the old role: they log in again.
+		s.gw.EndSessions(id, "your role changed to "+role.String()+"; log in again")
+	}
+	return err
 }
 
 // Lock locks an account until an administrator unlocks it.
@@ -262,8 +290,20 @@ func (s *Service) ChangePassword(ctx context.Context, p Principal, current, next
 }
 
 // EnrolTOTP stores a new TOTP secret for the principal after code proves
-// that their authenticator app has it.
-func (s *Service) EnrolTOTP(p Principal, secret, code string) error {
+// that their authenticator app has it. Replacing the second factor needs
+// the current password (when the account has one), like changing it.
+func (s *Service) EnrolTOTP(ctx context.Context, p Principal, currentPassword, secret, code string) error {
+	a, err := s.Account(p.Account.ID)
+	if err != nil {
+		return err
+	}
+	if a.PasswordHash != "" {
+		ok, err := s.hasher.Verify(ctx, a.PasswordHash, currentPassword)
+		if err != nil || !ok {
+			_ = s.fail(a.ID, "wrong current password when enrolling an authenticator")
+			return errors.New("the current password is not right")
+		}
+	}
 	step, ok := matchTOTP(secret, strings.TrimSpace(code), s.now(), 0)
 	if !ok {
 		return ErrBadCode

@@ -16,6 +16,8 @@ const (
 	PermConfigView
 	PermConfigEdit
 	PermUsers
+	PermFieldRead  // read live field values
+	PermFieldWrite // scan buses and write to field devices
 )
 
 var permNames = map[Perm]string{
@@ -25,6 +27,8 @@ var permNames = map[Perm]string{
 	PermConfigView: "view the configuration",
 	PermConfigEdit: "change the configuration",
 	PermUsers:      "manage users",
+	PermFieldRead:  "read field values",
+	PermFieldWrite: "scan buses and write to devices",
 }
 
 // String names the permission in a sentence ("manage users").
@@ -39,6 +43,8 @@ var minRole = map[Perm]device.Role{
 	PermConfigView: device.RoleSupport,
 	PermConfigEdit: device.RoleInstaller,
 	PermUsers:      device.RoleAdmin,
+	PermFieldRead:  device.RoleSupport,
+	PermFieldWrite: device.RoleInstaller,
 }
 
 // Can reports whether role holds perm. The zero role holds nothing.
@@ -49,14 +55,3 @@ func Can(role device.Role, perm Perm) bool {
 
 // RoleFor returns the least privileged role holding perm.
 func RoleFor(perm Perm) device.Role { return minRole[perm] }
-
-// allowed reports whether an actor may use perm. The local actor is the
-// operator at the gateway itself, with physical access, and may do
-// everything.
-func allowed(actor device.Actor, perm Perm) bool {
-	if actor == device.LocalActor {
-		return true
-	}
-	r, err := device.ParseRole(actor.Role)
-	return err == nil && Can(r, perm)
-}

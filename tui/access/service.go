@@ -125,17 +125,12 @@ func (s *Service) Pending(a Account) []Step {
 	return steps
 }
 
-// NeedsCode reports whether a keyboard-interactive login of name is asked
-// for a verification code after the password. It does not depend on the
-// password, so the prompts reveal nothing about it; an unknown name is
-// asked whenever any role needs a code, like the accounts that do.
-func (s *Service) NeedsCode(name string) bool {
-	var a Account
-	err := s.st.View(func(tx *store.Tx) (err error) { a, err = accountByName(tx, name); return })
-	if err != nil {
-		return name != SetupUser && len(s.accessPolicy().Require2FA) > 0
-	}
-	return !a.Invited() && a.TOTPSecret != "" && s.requires2FA(a.Role)
+// AsksCode reports whether keyboard-interactive logins ask for a
+// verification code. It depends on the site only, never on the user name,
+// so the prompts reveal nothing about which accounts exist or what they
+// need: users whose role needs no code leave it empty.
+func (s *Service) AsksCode() bool {
+	return len(s.accessPolicy().Require2FA) > 0
 }
 
 func hashCode(code string) string {
@@ -150,64 +145,73 @@ func equalHash(a, b string) bool {
 // LoginPassword authenticates a password login. code is the TOTP code of a
 // keyboard-interactive login (withCode); a plain password login of an
 // account whose role needs a code is refused. Every refusal is ErrDenied
-// after the same argon2id work, so unknown names, wrong passwords, locked
-// accounts and missing codes look alike from outside.
-func (s *Service) LoginPassword(ctx context.Context, name, password, code string, withCode bool, remote string) (Principal, error) {
-	now := s.now()
+// after the same argon2id work and one audit write, so unknown names, wrong
+// passwords, locked accounts and missing codes look alike from outside.
+//
+// The password is hashed outside any transaction (it is slow); the
+// decision is then taken in one transaction against the account as it is
+// at that moment, so parallel logins cannot all slip under the lockout or
+// reuse one code.
+func (s *Service) LoginPassword(ctx context.Context, name, password, code string, withCode bool) (Principal, error) {
 	if name == SetupUser {
-		return s.loginSetup(ctx, password, remote)
+		return s.loginSetup(ctx, password)
 	}
 	var a Account
 	err := s.st.View(func(tx *store.Tx) (err error) { a, err = accountByName(tx, name); return })
-	if err != nil {
+	if err != nil || (a.PasswordHash == "" && !a.Invited()) {
+		// Unknown, or an account that logs in with keys only: nothing to
+		// guess, nothing to count, the same cost.
 		_, _ = s.hasher.Verify(ctx, "", password)
-		s.audit(device.Actor{ID: "unknown", Role: "none"}, "login.failure", "", device.ResultDenied, "unknown user from "+remote)
+		s.audit(device.Actor{ID: "unknown", Role: "none"}, "login.failure", "", device.ResultDenied, "no password login for this name")
 		return Principal{}, ErrDenied
 	}
+	now := s.now()
+	var ok bool
 	if a.Invited() {
 		// The enrolment code stands in for the password at first login.
 		_, _ = s.hasher.Verify(ctx, "", password)
-		if now.After(a.EnrolExpires) || !equalHash(hashCode(password), a.EnrolHash) {
-			return Principal{}, s.fail(a.ID, "enrolment code wrong or expired from "+remote)
-		}
-		if locked, why := a.LockedAt(now); locked {
-			s.audit(a.Actor(), "login.failure", a.ID, device.ResultDenied, why)
-			return Principal{}, ErrDenied
-		}
-		return Principal{Account: a, Method: methodName(withCode)}, nil
-	}
-	ok, err := s.hasher.Verify(ctx, a.PasswordHash, password)
-	if err != nil {
-		if ctx.Err() != nil {
-			return Principal{}, ErrDenied
-		}
-		return Principal{}, s.fail(a.ID, "unreadable password hash")
-	}
-	if locked, why := a.LockedAt(now); locked {
-		s.audit(a.Actor(), "login.failure", a.ID, device.ResultDenied, why+", from "+remote)
+		ok = now.Before(a.EnrolExpires) && equalHash(hashCode(password), a.EnrolHash)
+	} else if ok, err = s.hasher.Verify(ctx, a.PasswordHash, password); err != nil && ctx.Err() != nil {
 		return Principal{}, ErrDenied
 	}
-	needCode := a.TOTPSecret != "" && s.requires2FA(a.Role)
-	if needCode && !withCode {
-		// Not a guess at the password: the client used a method that
-		// cannot carry the code. Refused without counting.
-		return Principal{}, ErrDenied
-	}
-	if !ok {
-		return Principal{}, s.fail(a.ID, "wrong password from "+remote)
-	}
-	if needCode {
-		step, good := matchTOTP(a.TOTPSecret, strings.TrimSpace(code), now, a.TOTPLastStep)
-		if !good {
-			return Principal{}, s.fail(a.ID, "wrong or reused verification code from "+remote)
+	var p Principal
+	result := ErrDenied
+	_ = s.st.Update(func(tx *store.Tx) error {
+		cur, err := accountByID(tx, a.ID)
+		if err != nil {
+			return err
 		}
-		if err := s.update(a.ID, func(a *Account) error { a.TOTPLastStep = step; a.Failures = 0; return nil }); err != nil {
-			return Principal{}, ErrDenied
+		deny := func(detail string) error {
+			_, err := tx.AppendAudit(store.AuditEvent{Actor: cur.ID, Role: cur.Role.String(), Action: "login.failure", Target: cur.ID, Result: device.ResultDenied, Detail: detail})
+			return err
 		}
-	} else if a.Failures > 0 {
-		_ = s.update(a.ID, func(a *Account) error { a.Failures = 0; return nil })
-	}
-	return Principal{Account: a, Method: methodName(withCode)}, nil
+		if locked, why := cur.LockedAt(now); locked {
+			return deny(why)
+		}
+		if cur.PasswordHash != a.PasswordHash || cur.EnrolHash != a.EnrolHash {
+			return deny("the password changed during the login")
+		}
+		needCode := !cur.Invited() && cur.TOTPSecret != "" && s.requires2FA(cur.Role)
+		if needCode && !withCode {
+			// Not a guess: the client used a method that cannot carry the
+			// code. Refused without counting.
+			return deny("password login without the verification code its role needs")
+		}
+		if !ok {
+			return countFailure(tx, &cur, now, "wrong password or enrolment code")
+		}
+		if needCode {
+			step, good := matchTOTP(cur.TOTPSecret, strings.TrimSpace(code), now, cur.TOTPLastStep)
+			if !good {
+				return countFailure(tx, &cur, now, "wrong or reused verification code")
+			}
+			cur.TOTPLastStep = step
+		}
+		cur.Failures = 0
+		p, result = Principal{Account: cur, Method: methodName(withCode)}, nil
+		return saveAccount(tx, cur)
+	})
+	return p, result
 }
 
 func methodName(withCode bool) string {
@@ -218,14 +222,13 @@ func methodName(withCode bool) string {
 }
 
 // LoginPublicKey reports whether key is authorised for name. Failed key
-// offers are not counted toward lockout: clients offer every key they hold.
+// offers are not counted toward lockout: clients offer every key they hold,
+// and a key cannot be guessed. For the same reason a lockout after wrong
+// passwords does not stop key logins; an administrator's lock does.
 func (s *Service) LoginPublicKey(name string, key gossh.PublicKey) (Principal, error) {
 	var a Account
 	err := s.st.View(func(tx *store.Tx) (err error) { a, err = accountByName(tx, name); return })
-	if err != nil || a.Invited() {
-		return Principal{}, ErrDenied
-	}
-	if locked, _ := a.LockedAt(s.now()); locked {
+	if err != nil || a.Invited() || a.Disabled {
 		return Principal{}, ErrDenied
 	}
 	offered := key.Marshal()
@@ -243,8 +246,25 @@ func (s *Service) LoginPublicKey(name string, key gossh.PublicKey) (Principal, e
 	return Principal{Account: a, Method: "publickey"}, nil
 }
 
-// fail counts a failed password or code for account id, locks the account
-// at MaxFailures, audits both, and returns ErrDenied.
+// countFailure counts a failed password or code on cur, locks it at
+// MaxFailures, audits both and saves it, within tx.
+func countFailure(tx *store.Tx, cur *Account, now time.Time, detail string) error {
+	cur.Failures++
+	if _, err := tx.AppendAudit(store.AuditEvent{Actor: cur.ID, Role: cur.Role.String(), Action: "login.failure", Target: cur.ID, Result: device.ResultDenied, Detail: detail}); err != nil {
+		return err
+	}
+	if cur.Failures >= MaxFailures {
+		cur.Failures = 0
+		cur.LockedUntil = now.Add(LockoutDuration)
+		if _, err := tx.AppendAudit(store.AuditEvent{Actor: cur.ID, Role: cur.Role.String(), Action: "account.locked", Target: cur.ID, Result: device.ResultOK,
+			Detail: fmt.Sprintf("%d consecutive failures; locked until %s", MaxFailures, cur.LockedUntil.UTC().Format(time.RFC3339))}); err != nil {
+			return err
+		}
+	}
+	return saveAccount(tx, *cur)
+}
+
+// fail counts a failure for account id in its own transaction.
 func (s *Service) fail(id, detail string) error {
 	now := s.now()
 	_ = s.st.Update(func(tx *store.Tx) error {
@@ -252,19 +272,7 @@ func (s *Service) fail(id, detail string) error {
 		if err != nil {
 			return err
 		}
-		a.Failures++
-		if _, err := tx.AppendAudit(store.AuditEvent{Actor: a.ID, Role: a.Role.String(), Action: "login.failure", Target: a.ID, Result: device.ResultDenied, Detail: detail}); err != nil {
-			return err
-		}
-		if a.Failures >= MaxFailures {
-			a.Failures = 0
-			a.LockedUntil = now.Add(LockoutDuration)
-			if _, err := tx.AppendAudit(store.AuditEvent{Actor: a.ID, Role: a.Role.String(), Action: "account.locked", Target: a.ID, Result: device.ResultOK,
-				Detail: fmt.Sprintf("%d consecutive failures; locked until %s", MaxFailures, a.LockedUntil.UTC().Format(time.RFC3339))}); err != nil {
-				return err
-			}
-		}
-		return saveAccount(tx, a)
+		return countFailure(tx, &a, now, detail)
 	})
 	return ErrDenied
 }
@@ -288,9 +296,10 @@ func (s *Service) audit(actor device.Actor, action, target, result, detail strin
 }
 
 // AuditLogin records a successful login when its session starts (for public
-// keys only then is possession of the key proven).
-func (s *Service) AuditLogin(p Principal, remote string) {
-	s.audit(p.Actor(), "login.success", p.Actor().ID, device.ResultOK, p.Method+" from "+remote)
+// keys only then is possession of the key proven). The audit log holds no
+// personal data, so the client's address goes to the system log only.
+func (s *Service) AuditLogin(p Principal) {
+	s.audit(p.Actor(), "login.success", p.Actor().ID, device.ResultOK, p.Method)
 }
 
 // Account returns the current record of account id.

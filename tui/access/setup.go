@@ -75,7 +75,7 @@ func randomSetupToken() string {
 	return c[0:6] + "-" + c[6:12] + "-" + c[12:18] + "-" + c[18:26]
 }
 
-func (s *Service) loginSetup(ctx context.Context, token, remote string) (Principal, error) {
+func (s *Service) loginSetup(ctx context.Context, token string) (Principal, error) {
 	_, _ = s.hasher.Verify(ctx, "", token) // same cost as any password login
 	var st setupState
 	raw, _ := s.st.Meta(metaSetup)
@@ -83,7 +83,7 @@ func (s *Service) loginSetup(ctx context.Context, token, remote string) (Princip
 		_ = json.Unmarshal(raw, &st)
 	}
 	if raw == nil || s.Count() > 0 || !s.now().Before(st.Expires) || !equalHash(hashCode(token), st.Hash) {
-		s.audit(device.Actor{ID: SetupUser, Role: SetupUser}, "login.failure", SetupUser, device.ResultDenied, "setup token wrong, expired or used, from "+remote)
+		s.audit(device.Actor{ID: SetupUser, Role: SetupUser}, "login.failure", SetupUser, device.ResultDenied, "setup token wrong, expired or used")
 		return Principal{}, ErrDenied
 	}
 	return Principal{Setup: true, Method: "password"}, nil

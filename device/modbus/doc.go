@@ -1,0 +1,36 @@
+// Package modbus is the gateway's Modbus engine: it plans the fewest reads
+// that cover a device's points, polls every device of the site over TCP and
+// RTU, decodes registers into values, isolates points a device refuses,
+// tracks each device's state and statistics, and serves the console's scan,
+// raw reads and writes (device.FieldBus).
+//
+// # Topology
+//
+// One endpoint per physical connection (a TCP address, or a serial line)
+// owns its link in one goroutine; every device behind it (by unit id) sends
+// its requests through that goroutine, one at a time. Each device has a
+// poller goroutine that runs its cycles on its own interval (with jitter).
+// A site change rebuilds the topology without restarting the gateway.
+//
+// # Failure handling
+//
+// A cycle stops at the first request that gets no usable answer, so a hung
+// device costs one timeout per cycle and only on its own connection. After
+// a timeout or a malformed answer the TCP connection is dropped (goburrow
+// would otherwise read the late reply as the answer to the next request) and
+// a serial line is drained until quiet. A device that fails OfflineAfter
+// cycles in a row is offline and polled with a growing interval. An
+// exception 2 or 3 on a merged read splits it until the refused points
+// stand alone; they are reported as errors and the rest keeps being read
+// merged.
+//
+// # Caveats
+//
+//   - goburrow/modbus v0.1.0 has no context support: deadlines are the
+//     link's timeout, enforced per request by the endpoint.
+//   - RTU uses goburrow's packager and client API over this package's own
+//     transporter, which reads the answer as soon as it is complete instead
+//     of sleeping a fixed estimate, and keeps the 3.5-character silence.
+//   - Values are float64 after scaling: 64-bit integers beyond 2^53 lose
+//     precision.
+package modbus

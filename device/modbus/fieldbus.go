@@ -1,0 +1,187 @@
+package modbus
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	mb "github.com/goburrow/modbus"
+
+	"github.com/sitegate/sitegate/device"
+)
+
+// ReadRaw reads registers or bits of a device now, without a point: the
+// console's decode lab shows them in every type and byte order.
+func (e *Engine) ReadRaw(ctx context.Context, r device.RawRead) ([]uint16, []bool, error) {
+	p, err := e.lookup(r.Device)
+	if err != nil {
+		return nil, nil, err
+	}
+	limit := uint16(125)
+	if r.Table.IsBit() {
+		limit = 2000
+	}
+	if r.Count == 0 || r.Count > limit || int(r.Address)+int(r.Count) > 65536 {
+		return nil, nil, fmt.Errorf("read %d from address %d: give 1..%d within 0..65535", r.Count, r.Address, limit)
+	}
+	res, err := p.read(ctx, Read{Table: r.Table, Address: r.Address, Count: r.Count})
+	return res.words, res.bits, err
+}
+
+// Write writes v to a writable point now. The caller audits it.
+func (e *Engine) Write(ctx context.Context, deviceName, point string, v device.Value) error {
+	p, err := e.lookup(deviceName)
+	if err != nil {
+		return err
+	}
+	var pt device.Point
+	found := false
+	for _, cand := range p.points {
+		if cand.Name == point {
+			pt, found = cand, true
+		}
+	}
+	switch {
+	case !found:
+		return fmt.Errorf("device %s has no point %q", deviceName, point)
+	case !pt.Writable:
+		return fmt.Errorf("point %s.%s is read-only (set writable: true on a coil or holding point to allow writes)", deviceName, point)
+	case !v.Valid:
+		return errors.New("no value to write")
+	}
+	addr := uint16(pt.Address)
+	if pt.Table == device.TableCoil {
+		if !v.IsBool {
+			return fmt.Errorf("point %s.%s is a coil: write true or false", deviceName, point)
+		}
+		on := uint16(0x0000)
+		if v.Bool {
+			on = 0xFF00
+		}
+		return p.raw(ctx, func(c mb.Client) error { _, err := c.WriteSingleCoil(addr, on); return err })
+	}
+	if v.IsBool {
+		return fmt.Errorf("point %s.%s holds a %s: write a number", deviceName, point, pt.Type)
+	}
+	scale := pt.Scale()
+	raw := (v.Num - pt.Offset) / scale
+	if math.IsNaN(raw) || math.IsInf(raw, 0) {
+		return fmt.Errorf("%v cannot be written to %s.%s", v.Num, deviceName, point)
+	}
+	words, err := EncodeRegisters(raw, pt.Type, pt.Order)
+	if err != nil {
+		return fmt.Errorf("%s.%s: %w", deviceName, point, err)
+	}
+	if len(words) == 1 {
+		return p.raw(ctx, func(c mb.Client) error { _, err := c.WriteSingleRegister(addr, words[0]); return err })
+	}
+	b := make([]byte, 2*len(words))
+	for i, w := range words {
+		binary.BigEndian.PutUint16(b[2*i:], w)
+	}
+	return p.raw(ctx, func(c mb.Client) error {
+		_, err := c.WriteMultipleRegisters(addr, uint16(len(words)), b)
+		return err
+	})
+}
+
+// scanTimeout bounds one probe: an absent unit costs this much.
+const scanTimeout = 150 * time.Millisecond
+
+// Scan probes unit ids first..last on a bus. A cheap register read tells
+// whether a unit is there (an exception answer counts: someone answered);
+// units found are then asked for their identification (function 43/14),
+// which many devices support.
+func (e *Engine) Scan(ctx context.Context, busName string, first, last uint8, progress func(device.ScanProgress)) ([]device.ScanResult, error) {
+	ep, bus, err := e.busEndpoint(busName)
+	if err != nil {
+		return nil, err
+	}
+	if first == 0 || last < first || last > 247 {
+		return nil, fmt.Errorf("scan %d..%d: unit ids are 1..247", first, last)
+	}
+	timeout := min(bus.Timeout.Std(), scanTimeout)
+	var found []device.ScanResult
+	total := int(last) - int(first) + 1
+	for i := 0; i < total; i++ {
+		if err := ctx.Err(); err != nil {
+			return found, err
+		}
+		unit := first + uint8(i)
+		err := ep.do(ctx, unit, timeout, func(l link) error {
+			_, err := l.client().ReadHoldingRegisters(0, 1)
+			return err
+		})
+		var res *device.ScanResult
+		switch code := Exception(err); {
+		case err == nil:
+			res = &device.ScanResult{UnitID: unit, How: "register"}
+		case code != 0:
+			res = &device.ScanResult{UnitID: unit, How: ExceptionText(code)}
+		case errors.Is(err, errStopped), ctx.Err() != nil:
+			return found, err
+		}
+		if res != nil {
+			e.identify(ctx, ep, timeout, res)
+			found = append(found, *res)
+		}
+		if progress != nil {
+			progress(device.ScanProgress{UnitID: unit, Done: i + 1, Total: total, Found: len(found)})
+		}
+	}
+	return found, nil
+}
+
+// identify asks a unit for its basic device identification objects:
+// 0 vendor name, 1 product code, 2 major.minor revision.
+func (e *Engine) identify(ctx context.Context, ep *endpoint, timeout time.Duration, res *device.ScanResult) {
+	var objects map[byte]string
+	_ = ep.do(ctx, res.UnitID, timeout, func(l link) error {
+		resp, err := l.raw(&mb.ProtocolDataUnit{FunctionCode: funcDeviceIdentification, Data: []byte{0x0E, 0x01, 0x00}})
+		if err != nil {
+			return err
+		}
+		objects, err = parseIdentification(resp.Data)
+		return err
+	})
+	if objects != nil {
+		res.Vendor, res.Product, res.Revision = objects[0], objects[1], objects[2]
+		res.How = "identification"
+	}
+}
+
+// parseIdentification reads the objects of a function 43/14 answer:
+// MEI type, read code, conformity, more follows, next id, count, then
+// (id, length, value) per object.
+func parseIdentification(d []byte) (map[byte]string, error) {
+	if len(d) < 6 || d[0] != 0x0E {
+		return nil, errors.New("malformed device identification")
+	}
+	count := int(d[5])
+	out := map[byte]string{}
+	pos := 6
+	for i := 0; i < count; i++ {
+		if pos+2 > len(d) || pos+2+int(d[pos+1]) > len(d) {
+			return nil, errors.New("device identification object overruns the answer")
+		}
+		id, n := d[pos], int(d[pos+1])
+		out[id] = printableASCII(d[pos+2 : pos+2+n])
+		pos += 2 + n
+	}
+	return out, nil
+}
+
+// printableASCII keeps what a device says printable: identification text
+// ends up on terminals.
+func printableASCII(b []byte) string {
+	out := make([]byte, 0, len(b))
+	for _, c := range b {
+		if c >= 0x20 && c < 0x7f {
+			out = append(out, c)
+		}
+	}
+	return string(out)
+}

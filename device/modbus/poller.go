@@ -1,0 +1,372 @@
+package modbus
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	mb "github.com/goburrow/modbus"
+
+	"github.com/sitegate/sitegate/device"
+)
+
+// poller polls one device on its interval.
+type poller struct {
+	e      *Engine
+	dev    device.Device
+	bus    device.Bus
+	ep     *endpoint
+	unit   byte
+	points []device.Point
+
+	mu       sync.Mutex // guards what the console reads while a cycle runs
+	plan     []Read
+	isolated map[int]string // point index → why it is read alone
+	last     []device.Reading
+	status   device.DeviceStatus
+	failures int // consecutive failed cycles
+	cycles   int
+}
+
+func newPoller(e *Engine, d device.Device, b device.Bus, ep *endpoint) *poller {
+	p := &poller{e: e, dev: d, bus: b, ep: ep, unit: byte(d.UnitID), points: d.EffectivePoints(), isolated: map[int]string{}}
+	p.last = make([]device.Reading, len(p.points))
+	for i, pt := range p.points {
+		p.last[i] = device.Reading{Device: d.Name, Point: pt.Name, Unit: pt.Unit, Quality: device.QualityStale, Error: "not read yet"}
+	}
+	p.status = device.DeviceStatus{Device: d.Name, Bus: b.Name, State: device.DeviceUnknown, Errors: map[string]uint64{}}
+	p.replan()
+	return p
+}
+
+// replan plans the points that are not isolated. Plan's indexes refer to
+// the slice it is given, so they are mapped back to p.points.
+func (p *poller) replan() {
+	var keep []device.Point
+	var index []int
+	for i, pt := range p.points {
+		if _, bad := p.isolated[i]; !bad {
+			keep = append(keep, pt)
+			index = append(index, i)
+		}
+	}
+	reads := Plan(keep, DeviceLimits(p.dev))
+	for r := range reads {
+		for j, k := range reads[r].Points {
+			reads[r].Points[j] = index[k]
+		}
+	}
+	p.plan = reads
+}
+
+func (p *poller) timeout() time.Duration { return p.dev.EffectiveTimeout(p.bus).Std() }
+
+func (p *poller) run(ctx context.Context) {
+	interval := p.dev.Interval.Std()
+	// Spread the first cycles so devices do not all start at once.
+	timer := time.NewTimer(time.Duration(rand.Int64N(int64(interval)/4 + 1)))
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+		}
+		next := p.cycle(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		timer.Reset(next)
+	}
+}
+
+// readResult is what one read returned.
+type readResult struct {
+	words []uint16
+	bits  []bool
+}
+
+// read performs one planned read.
+func (p *poller) read(ctx context.Context, r Read) (readResult, error) {
+	var res readResult
+	start := time.Now()
+	err := p.ep.do(ctx, p.unit, p.timeout(), func(l link) error {
+		c := l.client()
+		var b []byte
+		var err error
+		switch r.Table {
+		case device.TableCoil:
+			b, err = c.ReadCoils(r.Address, r.Count)
+		case device.TableDiscrete:
+			b, err = c.ReadDiscreteInputs(r.Address, r.Count)
+		case device.TableInput:
+			b, err = c.ReadInputRegisters(r.Address, r.Count)
+		default:
+			b, err = c.ReadHoldingRegisters(r.Address, r.Count)
+		}
+		if err != nil {
+			return err
+		}
+		if r.Table.IsBit() {
+			if len(b)*8 < int(r.Count) {
+				return &RequestError{KindFraming, errors.New("answer holds fewer bits than asked for")}
+			}
+			res.bits = DecodeBits(b, int(r.Count))
+		} else {
+			if len(b) != 2*int(r.Count) {
+				return &RequestError{KindFraming, errors.New("answer holds a different number of registers than asked for")}
+			}
+			res.words = WordsFromBytes(b)
+		}
+		return nil
+	})
+	p.count(err, time.Since(start))
+	return res, err
+}
+
+// count updates request statistics.
+func (p *poller) count(err error, latency time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.status.Requests++
+	var re *RequestError
+	switch {
+	case err == nil:
+		p.status.LastLatency = latency
+	case errors.As(err, &re):
+		p.status.Errors[re.Kind]++
+		p.status.LastError = re.Error()
+	default:
+		p.status.Errors[KindConnection]++
+		p.status.LastError = err.Error()
+	}
+	var failed uint64
+	for _, n := range p.status.Errors {
+		failed += n
+	}
+	p.status.SuccessRate = float64(p.status.Requests-failed) / float64(p.status.Requests)
+}
+
+// isIsolating reports whether err means some point of the read does not
+// exist on the device (illegal data address or value).
+func isIsolating(err error) bool {
+	code := Exception(err)
+	return code == 2 || code == 3
+}
+
+// cycle polls the device once and returns the delay to the next cycle.
+func (p *poller) cycle(ctx context.Context) time.Duration {
+	now := time.Now()
+	readings := make([]device.Reading, len(p.points))
+	got := make([]bool, len(p.points))
+	var cycleErr error
+	replan := false
+
+	store := func(r Read, res readResult) {
+		for _, pi := range r.Points {
+			readings[pi] = p.decode(pi, r, res, now)
+			got[pi] = true
+		}
+	}
+	// isolate splits a read that a device refused until the refused points
+	// stand alone, reading the rest.
+	var isolate func(r Read) error
+	isolate = func(r Read) error {
+		a, b, ok := SplitRead(r, p.points)
+		if !ok {
+			return nil
+		}
+		for _, half := range []Read{a, b} {
+			res, err := p.read(ctx, half)
+			switch {
+			case err == nil:
+				store(half, res)
+			case isIsolating(err) && len(half.Points) > 1:
+				if err := isolate(half); err != nil {
+					return err
+				}
+			case isIsolating(err):
+				p.markIsolated(half.Points[0], err)
+				replan = true
+			default:
+				return err
+			}
+		}
+		return nil
+	}
+
+	p.mu.Lock()
+	plan := p.plan
+	retry := p.cycles%p.e.opts.RetryIsolatedEvery == p.e.opts.RetryIsolatedEvery-1
+	isolated := make(map[int]string, len(p.isolated))
+	for k, v := range p.isolated {
+		isolated[k] = v
+	}
+	p.cycles++
+	p.mu.Unlock()
+
+	for _, r := range plan {
+		res, err := p.read(ctx, r)
+		switch {
+		case err == nil:
+			store(r, res)
+			continue
+		case isIsolating(err) && len(r.Points) > 1:
+			err = isolate(r)
+		case isIsolating(err):
+			p.markIsolated(r.Points[0], err)
+			replan = true
+			err = nil
+		case Exception(err) != 0:
+			// The device answered but cannot serve the read now (busy,
+			// failure): these points are in error this cycle only.
+			for _, pi := range r.Points {
+				readings[pi] = p.errorReading(pi, err.Error(), now)
+				got[pi] = true
+			}
+			err = nil
+		}
+		if err != nil {
+			// Unreachable device: stop here, so a hung device costs one
+			// timeout per cycle, not one per read.
+			cycleErr = err
+			break
+		}
+	}
+	// Points isolated earlier: reported as errors, and tried again now and
+	// then, one by one, in case the device was reconfigured.
+	for pi, why := range isolated {
+		if got[pi] {
+			continue
+		}
+		if retry && cycleErr == nil {
+			r := singleRead(p.points[pi], pi)
+			if res, err := p.read(ctx, r); err == nil {
+				store(r, res)
+				p.mu.Lock()
+				delete(p.isolated, pi)
+				p.mu.Unlock()
+				replan = true
+				continue
+			}
+		}
+		readings[pi] = p.errorReading(pi, why, now)
+		got[pi] = true
+	}
+	if ctx.Err() != nil {
+		return 0
+	}
+	return p.finish(readings, got, cycleErr, replan, now)
+}
+
+func singleRead(pt device.Point, index int) Read {
+	count := uint16(pt.Type.Registers())
+	if pt.Table.IsBit() {
+		count = 1
+	}
+	return Read{Table: pt.Table, Address: uint16(pt.Address), Count: count, Points: []int{index}}
+}
+
+func (p *poller) markIsolated(pi int, err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if _, ok := p.isolated[pi]; !ok {
+		p.e.log.Warn("modbus point refused by the device; reading it alone from now on", "device", p.dev.Name, "point", p.points[pi].Name, "err", err)
+	}
+	p.isolated[pi] = err.Error()
+}
+
+func (p *poller) errorReading(pi int, why string, now time.Time) device.Reading {
+	pt := p.points[pi]
+	return device.Reading{Device: p.dev.Name, Point: pt.Name, Unit: pt.Unit, Quality: device.QualityError, Error: why, TS: now}
+}
+
+// decode turns point pi's part of a read into a reading.
+func (p *poller) decode(pi int, r Read, res readResult, now time.Time) device.Reading {
+	pt := p.points[pi]
+	rd := device.Reading{Device: p.dev.Name, Point: pt.Name, Unit: pt.Unit, Quality: device.QualityGood, TS: now}
+	off := pt.Address - int(r.Address)
+	if pt.Table.IsBit() {
+		rd.Value = device.Boolean(res.bits[off])
+		return rd
+	}
+	raw, err := DecodeRegisters(res.words[off:off+pt.Type.Registers()], pt.Type, pt.Order)
+	if err != nil {
+		rd.Quality, rd.Error = device.QualityError, err.Error()
+		return rd
+	}
+	rd.Value = device.Number(pt.Apply(raw))
+	return rd
+}
+
+// finish updates state after a cycle, records it, and returns the delay to
+// the next one.
+func (p *poller) finish(readings []device.Reading, got []bool, cycleErr error, replan bool, now time.Time) time.Duration {
+	interval := p.dev.Interval.Std()
+	p.mu.Lock()
+	if replan {
+		p.replan()
+	}
+	for i := range readings {
+		if got[i] {
+			p.last[i] = readings[i]
+			continue
+		}
+		// Not read this cycle: keep the last value, say it is stale and why.
+		r := p.last[i]
+		r.Quality = device.QualityStale
+		if cycleErr != nil {
+			r.Error = cycleErr.Error()
+		}
+		p.last[i] = r
+		readings[i] = r
+	}
+	prev := p.status.State
+	if cycleErr != nil {
+		p.failures++
+		if p.failures >= p.e.opts.OfflineAfter {
+			p.status.State = device.DeviceOffline
+		}
+	} else {
+		p.failures = 0
+		p.status.State = device.DeviceOnline
+	}
+	if p.status.State != prev {
+		p.status.Since = now
+		if prev != device.DeviceUnknown || p.status.State == device.DeviceOffline {
+			p.e.log.Info("modbus device state", "device", p.dev.Name, "state", string(p.status.State), "err", errText(cycleErr))
+		}
+	}
+	next := interval + time.Duration(rand.Int64N(int64(interval)/10+1))
+	if p.status.State == device.DeviceOffline {
+		// Back off while offline: double per failed cycle, up to the bound.
+		backoff := interval << min(p.failures-p.e.opts.OfflineAfter+1, 10)
+		next = min(max(backoff, interval), max(p.e.opts.MaxBackoff, interval))
+	}
+	p.status.LastPoll = time.Now()
+	p.status.NextPoll = p.status.LastPoll.Add(next)
+	status := p.status
+	status.Errors = make(map[string]uint64, len(p.status.Errors))
+	for k, v := range p.status.Errors {
+		status.Errors[k] = v
+	}
+	p.mu.Unlock()
+	if err := p.e.gw.RecordPoll(status, readings); err != nil {
+		p.e.log.Error("record readings", "device", p.dev.Name, "err", err)
+	}
+	return next
+}
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+// raw sends a request through the device's endpoint.
+func (p *poller) raw(ctx context.Context, fn func(c mb.Client) error) error {
+	return p.ep.do(ctx, p.unit, p.timeout(), func(l link) error { return fn(l.client()) })
+}

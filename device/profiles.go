@@ -130,3 +130,16 @@ func (d Device) EffectivePoints() []Point {
 	}
 	return out
 }
+
+// ParseProfileYAML reads a register profile from a file (the format of the
+// built-in ones: name, description, points), strictly, and validates it.
+func ParseProfileYAML(data []byte) (Profile, error) {
+	var p Profile
+	if err := decodeStrict(data, &p); err != nil {
+		return Profile{}, err
+	}
+	if err := p.Validate(); err != nil {
+		return Profile{}, err
+	}
+	return p, nil
+}

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sitegate/sitegate/device"
+	"github.com/sitegate/sitegate/device/modbus/sim"
 	"github.com/sitegate/sitegate/tui/access"
 )
 
@@ -28,10 +29,20 @@ func newDemoCmd(s streams) *cobra.Command {
 			"reuses the directory.",
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			var sims []*sim.Server
+			defer func() {
+				for _, srv := range sims {
+					srv.Close()
+				}
+			}()
 			o.prepare = func(g *device.Gateway, acc *access.Service, log *slog.Logger) error {
 				var err error
-				notes, err = seedDemo(g, acc, log, homeKeys())
-				return err
+				if notes, err = seedDemo(g, acc, log, homeKeys()); err != nil {
+					return err
+				}
+				site, _ := g.Site()
+				sims = startDemoDevices(site, log)
+				return nil
 			}
 			o.ready = func(addr net.Addr) {
 				host, port, _ := net.SplitHostPort(addr.String())
@@ -47,6 +58,41 @@ func newDemoCmd(s streams) *cobra.Command {
 	cmd.Flags().StringVar(&o.dataDir, "data", o.dataDir, "demo data directory")
 	addDaemonFlags(cmd, &o, "127.0.0.1:2222")
 	return cmd
+}
+
+// startDemoDevices serves simulated devices for every device of the site
+// that sits behind a TCP bus on a loopback address: each unit id gets a
+// model of exactly the device's points, with moving values. A bus whose
+// address is taken is left alone (its devices show offline).
+func startDemoDevices(site *device.Site, log *slog.Logger) []*sim.Server {
+	var servers []*sim.Server
+	for _, b := range site.Modbus.Buses {
+		host, _, err := net.SplitHostPort(b.Address)
+		if b.Kind != device.BusTCP || err != nil || !net.ParseIP(host).IsLoopback() {
+			continue
+		}
+		models := map[uint8]*sim.Model{}
+		for _, d := range site.Modbus.Devices {
+			if d.Bus != b.Name {
+				continue
+			}
+			m, err := sim.NewModel(d.EffectivePoints(), sim.WithName(d.Name))
+			if err != nil {
+				log.Warn("demo: cannot simulate device", "device", d.Name, "err", err)
+				continue
+			}
+			models[uint8(d.UnitID)] = m
+		}
+		srv := sim.NewServer(models, nil, sim.WithLogger(log.With("component", "sim")))
+		if _, err := srv.ListenTCP(b.Address); err != nil {
+			log.Warn("demo: cannot start the simulated devices", "bus", b.Name, "address", b.Address, "err", err)
+			srv.Close()
+			continue
+		}
+		log.Info("demo: simulated Modbus devices", "bus", b.Name, "address", b.Address, "units", len(models))
+		servers = append(servers, srv)
+	}
+	return servers
 }
 
 // homeKeys returns the public keys in ~/.ssh/id_*.pub, which authorise the

@@ -381,3 +381,116 @@ func waitOutput(t *testing.T, w *syncWriter, text string) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// The demo shows live values within seconds: log in as the demo installer
+// and read the simulated energy meter.
+func TestDemoServesLiveValues(t *testing.T) {
+	dir := t.TempDir()
+	out := &syncWriter{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	errw := &syncWriter{}
+	go func() {
+		done <- executeContext(ctx, []string{"demo", "--data", dir, "--ssh-addr", "127.0.0.1:0"}, streams{strings.NewReader(""), out, errw})
+	}()
+	defer func() { cancel(); <-done }()
+	waitOutput(t, out, "sitegate demo is running")
+	m := regexp.MustCompile(`ssh -p (\d+) installer@(\S+)\s+password: (\S+)`).FindStringSubmatch(out.String())
+	if m == nil {
+		if strings.Contains(errw.String(), "cannot start the simulated devices") {
+			t.Skip("port 15020 is taken on this machine")
+		}
+		t.Fatalf("no installer line:\n%s", out.String())
+	}
+	cfg := &gossh.ClientConfig{User: "installer", Timeout: 10 * time.Second,
+		Auth:            []gossh.AuthMethod{gossh.Password(m[3])},
+		HostKeyCallback: gossh.InsecureIgnoreHostKey(), //nolint:gosec // the demo's fresh host key
+	}
+	c, err := gossh.Dial("tcp", net.JoinHostPort(m[2], m[1]), cfg)
+	if err != nil {
+		t.Fatalf("log in as the demo installer: %v", err)
+	}
+	defer c.Close()
+	acceptPrivacy(t, c)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		s, err := c.NewSession()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := s.Output("modbus read main-meter --json")
+		s.Close()
+		var rs []struct {
+			Point   string `json:"point"`
+			Quality string `json:"quality"`
+			Value   any    `json:"value"`
+		}
+		_ = json.Unmarshal(b, &rs)
+		good := 0
+		for _, r := range rs {
+			if r.Quality == "good" && r.Value != nil {
+				good++
+			}
+		}
+		if len(rs) > 5 && good == len(rs) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no live values from the simulated meter:\n%s\n%s", b, errw.String())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// acceptPrivacy logs in with a terminal, as a first login must, and
+// accepts the privacy notice.
+func acceptPrivacy(t *testing.T, c *gossh.Client) {
+	t.Helper()
+	s, err := c.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	in, _ := s.StdinPipe()
+	out, _ := s.StdoutPipe()
+	if err := s.RequestPty("xterm", 30, 100, gossh.TerminalModes{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Shell(); err != nil {
+		t.Fatal(err)
+	}
+	readUntil(t, out, "Privacy notice")
+	if _, err := in.Write([]byte("a")); err != nil {
+		t.Fatal(err)
+	}
+	readUntil(t, out, "Dashboard")
+}
+
+func readUntil(t *testing.T, r io.Reader, text string) {
+	t.Helper()
+	done := make(chan bool, 1)
+	go func() {
+		var seen strings.Builder
+		buf := make([]byte, 4096)
+		for {
+			n, err := r.Read(buf)
+			seen.Write(buf[:n])
+			if strings.Contains(seen.String(), text) {
+				done <- true
+				return
+			}
+			if err != nil {
+				done <- false
+				return
+			}
+		}
+	}()
+	select {
+	case ok := <-done:
+		if !ok {
+			t.Fatalf("console output ended before %q", text)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("no %q on the console", text)
+	}
+}

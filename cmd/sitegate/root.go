@@ -57,6 +57,7 @@ func newRoot(s streams) *cobra.Command {
 		newConfigCmd(s),
 		newAuditCmd(s),
 		newUserCmd(s),
+		newSimCmd(s),
 		newVersionCmd(s),
 	)
 	return root

@@ -52,7 +52,11 @@ func checkCodec(t device.DataType, o device.ByteOrder) (int, error) {
 	}
 	n := t.Registers()
 	if n == 0 {
-		return 0, fmt.Errorf("%w %s", ErrUnknownType, t)
+		name := t.String()
+		if name == "" {
+			name = "(unset)"
+		}
+		return 0, fmt.Errorf("%w %s", ErrUnknownType, name)
 	}
 	if o > device.OrderDCBA {
 		return 0, fmt.Errorf("%w %s", ErrUnknownOrder, o)

@@ -68,7 +68,7 @@ func (e *endpoint) serve(j *job) error {
 		return err
 	}
 	if wait := time.Until(e.retryAt); wait > 0 {
-		return &RequestError{KindConnection, fmt.Errorf("%v (retrying in %s)", e.lastErr, wait.Round(100*time.Millisecond))}
+		return &RequestError{Kind: KindConnection, Err: fmt.Errorf("%v (retrying in %s)", e.lastErr, wait.Round(100*time.Millisecond))}
 	}
 	e.link.setUnit(j.unit)
 	e.link.setTimeout(j.timeout)

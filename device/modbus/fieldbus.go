@@ -119,6 +119,8 @@ func (e *Engine) Scan(ctx context.Context, busName string, first, last uint8, pr
 		switch code := Exception(err); {
 		case err == nil:
 			res = &device.ScanResult{UnitID: unit, How: "register"}
+		case code == 10 || code == 11:
+			// A TCP gateway saying that nothing answers behind it.
 		case code != 0:
 			res = &device.ScanResult{UnitID: unit, How: ExceptionText(code)}
 		case errors.Is(err, errStopped), ctx.Err() != nil:
@@ -138,19 +140,25 @@ func (e *Engine) Scan(ctx context.Context, busName string, first, last uint8, pr
 // identify asks a unit for its basic device identification objects:
 // 0 vendor name, 1 product code, 2 major.minor revision.
 func (e *Engine) identify(ctx context.Context, ep *endpoint, timeout time.Duration, res *device.ScanResult) {
-	var objects map[byte]string
-	_ = ep.do(ctx, res.UnitID, timeout, func(l link) error {
+	out := make(chan map[byte]string, 1) // the closure may outlive a cancelled caller
+	err := ep.do(ctx, res.UnitID, timeout, func(l link) error {
 		resp, err := l.raw(&mb.ProtocolDataUnit{FunctionCode: funcDeviceIdentification, Data: []byte{0x0E, 0x01, 0x00}})
 		if err != nil {
 			return err
 		}
-		objects, err = parseIdentification(resp.Data)
-		return err
+		objects, err := parseIdentification(resp.Data)
+		if err != nil {
+			return err
+		}
+		out <- objects
+		return nil
 	})
-	if objects != nil {
-		res.Vendor, res.Product, res.Revision = objects[0], objects[1], objects[2]
-		res.How = "identification"
+	if err != nil {
+		return
 	}
+	objects := <-out
+	res.Vendor, res.Product, res.Revision = objects[0], objects[1], objects[2]
+	res.How = "identification"
 }
 
 // parseIdentification reads the objects of a function 43/14 answer:

@@ -23,10 +23,12 @@ const (
 	KindConnection = "connection"
 )
 
-// RequestError is a failed request with its kind.
+// RequestError is a failed request with its kind (and, for exceptions,
+// the exception code).
 type RequestError struct {
 	Kind string
 	Err  error
+	Code byte
 }
 
 func (e *RequestError) Error() string { return e.Err.Error() }
@@ -34,6 +36,10 @@ func (e *RequestError) Unwrap() error { return e.Err }
 
 // Exception returns the Modbus exception code of err, or 0.
 func Exception(err error) byte {
+	var re *RequestError
+	if errors.As(err, &re) && re.Code != 0 {
+		return re.Code
+	}
 	var me *mb.ModbusError
 	if errors.As(err, &me) {
 		return me.ExceptionCode
@@ -72,22 +78,22 @@ func classify(err error) *RequestError {
 		return re
 	}
 	if code := Exception(err); code != 0 {
-		return &RequestError{KindException, fmt.Errorf("%s", ExceptionText(code))}
+		return &RequestError{Kind: KindException, Err: errors.New(ExceptionText(code)), Code: code}
 	}
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, serial.ErrTimeout) {
-		return &RequestError{KindTimeout, errors.New("no answer within the timeout")}
+		return &RequestError{Kind: KindTimeout, Err: errors.New("no answer within the timeout")}
 	}
 	msg := err.Error()
 	switch {
 	case strings.Contains(msg, "crc"):
-		return &RequestError{KindCRC, errors.New("bad CRC in the answer")}
+		return &RequestError{Kind: KindCRC, Err: errors.New("bad CRC in the answer")}
 	case strings.Contains(msg, "transaction id"), strings.Contains(msg, "slave id"), strings.Contains(msg, "unit id"),
 		strings.Contains(msg, "length"), strings.Contains(msg, "protocol id"), strings.Contains(msg, "response data"),
 		strings.Contains(msg, "does not match"), errors.Is(err, io.ErrUnexpectedEOF):
-		return &RequestError{KindFraming, fmt.Errorf("malformed answer: %s", strings.TrimPrefix(msg, "modbus: "))}
+		return &RequestError{Kind: KindFraming, Err: fmt.Errorf("malformed answer: %s", strings.TrimPrefix(msg, "modbus: "))}
 	}
-	return &RequestError{KindConnection, err}
+	return &RequestError{Kind: KindConnection, Err: err}
 }
 
 // link is one connection to a bus: a TCP endpoint or a serial line. Only
@@ -238,7 +244,7 @@ func (t *rtuTransport) Send(req []byte) ([]byte, error) {
 		}
 		p, err := open(&t.cfg)
 		if err != nil {
-			return nil, &RequestError{KindConnection, fmt.Errorf("open serial device %s: %v", t.cfg.Address, err)}
+			return nil, &RequestError{Kind: KindConnection, Err: fmt.Errorf("open serial device %s: %v", t.cfg.Address, err)}
 		}
 		t.port = p
 	}
@@ -247,7 +253,7 @@ func (t *rtuTransport) Send(req []byte) ([]byte, error) {
 	}
 	if _, err := t.port.Write(req); err != nil {
 		t.close()
-		return nil, &RequestError{KindConnection, fmt.Errorf("write to %s: %v", t.cfg.Address, err)}
+		return nil, &RequestError{Kind: KindConnection, Err: fmt.Errorf("write to %s: %v", t.cfg.Address, err)}
 	}
 	// The answer cannot start before the request has left the wire.
 	deadline := time.Now().Add(time.Duration(len(req))*charTime(t.cfg.BaudRate) + t.timeout)
@@ -261,19 +267,19 @@ func (t *rtuTransport) Send(req []byte) ([]byte, error) {
 		if time.Now().After(deadline) {
 			t.lastIO = time.Now()
 			if n == 0 {
-				return nil, &RequestError{KindTimeout, errors.New("no answer within the timeout")}
+				return nil, &RequestError{Kind: KindTimeout, Err: errors.New("no answer within the timeout")}
 			}
-			return nil, &RequestError{KindFraming, fmt.Errorf("truncated answer: %d of %d bytes", n, need)}
+			return nil, &RequestError{Kind: KindFraming, Err: fmt.Errorf("truncated answer: %d of %d bytes", n, need)}
 		}
 		if n >= len(t.buf) {
 			t.flush()
-			return nil, &RequestError{KindFraming, errors.New("answer longer than a Modbus frame")}
+			return nil, &RequestError{Kind: KindFraming, Err: errors.New("answer longer than a Modbus frame")}
 		}
 		m, err := t.port.Read(t.buf[n:])
 		n += m
 		if err != nil && !errors.Is(err, serial.ErrTimeout) {
 			t.close()
-			return nil, &RequestError{KindConnection, fmt.Errorf("read from %s: %v", t.cfg.Address, err)}
+			return nil, &RequestError{Kind: KindConnection, Err: fmt.Errorf("read from %s: %v", t.cfg.Address, err)}
 		}
 	}
 }

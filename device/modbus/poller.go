@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"sort"
 	"sync"
 	"time"
 
@@ -41,32 +42,66 @@ func newPoller(e *Engine, d device.Device, b device.Bus, ep *endpoint) *poller {
 	return p
 }
 
-// replan plans the points that are not isolated. Plan's indexes refer to
-// the slice it is given, so they are mapped back to p.points.
+// replan plans the points that are not isolated. A read must not span an
+// isolated point's registers either (the device refuses any request that
+// touches them), so the points are planned in segments between isolated
+// ranges. Plan's indexes refer to the slice it is given and are mapped back
+// to p.points.
 func (p *poller) replan() {
-	var keep []device.Point
-	var index []int
+	type segKey struct {
+		table device.RegisterTable
+		seg   int
+	}
+	groups := map[segKey][]int{}
+	var order []segKey
 	for i, pt := range p.points {
-		if _, bad := p.isolated[i]; !bad {
-			keep = append(keep, pt)
-			index = append(index, i)
+		if _, bad := p.isolated[i]; bad {
+			continue
 		}
-	}
-	reads := Plan(keep, DeviceLimits(p.dev))
-	for r := range reads {
-		for j, k := range reads[r].Points {
-			reads[r].Points[j] = index[k]
+		k := segKey{pt.Table, 0}
+		for j := range p.isolated {
+			q := p.points[j]
+			if q.Table == pt.Table && q.Address+PointSize(q) <= pt.Address {
+				k.seg++
+			}
 		}
+		if _, ok := groups[k]; !ok {
+			order = append(order, k)
+		}
+		groups[k] = append(groups[k], i)
 	}
-	p.plan = reads
+	sort.Slice(order, func(a, b int) bool {
+		if order[a].table != order[b].table {
+			return order[a].table < order[b].table
+		}
+		return order[a].seg < order[b].seg
+	})
+	var plan []Read
+	for _, k := range order {
+		index := groups[k]
+		pts := make([]device.Point, len(index))
+		for j, i := range index {
+			pts[j] = p.points[i]
+		}
+		reads := Plan(pts, DeviceLimits(p.dev))
+		for r := range reads {
+			for j, x := range reads[r].Points {
+				reads[r].Points[j] = index[x]
+			}
+		}
+		plan = append(plan, reads...)
+	}
+	p.plan = plan
 }
 
 func (p *poller) timeout() time.Duration { return p.dev.EffectiveTimeout(p.bus).Std() }
 
 func (p *poller) run(ctx context.Context) {
 	interval := p.dev.Interval.Std()
-	// Spread the first cycles so devices do not all start at once.
-	timer := time.NewTimer(time.Duration(rand.Int64N(int64(interval)/4 + 1)))
+	// Spread the first cycles so devices do not all start at once, but
+	// within a couple of seconds: the installer wants to see values.
+	spread := min(interval/4, 2*time.Second)
+	timer := time.NewTimer(time.Duration(rand.Int64N(int64(spread) + 1)))
 	defer timer.Stop()
 	for {
 		select {
@@ -88,9 +123,12 @@ type readResult struct {
 	bits  []bool
 }
 
-// read performs one planned read.
+// read performs one planned read. The closure runs on the endpoint's
+// goroutine and hands its result over a channel: if the caller gives up
+// (context done) the closure may still be running, so it must not write
+// anything the caller reads.
 func (p *poller) read(ctx context.Context, r Read) (readResult, error) {
-	var res readResult
+	out := make(chan readResult, 1)
 	start := time.Now()
 	err := p.ep.do(ctx, p.unit, p.timeout(), func(l link) error {
 		c := l.client()
@@ -109,21 +147,26 @@ func (p *poller) read(ctx context.Context, r Read) (readResult, error) {
 		if err != nil {
 			return err
 		}
+		var res readResult
 		if r.Table.IsBit() {
 			if len(b)*8 < int(r.Count) {
-				return &RequestError{KindFraming, errors.New("answer holds fewer bits than asked for")}
+				return &RequestError{Kind: KindFraming, Err: errors.New("answer holds fewer bits than asked for")}
 			}
 			res.bits = DecodeBits(b, int(r.Count))
 		} else {
 			if len(b) != 2*int(r.Count) {
-				return &RequestError{KindFraming, errors.New("answer holds a different number of registers than asked for")}
+				return &RequestError{Kind: KindFraming, Err: errors.New("answer holds a different number of registers than asked for")}
 			}
 			res.words = WordsFromBytes(b)
 		}
+		out <- res
 		return nil
 	})
 	p.count(err, time.Since(start))
-	return res, err
+	if err != nil {
+		return readResult{}, err
+	}
+	return <-out, nil
 }
 
 // count updates request statistics.
@@ -189,6 +232,8 @@ func (p *poller) cycle(ctx context.Context) time.Duration {
 				}
 			case isIsolating(err):
 				p.markIsolated(half.Points[0], err)
+				readings[half.Points[0]] = p.errorReading(half.Points[0], err.Error(), now)
+				got[half.Points[0]] = true
 				replan = true
 			default:
 				return err
@@ -217,6 +262,8 @@ func (p *poller) cycle(ctx context.Context) time.Duration {
 			err = isolate(r)
 		case isIsolating(err):
 			p.markIsolated(r.Points[0], err)
+			readings[r.Points[0]] = p.errorReading(r.Points[0], err.Error(), now)
+			got[r.Points[0]] = true
 			replan = true
 			err = nil
 		case Exception(err) != 0:

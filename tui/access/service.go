@@ -277,20 +277,6 @@ func (s *Service) fail(id, detail string) error {
 	return ErrDenied
 }
 
-// update applies fn to account id in one transaction.
-func (s *Service) update(id string, fn func(a *Account) error) error {
-	return s.st.Update(func(tx *store.Tx) error {
-		a, err := accountByID(tx, id)
-		if err != nil {
-			return fmt.Errorf("%w: %s", ErrNotFound, id)
-		}
-		if err := fn(&a); err != nil {
-			return err
-		}
-		return saveAccount(tx, a)
-	})
-}
-
 func (s *Service) audit(actor device.Actor, action, target, result, detail string) {
 	_, _ = s.st.AppendAudit(store.AuditEvent{Actor: actor.ID, Role: actor.Role, Action: action, Target: target, Result: result, Detail: detail})
 }

@@ -29,8 +29,9 @@
 // Both transports answer through the same handler functions and models.
 // RTU also answers function 43/14 (read device identification, basic
 // objects: VendorName "sitegate", ProductCode the model's name,
-// MajorMinorRevision "1.0") and honours broadcasts (unit 0: writes
-// executed by every model, never answered).
+// MajorMinorRevision "1.0") and function 17 (report server ID, which
+// mbpoll -u uses), and honours broadcasts (unit 0: writes executed by
+// every model, never answered).
 //
 // Line sets RTU timing: Baud makes a pty keep a real line's wire time (11
 // bits per character, 3.5-character silence) so that a client's cycle can
@@ -48,9 +49,9 @@
 //   - simonvetter binds its own listener and does not expose it: for port
 //     0, ListenTCP picks a free port first and retries if another process
 //     takes it in the instant between.
-//   - simonvetter answers function 43 with exception 1 (illegal function):
-//     its handler interface has no hook for other function codes, so
-//     device identification works over RTU only.
+//   - simonvetter answers functions 43 and 17 with exception 1 (illegal
+//     function): its handler interface has no hook for other function
+//     codes, so device identification works over RTU only.
 //   - simonvetter checks quantities itself and drops the TCP connection,
 //     instead of answering exception 3, for a read of 0 or more than 125
 //     registers (2000 bits), or a bad byte count. RTU answers exception 3.

@@ -1,7 +1,6 @@
 package sim
 
 import (
-	"encoding/binary"
 	"errors"
 	"math"
 	"runtime"
@@ -156,7 +155,5 @@ func exceptionOf(err error) byte {
 }
 
 func words(b []byte) []uint16 { return modbus.WordsFromBytes(b) }
-
-func be16(v uint16) []byte { return binary.BigEndian.AppendUint16(nil, v) }
 
 func runtimeStack(buf []byte) int { return runtime.Stack(buf, true) }

@@ -188,6 +188,8 @@ func frameLen(buf []byte) (n int, known bool) {
 		return 9 + int(buf[6]), true
 	case 0x2B: // unit fc mei code object crc(2)
 		return 7, true
+	case 0x11: // unit fc crc(2)
+		return 4, true
 	}
 	return 0, false
 }
@@ -483,8 +485,31 @@ func (s *Server) exec(m *Model, f *Faults, fc byte, d []byte) ([]byte, error) {
 		return bytes.Clone(d[:4]), nil // address and quantity
 	case 0x2B:
 		return deviceIdentification(m, d)
+	case 0x11:
+		if len(d) != 0 {
+			return nil, IllegalDataValue
+		}
+		return reportServerID(m), nil
 	}
 	return nil, IllegalFunction
+}
+
+// reportServerID answers function 17 (report server ID), the older
+// identification that mbpoll -u and many serial tools ask for: a
+// device-specific id byte ('S'), the run indicator (0xFF: running) and, as
+// the device-specific data, the same text as function 43 gives.
+func reportServerID(m *Model) []byte {
+	text := "sitegate " + productCode(m) + " 1.0"
+	out := []byte{byte(2 + len(text)), 'S', 0xFF}
+	return append(out, text...)
+}
+
+func productCode(m *Model) string {
+	product := m.Name()
+	if product == "" {
+		product = "sitegate-sim"
+	}
+	return product[:min(len(product), 200)]
 }
 
 // deviceIdentification answers function 43, MEI type 14 (read device
@@ -500,11 +525,7 @@ func deviceIdentification(m *Model, d []byte) ([]byte, error) {
 		return nil, IllegalDataValue
 	}
 	code, obj := d[1], int(d[2])
-	product := m.Name()
-	if product == "" {
-		product = "sitegate-sim"
-	}
-	objects := []string{"sitegate", product[:min(len(product), 200)], "1.0"}
+	objects := []string{"sitegate", productCode(m), "1.0"}
 	var ids []int
 	switch code {
 	case 1, 2, 3:

@@ -162,11 +162,16 @@ func TestTCPUnitsAndUnsupported(t *testing.T) {
 		t.Errorf("unit 2 after removing: %v, want exception 0x0B", err)
 	}
 
-	// Device identification (43/14): simonvetter answers illegal function.
+	// Device identification (43/14) and report server ID (17): simonvetter
+	// answers illegal function.
 	h, _ := tcpClient(t, addr, 1, 2*time.Second)
 	pdu, err := exchange(h, 0x2B, []byte{0x0E, 0x01, 0x00})
 	if err != nil || pdu.FunctionCode != 0xAB || !slices.Equal(pdu.Data, []byte{1}) {
 		t.Errorf("function 43 over TCP: %+v, %v; want exception 1", pdu, err)
+	}
+	pdu, err = exchange(h, 0x11, nil)
+	if err != nil || pdu.FunctionCode != 0x91 || !slices.Equal(pdu.Data, []byte{1}) {
+		t.Errorf("function 17 over TCP: %+v, %v; want exception 1", pdu, err)
 	}
 }
 

@@ -1,0 +1,342 @@
+package modbus_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sitegate/sitegate/device"
+	"github.com/sitegate/sitegate/device/modbus"
+	"github.com/sitegate/sitegate/device/modbus/sim"
+	"github.com/sitegate/sitegate/store"
+	"github.com/sitegate/sitegate/store/storetest"
+)
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+func dur(d time.Duration) device.Duration { return device.Duration(d) }
+
+// fixture is a gateway polling simulated devices through a real engine.
+type fixture struct {
+	t      testing.TB
+	st     *store.Store
+	gw     *device.Gateway
+	engine *modbus.Engine
+}
+
+func newFixture(t testing.TB, site *device.Site, o modbus.Options) *fixture {
+	t.Helper()
+	st := storetest.New(t)
+	gw, err := device.NewGateway(st, device.GatewayOptions{GatewayID: "gw-test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	site.Site.Name = "Engine test"
+	if _, err := gw.ApplySite(device.LocalActor, site, "config.change"); err != nil {
+		t.Fatal(err)
+	}
+	o.Logger = quiet
+	e := modbus.New(gw, o)
+	e.Start()
+	t.Cleanup(e.Stop)
+	return &fixture{t: t, st: st, gw: gw, engine: e}
+}
+
+func tcpSite(addr string, devices ...device.Device) *device.Site {
+	s := device.DefaultSite()
+	s.Modbus.Buses = []device.Bus{{Name: "plant", Kind: device.BusTCP, Address: addr, Timeout: dur(100 * time.Millisecond)}}
+	s.Modbus.Devices = devices
+	return s
+}
+
+func newSim(t testing.TB, models map[uint8]*sim.Model, def *sim.Model) (*sim.Server, string) {
+	t.Helper()
+	srv := sim.NewServer(models, def, sim.WithLogger(quiet))
+	addr, err := srv.ListenTCP("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	return srv, addr
+}
+
+// waitReadings waits until cond holds for the device's readings.
+func (f *fixture) waitReadings(dev string, what string, cond func(rs []device.Reading, st device.DeviceStatus) bool) []device.Reading {
+	f.t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		rs, _ := f.gw.Readings(dev)
+		var st device.DeviceStatus
+		for _, s := range f.gw.DeviceStatuses() {
+			if s.Device == dev {
+				st = s
+			}
+		}
+		if cond(rs, st) {
+			return rs
+		}
+		if time.Now().After(deadline) {
+			b, _ := json.MarshalIndent(struct {
+				R []device.Reading
+				S device.DeviceStatus
+			}{rs, st}, "", " ")
+			f.t.Fatalf("timed out waiting for %s: %s", what, b)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func allGood(rs []device.Reading, _ device.DeviceStatus) bool {
+	for _, r := range rs {
+		if r.Quality != device.QualityGood {
+			return false
+		}
+	}
+	return len(rs) > 0
+}
+
+func byName(rs []device.Reading) map[string]device.Reading {
+	m := map[string]device.Reading{}
+	for _, r := range rs {
+		m[r.Point] = r
+	}
+	return m
+}
+
+// Every point of a profile device is read and decoded to the simulator's
+// value (the simulator's clock is frozen so the values are known).
+func TestPollsAndDecodesProfileDevice(t *testing.T) {
+	clock := sim.NewManualClock(time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC))
+	meter, err := sim.ProfileModel("generic-energy-meter", sim.WithClock(clock.Now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	vsd, err := sim.ProfileModel("generic-vsd", sim.WithClock(clock.Now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, addr := newSim(t, map[uint8]*sim.Model{1: meter, 2: vsd}, nil)
+	f := newFixture(t, tcpSite(addr,
+		device.Device{Name: "meter", Bus: "plant", UnitID: 1, Interval: dur(200 * time.Millisecond), Profile: "generic-energy-meter"},
+		device.Device{Name: "drive", Bus: "plant", UnitID: 2, Interval: dur(200 * time.Millisecond), Profile: "generic-vsd"},
+	), modbus.Options{})
+	for dev, model := range map[string]*sim.Model{"meter": meter, "drive": vsd} {
+		rs := f.waitReadings(dev, dev+" all good", allGood)
+		for _, r := range rs {
+			want, ok := model.Value(r.Point)
+			if !ok {
+				t.Fatalf("%s.%s not in the model", dev, r.Point)
+			}
+			if r.Value.IsBool {
+				if r.Value.Bool != (want != 0) {
+					t.Errorf("%s.%s = %v, want %v", dev, r.Point, r.Value.Bool, want)
+				}
+				continue
+			}
+			if math.Abs(r.Value.Num-want) > 1e-3*math.Max(1, math.Abs(want)) {
+				t.Errorf("%s.%s = %v, want %v", dev, r.Point, r.Value.Num, want)
+			}
+		}
+	}
+	h := f.gw.Health()
+	if h.Modbus.DevicesOnline != 2 || h.Modbus.DevicesTotal != 2 {
+		t.Fatalf("health modbus = %+v", h.Modbus)
+	}
+	// Telemetry: one outbox record per device and cycle, many readings each.
+	recs, _ := f.st.Peek(0, 100, 0)
+	var telemetry int
+	for _, r := range recs {
+		if r.Stream == "telemetry" {
+			telemetry++
+			var p struct {
+				Gateway  string           `json:"gateway"`
+				Readings []device.Reading `json:"readings"`
+			}
+			if err := json.Unmarshal(r.Payload, &p); err != nil || p.Gateway != "gw-test" || len(p.Readings) < 3 {
+				t.Fatalf("telemetry record: %v %s", err, r.Payload)
+			}
+		}
+	}
+	if telemetry == 0 {
+		t.Fatal("no telemetry queued")
+	}
+}
+
+// An exception 2 on a merged read isolates the refused point; the rest is
+// still read merged, in as few requests as before.
+func TestExceptionIsolatesRefusedPoint(t *testing.T) {
+	m := sim.DefaultModel()
+	srv, addr := newSim(t, nil, m)
+	points := []device.Point{}
+	for a := 0; a < 10; a++ {
+		points = append(points, device.Point{Name: "hr" + string(rune('0'+a)), Table: device.TableHolding, Address: a, Type: device.TypeUint16})
+	}
+	srv.SetFaults(1, sim.Faults{Illegal: []sim.Address{{Table: device.TableHolding, Address: 6}}})
+	f := newFixture(t, tcpSite(addr, device.Device{Name: "ahu", Bus: "plant", UnitID: 1, Interval: dur(200 * time.Millisecond), Points: points}), modbus.Options{})
+	rs := f.waitReadings("ahu", "hr6 isolated", func(rs []device.Reading, _ device.DeviceStatus) bool {
+		good := 0
+		for _, r := range rs {
+			if r.Quality == device.QualityGood {
+				good++
+			}
+		}
+		return good == 9
+	})
+	bad := byName(rs)["hr6"]
+	if bad.Quality != device.QualityError || bad.Error != "exception 2: illegal data address" {
+		t.Fatalf("hr6 = %+v", bad)
+	}
+	// Steady state: two merged reads per cycle (0..5 and 7..9), no more.
+	before := status(f, "ahu").Requests
+	time.Sleep(1100 * time.Millisecond)
+	after := status(f, "ahu")
+	if n := after.Requests - before; n < 4 || n > 2*7 || n%2 != 0 && n > 2*6 {
+		t.Fatalf("%d requests in ~5 cycles after isolation: not two merged reads per cycle", after.Requests-before)
+	}
+	if after.State != device.DeviceOnline {
+		t.Fatalf("device state %s", after.State)
+	}
+}
+
+func status(f *fixture, dev string) device.DeviceStatus {
+	for _, s := range f.gw.DeviceStatuses() {
+		if s.Device == dev {
+			return s
+		}
+	}
+	return device.DeviceStatus{}
+}
+
+// A device that stops answering goes offline after three cycles, its
+// points go stale with the reason, and it comes back when it answers.
+func TestOfflineAndRecovery(t *testing.T) {
+	srv, addr := newSim(t, nil, sim.DefaultModel())
+	f := newFixture(t, tcpSite(addr, device.Device{Name: "ahu", Bus: "plant", UnitID: 1, Interval: dur(200 * time.Millisecond), Timeout: dur(80 * time.Millisecond),
+		Points: []device.Point{{Name: "t", Table: device.TableHolding, Address: 1, Type: device.TypeUint16}}}), modbus.Options{MaxBackoff: 400 * time.Millisecond})
+	f.waitReadings("ahu", "online", func(rs []device.Reading, st device.DeviceStatus) bool { return st.State == device.DeviceOnline })
+	srv.SetFaults(1, sim.Faults{Silent: true})
+	rs := f.waitReadings("ahu", "offline", func(rs []device.Reading, st device.DeviceStatus) bool { return st.State == device.DeviceOffline })
+	if rs[0].Quality != device.QualityStale || !strings.Contains(rs[0].Error, "no answer") || !rs[0].Value.Valid {
+		t.Fatalf("offline reading %+v: want the last value, stale, with the reason", rs[0])
+	}
+	if st := status(f, "ahu"); st.Errors[modbus.KindTimeout] < 3 {
+		t.Fatalf("timeouts not counted: %+v", st.Errors)
+	}
+	srv.SetFaults(1, sim.Faults{})
+	f.waitReadings("ahu", "back online", func(rs []device.Reading, st device.DeviceStatus) bool {
+		return st.State == device.DeviceOnline && rs[0].Quality == device.QualityGood
+	})
+}
+
+// After a timeout the late reply sits in the socket; goburrow would take
+// it as the next answer. The engine drops the connection instead, so the
+// next cycles are good.
+func TestStaleReplyAfterTimeoutIsNotTakenAsAnswer(t *testing.T) {
+	srv, addr := newSim(t, nil, sim.DefaultModel())
+	f := newFixture(t, tcpSite(addr, device.Device{Name: "ahu", Bus: "plant", UnitID: 1, Interval: dur(200 * time.Millisecond), Timeout: dur(100 * time.Millisecond),
+		Points: []device.Point{{Name: "a", Table: device.TableHolding, Address: 1, Type: device.TypeUint16}, {Name: "b", Table: device.TableInput, Address: 2, Type: device.TypeUint16}}}), modbus.Options{})
+	f.waitReadings("ahu", "good", allGood)
+	srv.SetFaults(1, sim.Faults{Late: 250 * time.Millisecond, Times: 1})
+	f.waitReadings("ahu", "the timeout", func(rs []device.Reading, st device.DeviceStatus) bool { return st.Errors[modbus.KindTimeout] > 0 })
+	before := status(f, "ahu")
+	f.waitReadings("ahu", "good again", func(rs []device.Reading, st device.DeviceStatus) bool {
+		return st.Requests > before.Requests+6 && allGood(rs, st)
+	})
+	if st := status(f, "ahu"); st.Errors[modbus.KindFraming] > 0 {
+		t.Fatalf("a stale reply was read as an answer: %+v", st.Errors)
+	}
+}
+
+// A hung device costs its own bus, never another bus.
+func TestHungDeviceDoesNotDelayOtherBuses(t *testing.T) {
+	srvA, addrA := newSim(t, nil, sim.DefaultModel())
+	_, addrB := newSim(t, nil, sim.DefaultModel())
+	site := tcpSite(addrA)
+	site.Modbus.Buses = append(site.Modbus.Buses, device.Bus{Name: "other", Kind: device.BusTCP, Address: addrB, Timeout: dur(100 * time.Millisecond)})
+	pt := []device.Point{{Name: "a", Table: device.TableHolding, Address: 0, Type: device.TypeUint16}}
+	site.Modbus.Devices = []device.Device{
+		{Name: "hung", Bus: "plant", UnitID: 1, Interval: dur(200 * time.Millisecond), Timeout: dur(150 * time.Millisecond), Points: pt},
+		{Name: "fine", Bus: "other", UnitID: 1, Interval: dur(200 * time.Millisecond), Points: pt},
+	}
+	srvA.SetFaults(1, sim.Faults{Silent: true})
+	f := newFixture(t, site, modbus.Options{})
+	start := status(f, "fine").Requests
+	time.Sleep(1500 * time.Millisecond)
+	got := status(f, "fine").Requests - start
+	// ~7 cycles in 1.5 s; sharing the hung bus's queue would cut this to
+	// about two.
+	if got < 5 {
+		t.Fatalf("the device on the other bus made %d requests in 1.5 s", got)
+	}
+}
+
+// A site change takes effect without a restart.
+func TestLiveReconfiguration(t *testing.T) {
+	_, addr := newSim(t, nil, sim.DefaultModel())
+	pt := []device.Point{{Name: "a", Table: device.TableHolding, Address: 0, Type: device.TypeUint16}}
+	site := tcpSite(addr, device.Device{Name: "one", Bus: "plant", UnitID: 1, Interval: dur(200 * time.Millisecond), Points: pt})
+	f := newFixture(t, site, modbus.Options{})
+	f.waitReadings("one", "first device", allGood)
+	next, _ := f.gw.Site()
+	next.Modbus.Devices = append(next.Modbus.Devices, device.Device{Name: "two", Bus: "plant", UnitID: 2, Interval: dur(200 * time.Millisecond), Points: pt})
+	if _, err := f.gw.ApplySite(device.LocalActor, next, "config.change"); err != nil {
+		t.Fatal(err)
+	}
+	f.waitReadings("two", "added device", allGood)
+}
+
+func TestWriteReadRawAndScan(t *testing.T) {
+	meter, _ := sim.ProfileModel("generic-vsd")
+	_, addr := newSim(t, map[uint8]*sim.Model{7: meter}, nil)
+	f := newFixture(t, tcpSite(addr, device.Device{Name: "drive", Bus: "plant", UnitID: 7, Interval: dur(time.Hour), Profile: "generic-vsd"}), modbus.Options{})
+	ctx := context.Background()
+	var setpoint string
+	var spAddr int
+	for _, p := range meter.Points() {
+		if p.Writable && !p.Table.IsBit() {
+			setpoint, spAddr = p.Name, p.Address
+		}
+	}
+	if err := f.engine.Write(ctx, "drive", setpoint, device.Number(42.5)); err != nil {
+		t.Fatalf("write %s: %v", setpoint, err)
+	}
+	if v, _ := meter.Value(setpoint); math.Abs(v-42.5) > 0.01 {
+		t.Fatalf("device holds %v after writing 42.5", v)
+	}
+	if err := f.engine.Write(ctx, "drive", "nope", device.Number(1)); err == nil {
+		t.Fatal("write to an unknown point")
+	}
+	words, _, err := f.engine.ReadRaw(ctx, device.RawRead{Device: "drive", Table: device.TableHolding, Address: uint16(spAddr), Count: 1})
+	if err != nil || len(words) != 1 {
+		t.Fatalf("raw read: %v %v", words, err)
+	}
+	var progress int
+	found, err := f.engine.Scan(ctx, "plant", 1, 10, func(device.ScanProgress) { progress++ })
+	if err != nil || len(found) != 1 || found[0].UnitID != 7 || progress != 10 {
+		t.Fatalf("scan: %+v %v (progress %d)", found, err, progress)
+	}
+}
+
+// A serial device that does not exist is an error on that bus only, with
+// the path in the message.
+func TestMissingSerialDeviceIsAnErrorOnItsBusOnly(t *testing.T) {
+	_, addr := newSim(t, nil, sim.DefaultModel())
+	site := tcpSite(addr)
+	site.Modbus.Buses = append(site.Modbus.Buses, device.Bus{Name: "rs485", Kind: device.BusRTU, Device: "/dev/ttyNOPE9", Baud: 19200, Timeout: dur(50 * time.Millisecond)})
+	pt := []device.Point{{Name: "a", Table: device.TableHolding, Address: 0, Type: device.TypeUint16}}
+	site.Modbus.Devices = []device.Device{
+		{Name: "serial", Bus: "rs485", UnitID: 1, Interval: dur(200 * time.Millisecond), Points: pt},
+		{Name: "tcp", Bus: "plant", UnitID: 1, Interval: dur(200 * time.Millisecond), Points: pt},
+	}
+	f := newFixture(t, site, modbus.Options{})
+	f.waitReadings("tcp", "tcp device good", allGood)
+	rs := f.waitReadings("serial", "serial error", func(rs []device.Reading, st device.DeviceStatus) bool { return st.Errors[modbus.KindConnection] > 0 })
+	if !strings.Contains(rs[0].Error, "/dev/ttyNOPE9") {
+		t.Fatalf("serial error does not name the device: %+v", rs[0])
+	}
+}

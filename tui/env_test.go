@@ -44,6 +44,8 @@ func (c *testClock) Advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
+var quietLog = slog.New(slog.NewTextHandler(io.Discard, nil))
+
 // testHasher is cheap: these tests are about the door, not the hash cost.
 var testHasher = access.NewHasher(access.Argon2Params{Time: 1, Memory: 64, Threads: 1}, 4)
 

@@ -194,9 +194,3 @@ func (f form) View() string {
 	}
 	return b.String()
 }
-
-// capturing reports whether keys go to a text field (so single-letter
-// shortcuts must not fire).
-func (f form) capturing() bool {
-	return f.focus < len(f.fields) && f.fields[f.focus].spec.Options == nil
-}

@@ -129,6 +129,39 @@ func drain(a *app, cmd tea.Cmd) {
 	}
 }
 
+// awaitMsg runs cmd (a batch or one command) until a message want accepts
+// arrives, feeds it to the app, and drains what that produces.
+func awaitMsg(t *testing.T, a *app, cmd tea.Cmd, want func(tea.Msg) bool) {
+	t.Helper()
+	found := make(chan tea.Msg, 16)
+	var walk func(c tea.Cmd)
+	walk = func(c tea.Cmd) {
+		if c == nil {
+			return
+		}
+		go func() {
+			msg := c()
+			if b, ok := msg.(tea.BatchMsg); ok {
+				for _, x := range b {
+					walk(x)
+				}
+				return
+			}
+			if want(msg) {
+				found <- msg
+			}
+		}()
+	}
+	walk(cmd)
+	select {
+	case msg := <-found:
+		_, next := a.Update(msg)
+		drain(a, next)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the expected message never came")
+	}
+}
+
 func (f *screenFixture) mask(s string) string {
 	for i, id := range f.ids {
 		s = strings.ReplaceAll(s, id, fmt.Sprintf("u-ID%d", i)+strings.Repeat("x", len(id)-len(fmt.Sprintf("u-ID%d", i))))

@@ -141,8 +141,11 @@ func newModbusScreen(c *shared) *modbusScreen {
 
 func (m *modbusScreen) Title() string    { return "Modbus" }
 func (m *modbusScreen) SetSize(w, h int) { m.w, m.h = w, h }
+
+// Capturing: while a form is open every key belongs to it (tab moves
+// between its fields); esc leaves it.
 func (m *modbusScreen) Capturing() bool {
-	return (m.mode == mbForm && m.form.capturing()) || m.mode == mbLab && m.formKind == formLab && m.form.capturing()
+	return m.mode == mbForm || m.mode == mbLab && m.formKind == formLab
 }
 func (m *modbusScreen) Restyle()       { m.form.SetStyles(m.c.st) }
 func (m *modbusScreen) editable() bool { return m.c.can(access.PermConfigEdit) }

@@ -51,7 +51,7 @@ func newProfileScreen(c *shared) *profileScreen {
 func (p *profileScreen) Title() string    { return "Profile" }
 func (p *profileScreen) SetSize(w, h int) { p.w, p.h = w, h }
 func (p *profileScreen) Capturing() bool {
-	return (p.mode == profilePassword || p.mode == profileTOTP) && p.form.capturing()
+	return p.mode == profilePassword || p.mode == profileTOTP
 }
 func (p *profileScreen) Restyle() { p.form.SetStyles(p.c.st) }
 

@@ -77,7 +77,7 @@ func newSiteScreen(c *shared) *siteScreen {
 
 func (s *siteScreen) Title() string    { return "Site" }
 func (s *siteScreen) SetSize(w, h int) { s.w, s.h = w, h }
-func (s *siteScreen) Capturing() bool  { return s.mode == siteEdit && s.form.capturing() }
+func (s *siteScreen) Capturing() bool  { return s.mode == siteEdit }
 func (s *siteScreen) Restyle()         { s.form.SetStyles(s.c.st) }
 func (s *siteScreen) editable() bool   { return s.c.can(access.PermConfigEdit) }
 

@@ -64,7 +64,7 @@ func (u *usersScreen) reload() {
 
 func (u *usersScreen) Title() string    { return "Users" }
 func (u *usersScreen) SetSize(w, h int) { u.w, u.h = w, h }
-func (u *usersScreen) Capturing() bool  { return u.mode == usersInvite && u.form.capturing() }
+func (u *usersScreen) Capturing() bool  { return u.mode == usersInvite || u.mode == usersRole }
 func (u *usersScreen) Restyle()         { u.form.SetStyles(u.c.st) }
 
 func (u *usersScreen) Keys() []key.Binding {

@@ -28,6 +28,7 @@ type Event struct {
 	Log    LogRecord
 	Rev    uint64
 	Device string
+	Detail string
 }
 
 // Subscription receives events. A subscriber that does not keep up loses

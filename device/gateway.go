@@ -69,6 +69,9 @@ type Gateway struct {
 	fieldMu sync.RWMutex
 	field   fieldState
 
+	healthMu      sync.Mutex
+	healthSources []HealthSource
+
 	mu   sync.RWMutex
 	site *Site
 	rev  uint64

@@ -14,6 +14,72 @@ type Health struct {
 	Store     StoreHealth  `json:"store"`
 	Outbox    OutboxHealth `json:"outbox"`
 	Modbus    ModbusHealth `json:"modbus"`
+	Clock     ClockHealth  `json:"clock"`
+	WAN       WANHealth    `json:"wan"`
+	Uplink    UplinkHealth `json:"uplink"`
+	Firmware  FirmwareInfo `json:"firmware"`
+	Alerts    []Alert      `json:"alerts"`
+}
+
+// ClockHealth is time keeping's part of health (filled by device/clock).
+type ClockHealth struct {
+	Synced   bool      `json:"synced"`
+	OffsetMS float64   `json:"offset_ms"`
+	Source   string    `json:"source"` // the NTP server of the last valid answer, or "none"
+	Stratum  int       `json:"stratum,omitempty"`
+	LastSync time.Time `json:"last_sync,omitzero"`
+	Error    string    `json:"error,omitempty"`
+}
+
+// WANHealth is the uplink selection's part of health (filled by device/wan).
+type WANHealth struct {
+	Active string       `json:"active"` // the active link's name, or "offline"
+	Links  []LinkHealth `json:"links"`
+}
+
+// LinkHealth is one WAN link.
+type LinkHealth struct {
+	Name    string  `json:"name"`             // ethernet, wifi, cellular
+	State   string  `json:"state"`            // up, down, disabled
+	Signal  *int    `json:"signal,omitempty"` // dBm where known
+	SIM     int     `json:"sim,omitempty"`    // cellular: active SIM slot
+	UsageMB float64 `json:"usage_mb,omitempty"`
+	LimitMB int     `json:"limit_mb,omitempty"`
+	Detail  string  `json:"detail,omitempty"`
+}
+
+// UplinkHealth is the cloud connection's part of health (filled by cloudsync).
+type UplinkHealth struct {
+	Connected   bool      `json:"connected"`
+	Broker      string    `json:"broker,omitempty"`
+	LastPublish time.Time `json:"last_publish,omitzero"`
+	Error       string    `json:"error,omitempty"`
+}
+
+// FirmwareInfo is the running firmware (filled by device/firmware).
+type FirmwareInfo struct {
+	Version string `json:"version"`
+	Slot    string `json:"slot,omitempty"`
+	Floor   string `json:"floor,omitempty"` // anti-rollback floor
+}
+
+// Alert is a raised health alert.
+type Alert struct {
+	Rule     string    `json:"rule"`
+	Severity string    `json:"severity"` // info, warning, critical
+	Since    time.Time `json:"since"`
+	Detail   string    `json:"detail,omitempty"`
+}
+
+// HealthSource fills its part of a health report. Subsystems register one
+// with AddHealthSource; it must be quick and must not block.
+type HealthSource func(h *Health)
+
+// AddHealthSource registers a subsystem's part of health.
+func (g *Gateway) AddHealthSource(fn HealthSource) {
+	g.healthMu.Lock()
+	g.healthSources = append(g.healthSources, fn)
+	g.healthMu.Unlock()
 }
 
 // StoreHealth is the database's part of health.
@@ -41,7 +107,7 @@ func (g *Gateway) Health() Health {
 	site, rev := g.Site()
 	a := g.st.AuditStats()
 	o := g.st.OutboxStats()
-	return Health{
+	h := Health{
 		GatewayID: g.id,
 		Site:      site.Site.Name,
 		SiteRev:   rev,
@@ -57,5 +123,15 @@ func (g *Gateway) Health() Health {
 			Evicted: o.Evicted, NearFull: o.NearlyFull(),
 		},
 		Modbus: g.modbusHealth(),
+		Clock:  ClockHealth{Source: "none"},
+		WAN:    WANHealth{Active: "unknown", Links: []LinkHealth{}},
+		Alerts: []Alert{},
 	}
+	g.healthMu.Lock()
+	sources := append([]HealthSource(nil), g.healthSources...)
+	g.healthMu.Unlock()
+	for _, fn := range sources {
+		fn(&h)
+	}
+	return h
 }

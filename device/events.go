@@ -18,6 +18,10 @@ const (
 	EventSite                          // the site changed; Rev is set
 	EventSession                       // a console session opened or closed
 	EventReadings                      // a device finished a poll cycle; Device is set
+	EventNetwork                       // the active uplink or a link's state changed; Detail says how
+	EventAlert                         // an alert was raised or cleared; Detail names the rule
+	EventUplink                        // the cloud connection changed state
+	EventFirmware                      // firmware apply progress; Detail says what happened
 )
 
 // Event is something live screens and followers want to hear about.

@@ -68,9 +68,11 @@ type Gateway struct {
 
 	fieldMu sync.RWMutex
 	field   fieldState
+	uplink  Uplink
 
 	healthMu      sync.Mutex
 	healthSources []HealthSource
+	guards        []SiteGuard
 
 	mu   sync.RWMutex
 	site *Site
@@ -190,6 +192,20 @@ func (g *Gateway) Site() (*Site, uint64) {
 	return g.site.Clone(), g.rev
 }
 
+// SiteGuard vets a change of the site by actor before it is stored, beyond
+// validation: a rule that depends on the old site or on who makes the
+// change (a radio disabled permanently may only be re-enabled with physical
+// access). A non-nil error refuses the change and is shown to the actor.
+type SiteGuard func(current, next *Site, actor Actor) error
+
+// AddSiteGuard registers a guard that every ApplySite runs, whatever the
+// path (console, exec import, cloud sync, offline CLI).
+func (g *Gateway) AddSiteGuard(fn SiteGuard) {
+	g.healthMu.Lock()
+	g.guards = append(g.guards, fn)
+	g.healthMu.Unlock()
+}
+
 // Change is the outcome of ApplySite.
 type Change struct {
 	Rev       uint64 // the site's revision after the change
@@ -208,6 +224,15 @@ func (g *Gateway) ApplySite(actor Actor, next *Site, action string) (Change, err
 	next = next.Clone()
 	if err := CheckSite(next, g.site); err != nil {
 		return Change{Rev: g.rev}, err
+	}
+	g.healthMu.Lock()
+	guards := append([]SiteGuard(nil), g.guards...)
+	g.healthMu.Unlock()
+	for _, guard := range guards {
+		if err := guard(g.site, next, actor); err != nil {
+			_, _ = g.st.AppendAudit(store.AuditEvent{Actor: actor.ID, Role: actor.Role, Action: action, Target: fmt.Sprintf("site@%d", g.rev), Result: ResultDenied, Detail: truncate(err.Error(), 200)})
+			return Change{Rev: g.rev}, err
+		}
 	}
 	body, err := json.Marshal(next)
 	if err != nil {
@@ -299,4 +324,11 @@ func problemsOf(err error) []Problem {
 		return ve.Problems
 	}
 	return []Problem{{Path: "", Message: err.Error()}}
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
 }

@@ -49,8 +49,9 @@ type shared struct {
 	now     func() time.Time
 	version string
 	// applySite re-checks the role and applies a change (the same path as
-	// exec `config import`).
-	applySite func(p access.Principal, next *device.Site) (device.Change, error)
+	// exec `config import`); applySiteAs does so under another audit action.
+	applySite   func(p access.Principal, next *device.Site) (device.Change, error)
+	applySiteAs func(p access.Principal, next *device.Site, action string) (device.Change, error)
 }
 
 func (c *shared) can(perm access.Perm) bool { return access.Can(c.p.Account.Role, perm) }
@@ -158,6 +159,9 @@ func (a *app) buildScreens() {
 	}
 	if a.c.can(access.PermFieldRead) {
 		a.screens = append(a.screens, newModbusScreen(a.c))
+	}
+	if a.c.can(access.PermHealth) {
+		a.screens = append(a.screens, newSyncScreen(a.c))
 	}
 	if a.c.can(access.PermUsers) {
 		a.screens = append(a.screens, newUsersScreen(a.c))
@@ -469,7 +473,7 @@ func (s *Server) program(sess ssh.Session) *tea.Program {
 		return nil
 	}
 	pty, _, _ := sess.Pty()
-	c := &shared{gw: s.gw, acc: s.acc, p: p, now: s.now, version: s.cfg.Version, applySite: s.applySite}
+	c := &shared{gw: s.gw, acc: s.acc, p: p, now: s.now, version: s.cfg.Version, applySite: s.applySite, applySiteAs: s.applySiteAs}
 	a := newApp(c, pty.Window.Width, pty.Window.Height)
 	s.apps.Store(sess, a)
 	in := &eofReader{r: sess}

@@ -77,10 +77,10 @@ func TestReadOnlyRolesCannotEdit(t *testing.T) {
 	if strings.Contains(screenText(a), "Edit site") {
 		t.Fatal("support was offered the edit form")
 	}
-	// Users tab does not exist for support: "5" is Profile.
-	press(a, "5")
+	// Users tab does not exist for support: "6" is Profile.
+	press(a, "6")
 	if !strings.Contains(screenText(a), "Account id") {
-		t.Fatalf("tab 5 for support should be Profile:\n%s", screenText(a))
+		t.Fatalf("tab 6 for support should be Profile:\n%s", screenText(a))
 	}
 	srv := &Server{gw: f.gw, acc: f.acc}
 	site, _ := f.gw.Site()
@@ -99,7 +99,7 @@ func TestReadOnlyRolesCannotEdit(t *testing.T) {
 func TestUsersInviteShowsCodeOnce(t *testing.T) {
 	f := newScreenFixture(t)
 	a := f.app(t, access.Principal{Account: f.admin}, themes.Dark, 100, 30)
-	press(a, "5", "i")
+	press(a, "6", "i")
 	typeText(a, "olga")
 	press(a, "tab", "right", "enter")
 	got := screenText(a)
@@ -120,7 +120,7 @@ func TestUsersLockAndRole(t *testing.T) {
 	f := newScreenFixture(t)
 	a := f.app(t, access.Principal{Account: f.admin}, themes.Dark, 100, 30)
 	// Rows: ada, ivan, newbie, sam, vic. Select sam and lock.
-	press(a, "5", "down", "down", "down", "l", "y")
+	press(a, "6", "down", "down", "down", "l", "y")
 	sam, _ := f.acc.AccountByName("sam")
 	if !sam.Disabled {
 		t.Fatal("sam not locked")
@@ -140,7 +140,7 @@ func TestUsersLockAndRole(t *testing.T) {
 func TestProfileThemeAndWithdraw(t *testing.T) {
 	f := newScreenFixture(t)
 	a := f.app(t, access.Principal{Account: f.admin}, themes.Dark, 100, 30)
-	press(a, "6", "t")
+	press(a, "7", "t")
 	if a.c.st.Name != themes.Light {
 		t.Fatalf("theme after t from dark: %s", a.c.st.Name)
 	}
@@ -161,7 +161,7 @@ func TestProfileThemeAndWithdraw(t *testing.T) {
 func TestProfilePasswordChange(t *testing.T) {
 	f := newScreenFixture(t)
 	a := f.app(t, access.Principal{Account: f.admin}, themes.Dark, 100, 30)
-	press(a, "6", "p")
+	press(a, "7", "p")
 	typeText(a, "Wrong#Pass1")
 	press(a, "tab")
 	typeText(a, "N3w#Secretx")
@@ -231,5 +231,26 @@ func TestIdleTimeoutEndsSession(t *testing.T) {
 	drain(a, cmd)
 	if !strings.Contains(a.quitText, "without input") {
 		t.Fatalf("idle session not closed: %q", a.quitText)
+	}
+}
+
+func TestSyncConflictTakeCloud(t *testing.T) {
+	f := newScreenFixture(t)
+	a := f.app(t, access.Principal{Account: f.admin}, themes.Dark, 100, 40)
+	press(a, "5")
+	got := screenText(a)
+	if !strings.Contains(got, "Conflict: the cloud sent revision 12") || !strings.Contains(got, "+  name: Plant room A (cloud copy)") {
+		t.Fatalf("conflict view:\n%s", got)
+	}
+	press(a, "c", "n")
+	if _, ok := f.gw.Uplink().Conflict(); !ok {
+		t.Fatal("declining resolved the conflict")
+	}
+	press(a, "c", "y")
+	if site, _ := f.gw.Site(); site.Site.Name != "Plant room A (cloud copy)" {
+		t.Fatalf("site after taking the cloud's: %q\n%s", site.Site.Name, screenText(a))
+	}
+	if _, ok := f.gw.Uplink().Conflict(); ok {
+		t.Fatal("conflict still pending")
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 
+	"github.com/sitegate/sitegate/cloudsync"
 	"github.com/sitegate/sitegate/device"
 	"github.com/sitegate/sitegate/store"
 	"github.com/sitegate/sitegate/store/storetest"
@@ -67,6 +68,17 @@ func newScreenFixture(t *testing.T) *screenFixture {
 	if err := acc.Lock(f.admin.Actor(), f.ids[3]); err != nil {
 		t.Fatal(err)
 	}
+	// An uplink without a broker, holding a configuration conflict that
+	// arrived earlier (loaded from the store as after a restart).
+	conflict := `{"rev":12,"base_rev":1,"local_rev":2,"received":"2026-11-27T09:00:00Z","site":{"site":{"name":"Plant room A (cloud copy)"}}}`
+	if err := st.PutMeta("cloudsync.conflict", []byte(conflict)); err != nil {
+		t.Fatal(err)
+	}
+	up, err := cloudsync.New(cloudsync.Config{Gateway: gw, Logger: quietLog})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw.SetUplink(up)
 	return f
 }
 
@@ -76,6 +88,9 @@ func (f *screenFixture) app(t *testing.T, p access.Principal, theme string, w, h
 	c := &shared{gw: f.gw, acc: f.acc, p: p, now: func() time.Time { return goldenTime }, version: "test",
 		applySite: func(p access.Principal, next *device.Site) (device.Change, error) {
 			return f.gw.ApplySite(p.Actor(), next, "config.change")
+		},
+		applySiteAs: func(p access.Principal, next *device.Site, action string) (device.Change, error) {
+			return f.gw.ApplySite(p.Actor(), next, action)
 		}}
 	a := newApp(c, w, h)
 	t.Cleanup(a.close)
@@ -228,8 +243,9 @@ func TestScreens(t *testing.T) {
 		{"modbus", access.Principal{Account: f.admin}, []string{"4"}},
 		{"modbus-point", access.Principal{Account: f.admin}, []string{"4", "down", "down", "down"}},
 		{"modbus-point-form", access.Principal{Account: f.admin}, []string{"4", "down", "down", "down", "e"}},
-		{"users", access.Principal{Account: f.admin}, []string{"5"}},
-		{"profile", access.Principal{Account: f.admin}, []string{"6"}},
+		{"sync", access.Principal{Account: f.admin}, []string{"5"}},
+		{"users", access.Principal{Account: f.admin}, []string{"6"}},
+		{"profile", access.Principal{Account: f.admin}, []string{"7"}},
 		{"setup-wizard", setupP, nil},
 		{"first-login", access.Principal{Account: invited}, nil},
 	}

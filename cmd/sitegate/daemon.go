@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/sitegate/sitegate/cloudsync"
 	"github.com/sitegate/sitegate/device"
 	"github.com/sitegate/sitegate/device/modbus"
 	"github.com/sitegate/sitegate/store"
@@ -31,6 +33,10 @@ type daemonOptions struct {
 	prepare func(g *device.Gateway, acc *access.Service, log *slog.Logger) error
 	// ready is called once the SSH listener is bound (tests use it).
 	ready func(addr net.Addr)
+
+	// The uplink (provisioning, not commissioning: flags, not the site).
+	broker, ca, cert, key string
+	demoUplink            bool
 }
 
 // newLogger logs to w and, when ring is given, keeps the records in memory
@@ -59,7 +65,7 @@ func newLogger(w io.Writer, format, level string, ring *device.LogRing) (*slog.L
 // runDaemon opens the store, starts the gateway's services and blocks until
 // ctx is cancelled (SIGINT/SIGTERM), then stops everything within
 // shutdownGrace.
-func runDaemon(ctx context.Context, o daemonOptions, s streams) error {
+func runDaemon(ctx context.Context, o *daemonOptions, s streams) error {
 	ring := device.NewLogRing(2000)
 	log, err := newLogger(s.err, o.logFormat, o.logLevel, ring)
 	if err != nil {
@@ -99,6 +105,20 @@ func runDaemon(ctx context.Context, o daemonOptions, s streams) error {
 	engine := modbus.New(gw, modbus.Options{Logger: log.With("component", "modbus")})
 	engine.Start()
 	defer engine.Stop()
+	// The uplink drains the outbox to the cloud; without a broker the
+	// gateway works offline and the outbox fills, bounded.
+	var tlsCfg *tls.Config
+	if o.broker != "" {
+		if tlsCfg, err = cloudsync.LoadTLS(o.ca, o.cert, o.key); err != nil {
+			return err
+		}
+	}
+	up, err := cloudsync.New(cloudsync.Config{Gateway: gw, Broker: o.broker, TLS: tlsCfg, Logger: log.With("component", "uplink"), Demo: o.demoUplink})
+	if err != nil {
+		return usagef("%v", err)
+	}
+	up.Start()
+	defer up.Stop()
 	srv, err := tui.NewServer(tui.Config{Gateway: gw, Access: acc, DataDir: o.dataDir, Logger: log.With("component", "ssh"), Version: "sitegate_" + version})
 	if err != nil {
 		return err

@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/sitegate/sitegate/cloudsync/broker"
 	"github.com/sitegate/sitegate/device"
 	"github.com/sitegate/sitegate/device/modbus/sim"
 	"github.com/sitegate/sitegate/tui/access"
@@ -30,9 +31,13 @@ func newDemoCmd(s streams) *cobra.Command {
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var sims []*sim.Server
+			var demoBroker *broker.Broker
 			defer func() {
 				for _, srv := range sims {
 					srv.Close()
+				}
+				if demoBroker != nil {
+					demoBroker.Close()
 				}
 			}()
 			o.prepare = func(g *device.Gateway, acc *access.Service, log *slog.Logger) error {
@@ -42,6 +47,20 @@ func newDemoCmd(s streams) *cobra.Command {
 				}
 				site, _ := g.Site()
 				sims = startDemoDevices(site, log)
+				// The cloud's stand-in: a TLS broker on loopback with a
+				// demo PKI in the data directory; the gateway connects to
+				// it with its own device certificate.
+				files, err := broker.EnsurePKI(filepath.Join(o.dataDir, "demo-pki"), g.ID())
+				if err != nil {
+					return fmt.Errorf("demo certificates: %w", err)
+				}
+				b, err := broker.Start(files, broker.Options{Address: "127.0.0.1:0", Logger: log.With("component", "demo-broker")})
+				if err != nil {
+					return fmt.Errorf("demo broker: %w", err)
+				}
+				demoBroker = b
+				o.broker, o.ca, o.cert, o.key, o.demoUplink = b.URL(), files.CA, files.ClientCert, files.ClientKey, true
+				notes = append(notes, "", "Cloud stand-in: an MQTT broker with mutual TLS on "+b.Addr()+"; admins can cut and restore it with: ssh ... sync cut | sync restore")
 				return nil
 			}
 			o.ready = func(addr net.Addr) {
@@ -52,7 +71,7 @@ func newDemoCmd(s streams) *cobra.Command {
 				}
 				fmt.Fprintln(s.out)
 			}
-			return runDaemon(cmd.Context(), o, s)
+			return runDaemon(cmd.Context(), &o, s)
 		},
 	}
 	cmd.Flags().StringVar(&o.dataDir, "data", o.dataDir, "demo data directory")

@@ -1,0 +1,303 @@
+package cloudsync
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/eclipse/paho.golang/autopaho"
+	"github.com/eclipse/paho.golang/paho"
+
+	"github.com/sitegate/sitegate/device"
+	"github.com/sitegate/sitegate/store"
+)
+
+// drain publishes the outbox whenever a connection is up.
+func (u *Uplink) drain(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-u.wake:
+		}
+		u.drainConnection(ctx)
+	}
+}
+
+func (u *Uplink) currentCM() *autopaho.ConnectionManager {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if !u.connected || u.cut {
+		return nil
+	}
+	return u.cm
+}
+
+// errRefused means the broker answered a publish with a failure reason.
+var errRefused = errors.New("refused by the broker")
+
+// drainConnection publishes queued records in seq order, Window at a time,
+// and acknowledges them in the store as their PUBACKs arrive. It returns
+// when the connection fails; the next connection starts again from the
+// oldest record still queued.
+func (u *Uplink) drainConnection(ctx context.Context) {
+	st := u.gw.Store()
+	window := u.cfg.Window
+	sem := make(chan struct{}, window)
+	acks := make(chan uint64, 2*window)
+	failed := make(chan error, 1)
+	ackDone := make(chan struct{})
+	go func() {
+		defer close(ackDone)
+		u.acker(acks)
+	}()
+	defer func() {
+		for i := 0; i < window; i++ { // wait for every publish in flight
+			sem <- struct{}{}
+		}
+		close(acks)
+		<-ackDone
+	}()
+
+	var after uint64
+	idle := time.NewTimer(0)
+	defer idle.Stop()
+	for {
+		cm := u.currentCM()
+		if cm == nil {
+			return
+		}
+		select {
+		case err := <-failed:
+			if errors.Is(err, errRefused) {
+				// The broker is up but refused a record: retry the round
+				// later rather than dropping the record.
+				u.waitOrDone(ctx, 5*time.Second)
+			}
+			return
+		case <-ctx.Done():
+			return
+		default:
+		}
+		recs, err := st.Peek(after, window, 0)
+		if err != nil {
+			u.log.Error("uplink: read outbox", "err", err)
+			u.waitOrDone(ctx, time.Second)
+			return
+		}
+		if len(recs) == 0 {
+			idle.Reset(100 * time.Millisecond)
+			select {
+			case <-ctx.Done():
+				return
+			case err := <-failed:
+				_ = err
+				return
+			case <-idle.C:
+			}
+			continue
+		}
+		for _, r := range recs {
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			after = r.Seq
+			go func(r store.Record) {
+				defer func() { <-sem }()
+				if err := u.publishRecord(ctx, cm, r); err != nil {
+					select {
+					case failed <- err:
+					default:
+					}
+					return
+				}
+				acks <- r.Seq
+			}(r)
+		}
+	}
+}
+
+func (u *Uplink) waitOrDone(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+	select {
+	case u.wake <- struct{}{}:
+	default:
+	}
+}
+
+// acker removes delivered records from the outbox in batches: each batch
+// is one durable transaction, so acknowledging costs little per record.
+// A crash between a PUBACK and its batch only re-sends that record.
+func (u *Uplink) acker(acks <-chan uint64) {
+	st := u.gw.Store()
+	batch := make([]uint64, 0, 256)
+	flush := func() {
+		if len(batch) == 0 {
+			return
+		}
+		if _, err := st.Ack(batch...); err != nil {
+			u.log.Error("uplink: acknowledge outbox records", "err", err)
+		}
+		u.published.Add(uint64(len(batch)))
+		u.mu.Lock()
+		u.lastPub = time.Now()
+		u.mu.Unlock()
+		batch = batch[:0]
+	}
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case seq, ok := <-acks:
+			if !ok {
+				flush()
+				return
+			}
+			batch = append(batch, seq)
+			if len(batch) == cap(batch) {
+				flush()
+			}
+		case <-t.C:
+			flush()
+		}
+	}
+}
+
+// publishRecord sends one record with its seq and waits for the PUBACK.
+func (u *Uplink) publishRecord(ctx context.Context, cm *autopaho.ConnectionManager, r store.Record) error {
+	pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	p := &paho.Publish{Topic: u.topic(r.Stream), QoS: 1, Payload: withSeq(r.Payload, r.Seq), Retain: r.Stream == "config/reported"}
+	resp, err := cm.Publish(pctx, p)
+	if err != nil {
+		return err
+	}
+	if resp != nil && resp.ReasonCode >= 0x80 {
+		u.log.Warn("uplink: the broker refused a record", "seq", r.Seq, "stream", r.Stream, "reason", resp.ReasonCode)
+		return fmt.Errorf("%w: reason code %#x", errRefused, resp.ReasonCode)
+	}
+	return nil
+}
+
+// withSeq puts "seq" first into a record's JSON object.
+func withSeq(payload []byte, seq uint64) []byte {
+	trimmed := bytes.TrimSpace(payload)
+	head := `{"seq":` + strconv.FormatUint(seq, 10)
+	if len(trimmed) < 2 || trimmed[0] != '{' {
+		// Not an object (never produced by this gateway): wrap it.
+		return []byte(head + `,"payload":` + string(mustJSON(trimmed)) + `}`)
+	}
+	rest := bytes.TrimSpace(trimmed[1:])
+	if len(rest) > 0 && rest[0] == '}' {
+		return []byte(head + "}")
+	}
+	return append([]byte(head+","), rest...)
+}
+
+func mustJSON(b []byte) []byte {
+	if json.Valid(b) {
+		return b
+	}
+	out, _ := json.Marshal(string(b))
+	return out
+}
+
+// produce puts health and audit records into the outbox, connected or not.
+func (u *Uplink) produce(ctx context.Context) {
+	audit := time.NewTicker(u.cfg.AuditEvery)
+	defer audit.Stop()
+	check := time.NewTicker(5 * time.Second)
+	defer check.Stop()
+	var lastHealth time.Time
+	var lastSig string
+	u.batchAudit()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-audit.C:
+			u.batchAudit()
+		case <-check.C:
+			h := u.gw.Health()
+			sig := healthSignature(h)
+			if time.Since(lastHealth) >= u.cfg.HealthEvery || sig != lastSig {
+				if err := u.enqueueHealth(h); err != nil {
+					u.log.Error("uplink: queue health", "err", err)
+				}
+				lastHealth, lastSig = time.Now(), sig
+			}
+		}
+	}
+}
+
+// healthSignature is what makes health worth sending before its period:
+// states, not counters.
+func healthSignature(h device.Health) string {
+	sig := fmt.Sprintf("%v|%s|%d/%d|%v|%v", h.Uplink.Connected, h.WAN.Active, h.Modbus.DevicesOnline, h.Modbus.DevicesTotal, h.Clock.Synced, h.Outbox.NearFull)
+	for _, a := range h.Alerts {
+		sig += "|" + a.Rule
+	}
+	return sig
+}
+
+func (u *Uplink) enqueueHealth(h device.Health) error {
+	b, err := json.Marshal(h)
+	if err != nil {
+		return err
+	}
+	_, err = u.gw.Store().Enqueue("health", b)
+	return err
+}
+
+const (
+	metaAuditCursor = "cloudsync.audit_cursor"
+	auditBatch      = 500
+)
+
+// batchAudit queues the audit events not yet queued, in batches; the
+// cursor moves in the same transaction as the enqueue, so every event is
+// queued exactly once.
+func (u *Uplink) batchAudit() {
+	for {
+		more := false
+		err := u.gw.Store().Update(func(tx *store.Tx) error {
+			var cursor uint64
+			if b := tx.Meta(metaAuditCursor); len(b) > 0 {
+				cursor, _ = strconv.ParseUint(string(b), 10, 64)
+			}
+			events, err := tx.ListAudit(store.AuditFilter{AfterSeq: cursor, Limit: auditBatch})
+			if err != nil || len(events) == 0 {
+				return err
+			}
+			payload, err := json.Marshal(struct {
+				Events []store.AuditEvent `json:"events"`
+			}{events})
+			if err != nil {
+				return err
+			}
+			if _, err := tx.Enqueue("audit", payload); err != nil {
+				return err
+			}
+			more = len(events) == auditBatch
+			return tx.PutMeta(metaAuditCursor, []byte(strconv.FormatUint(events[len(events)-1].Seq, 10)))
+		})
+		if err != nil {
+			u.log.Error("uplink: queue audit events", "err", err)
+			return
+		}
+		if !more {
+			return
+		}
+	}
+}

@@ -114,8 +114,21 @@ type DeviceStatus struct {
 
 // telemetryPayload is a telemetry outbox record: the uplink adds "seq".
 type telemetryPayload struct {
-	Gateway  string    `json:"gateway"`
-	Readings []Reading `json:"readings"`
+	Gateway  string             `json:"gateway"`
+	Readings []telemetryReading `json:"readings"`
+}
+
+// telemetryReading is a reading as the MQTT contract sends it: the fields
+// of DESIGN.md (no unit: the cloud has the site), the error only when
+// there is one, and the time to the millisecond. Every byte counts on a
+// metered SIM.
+type telemetryReading struct {
+	Device  string    `json:"device"`
+	Point   string    `json:"point"`
+	Value   Value     `json:"value"`
+	Quality Quality   `json:"quality"`
+	Error   string    `json:"error,omitempty"`
+	TS      time.Time `json:"ts"`
 }
 
 // fieldState is the gateway's view of the field: latest readings and
@@ -149,7 +162,11 @@ func (g *Gateway) RecordPoll(status DeviceStatus, readings []Reading) error {
 	if len(readings) == 0 {
 		return nil
 	}
-	payload, err := json.Marshal(telemetryPayload{Gateway: g.id, Readings: readings})
+	tr := make([]telemetryReading, len(readings))
+	for i, r := range readings {
+		tr[i] = telemetryReading{Device: r.Device, Point: r.Point, Value: r.Value, Quality: r.Quality, Error: r.Error, TS: r.TS.Truncate(time.Millisecond)}
+	}
+	payload, err := json.Marshal(telemetryPayload{Gateway: g.id, Readings: tr})
 	if err != nil {
 		return err
 	}

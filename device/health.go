@@ -18,7 +18,20 @@ type Health struct {
 	WAN       WANHealth    `json:"wan"`
 	Uplink    UplinkHealth `json:"uplink"`
 	Firmware  FirmwareInfo `json:"firmware"`
+	System    SystemHealth `json:"system"`
 	Alerts    []Alert      `json:"alerts"`
+}
+
+// SystemHealth is the gateway process and its data directory (filled by
+// device/health).
+type SystemHealth struct {
+	Starts         uint64 `json:"starts"` // starts since the data directory was created
+	StartsLastHour int    `json:"starts_last_hour"`
+	StartsLastDay  int    `json:"starts_last_day"`
+	MemoryBytes    uint64 `json:"memory_bytes"`
+	Goroutines     int    `json:"goroutines"`
+	DataBytes      int64  `json:"data_bytes"`
+	DiskFreeBytes  uint64 `json:"disk_free_bytes"`
 }
 
 // ClockHealth is time keeping's part of health (filled by device/clock).

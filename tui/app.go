@@ -119,6 +119,20 @@ type app struct {
 	statusTime time.Time
 	quitText   string
 	quit       func() // quits the program (set when served over SSH)
+	hdr        headerStatus
+}
+
+// headerStatus is what the header shows of the gateway's state, refreshed
+// every second.
+type headerStatus struct {
+	synced    bool
+	connected bool
+	active    string
+}
+
+func (a *app) refreshStatus() {
+	h := a.c.gw.Health()
+	a.hdr = headerStatus{synced: h.Clock.Synced, connected: h.Uplink.Connected, active: h.WAN.Active}
 }
 
 // newApp builds the console for principal p.
@@ -134,6 +148,7 @@ func newApp(c *shared, width, height int) *app {
 		a.buildScreens()
 	}
 	a.sub = c.gw.Subscribe(64)
+	a.refreshStatus()
 	a.resize()
 	return a
 }
@@ -241,6 +256,7 @@ func (a *app) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		a.restyle()
 		return a, nil
 	case tickMsg:
+		a.refreshStatus()
 		if d := a.idleTimeout(); d > 0 && a.c.now().Sub(a.lastInput) >= d {
 			return a, quitWith(fmt.Sprintf("Session closed after %s without input.", d))
 		}
@@ -389,8 +405,22 @@ func (a *app) header() string {
 		who = a.c.p.Account.Name + " (" + a.c.p.Account.Role.String() + ")"
 	}
 	clock := a.c.now().In(site.Clock.Location()).Format("15:04:05")
-	left := st.Header.Title.Render("sitegate") + st.Header.Item.Render(" │ "+clip(site.Site.Name, 36))
-	right := st.Header.Item.Render(a.c.gw.ID()+" │ "+who+" │ ") + st.Header.Title.Render(clock)
+	if !a.hdr.synced {
+		// Certificates and signatures depend on the clock: say when it
+		// is not known to be right (requirement 9).
+		clock += "?"
+	}
+	link := "offline"
+	if a.hdr.connected {
+		link = "cloud ✓"
+	}
+	if a.hdr.active != "" && a.hdr.active != "unknown" {
+		link = a.hdr.active + " · " + link
+	}
+	right := st.Header.Item.Render(link+" │ "+a.c.gw.ID()+" │ "+who+" │ ") + st.Header.Title.Render(clock)
+	// The site name gets what is left of the line.
+	room := a.width - 2 - lipgloss.Width("sitegate │ ") - lipgloss.Width(right) - 1
+	left := st.Header.Title.Render("sitegate") + st.Header.Item.Render(" │ "+clip(site.Site.Name, max(room, 3)))
 	gap := a.width - 2 - lipgloss.Width(left) - lipgloss.Width(right)
 	if gap < 1 {
 		gap = 1

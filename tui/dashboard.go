@@ -88,6 +88,19 @@ func (d *dashboard) View() string {
 	box := st.Box.Width(half)
 	top := lipgloss.JoinHorizontal(lipgloss.Top, box.Render(strings.Join(gw, "\n")), " ", box.Render(strings.Join(storeBox, "\n")))
 
+	var alerts string
+	if len(h.Alerts) > 0 {
+		lines := []string{st.Title.Render("Alerts")}
+		for _, a := range h.Alerts {
+			style := st.Text.Warn
+			if a.Severity == "critical" {
+				style = st.Text.Error
+			}
+			lines = append(lines, style.Render(clip(fmt.Sprintf("%-17s %s  %s", a.Rule, a.Since.In(d.loc()).Format("15:04"), a.Detail), d.w-6)))
+		}
+		alerts = st.Box.Width(d.w - 2).Render(strings.Join(lines, "\n"))
+		top = lipgloss.JoinVertical(lipgloss.Left, top, alerts)
+	}
 	rows := []string{st.Title.Render("Recent audit events")}
 	room := d.h - lipgloss.Height(top) - 3
 	events := d.recent

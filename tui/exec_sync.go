@@ -103,3 +103,36 @@ func (e *execSession) syncCmd() *cobra.Command {
 	cmd.AddCommand(status, cut("cut", true), cut("restore", false))
 	return cmd
 }
+
+func (e *execSession) alertsCmd() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:         "alerts [--json]",
+		Short:       "Show the raised health alerts",
+		Args:        cobra.NoArgs,
+		Annotations: needs("health"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			alerts := e.s.gw.Health().Alerts
+			if asJSON {
+				if alerts == nil {
+					alerts = []device.Alert{}
+				}
+				enc := json.NewEncoder(e.out)
+				enc.SetIndent("", "  ")
+				return enc.Encode(alerts)
+			}
+			if len(alerts) == 0 {
+				_, err := fmt.Fprintln(e.out, "no alerts")
+				return err
+			}
+			tw := tabwriter.NewWriter(e.out, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "RULE\tSEVERITY\tSINCE (UTC)\tDETAIL")
+			for _, a := range alerts {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", a.Rule, a.Severity, a.Since.UTC().Format(time.DateTime), a.Detail)
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print a JSON array")
+	return cmd
+}

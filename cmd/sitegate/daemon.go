@@ -8,10 +8,13 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"time"
 
 	"github.com/sitegate/sitegate/cloudsync"
 	"github.com/sitegate/sitegate/device"
+	"github.com/sitegate/sitegate/device/clock"
+	"github.com/sitegate/sitegate/device/health"
 	"github.com/sitegate/sitegate/device/modbus"
 	"github.com/sitegate/sitegate/store"
 	"github.com/sitegate/sitegate/tui"
@@ -37,6 +40,9 @@ type daemonOptions struct {
 	// The uplink (provisioning, not commissioning: flags, not the site).
 	broker, ca, cert, key string
 	demoUplink            bool
+
+	// setClock lets the clock service step the system clock (root only).
+	setClock bool
 }
 
 // newLogger logs to w and, when ring is given, keeps the records in memory
@@ -83,6 +89,22 @@ func runDaemon(ctx context.Context, o *daemonOptions, s streams) error {
 	if err != nil {
 		return err
 	}
+	// Firmware: verify a pending slot again and commit it, or fall back
+	// (this start is the "boot" of the A/B scheme).
+	fw, err := openFirmware(st, func(d string) { gw.Publish(device.Event{Kind: device.EventFirmware, Detail: d}) })
+	if err != nil {
+		return err
+	}
+	rep, err := fw.Boot()
+	if err != nil {
+		return err
+	}
+	if rep.FellBack || rep.Problem != "" {
+		log.Error("firmware fell back at start", "slot", rep.Slot, "version", rep.Version, "problem", rep.Problem)
+	} else {
+		log.Info("firmware", "slot", rep.Slot, "version", rep.Version, "committed", rep.Committed)
+	}
+	gw.AddHealthSource(fw.HealthSource())
 	acc := access.New(gw, access.Options{})
 	if o.prepare != nil {
 		if err := o.prepare(gw, acc, log); err != nil {
@@ -105,6 +127,18 @@ func runDaemon(ctx context.Context, o *daemonOptions, s streams) error {
 	engine := modbus.New(gw, modbus.Options{Logger: log.With("component", "modbus")})
 	engine.Start()
 	defer engine.Stop()
+	// Time: NTP servers of the site; the system clock is only reported on
+	// unless --set-clock (requirement 9).
+	if o.setClock && os.Geteuid() != 0 {
+		return usagef("--set-clock needs root: the system clock can only be set by root")
+	}
+	clk := clock.New(clock.Options{Gateway: gw, SetClock: o.setClock, Logger: log.With("component", "clock"),
+		OnStep: func(by time.Duration, src string) {
+			_ = gw.AuditDetail(device.SystemActor, "clock.step", src, device.ResultOK, by.String())
+		}})
+	gw.AddHealthSource(clk.FillHealth)
+	clk.Start(ctx)
+	defer clk.Stop()
 	// The uplink drains the outbox to the cloud; without a broker the
 	// gateway works offline and the outbox fills, bounded.
 	var tlsCfg *tls.Config
@@ -113,12 +147,21 @@ func runDaemon(ctx context.Context, o *daemonOptions, s streams) error {
 			return err
 		}
 	}
-	up, err := cloudsync.New(cloudsync.Config{Gateway: gw, Broker: o.broker, TLS: tlsCfg, Logger: log.With("component", "uplink"), Demo: o.demoUplink})
+	up, err := cloudsync.New(cloudsync.Config{Gateway: gw, Broker: o.broker, TLS: tlsCfg, Logger: log.With("component", "uplink"), Demo: o.demoUplink,
+		ClockSynced: func() bool { return clk.Status().Synced }})
 	if err != nil {
 		return usagef("%v", err)
 	}
 	up.Start()
 	defer up.Stop()
+	// Health rules raise and clear alerts (dashboard, alerts, uplink).
+	mon, err := health.New(gw, health.Options{Logger: log.With("component", "health"), DataDir: o.dataDir,
+		FirmwareFailed: fw.Failed, ClockUnsyncedFor: clk.UnsyncedFor})
+	if err != nil {
+		return err
+	}
+	mon.Start()
+	defer mon.Stop()
 	srv, err := tui.NewServer(tui.Config{Gateway: gw, Access: acc, DataDir: o.dataDir, Logger: log.With("component", "ssh"), Version: "sitegate_" + version})
 	if err != nil {
 		return err

@@ -289,12 +289,12 @@ func newFirmwareApplyCmd(s streams) *cobra.Command {
 			}
 			defer done()
 			before := m.Status()
-			next := 0
+			next := int64(1)
 			mf, err := m.Apply(cmd.Context(), r, device.LocalActor, func(d, total int64) {
-				// One line per tenth, so a log of the run stays short.
-				for total > 0 && d*10 >= int64(next)*total && next <= 10 {
-					fmt.Fprintf(s.err, "writing %s: %3d%% (%.1f of %.1f MiB)\n", before.Active.Other().File(), next*10, float64(d)/(1<<20), float64(total)/(1<<20))
-					next++
+				// At most one line per tenth, so a log of the run stays short.
+				if total > 0 && d*10/total >= next {
+					next = d*10/total + 1
+					fmt.Fprintf(s.err, "writing %s: %3d%% (%.1f of %.1f MiB)\n", before.Active.Other().File(), d*100/total, float64(d)/(1<<20), float64(total)/(1<<20))
 				}
 			})
 			if err != nil {

@@ -127,6 +127,10 @@ modbus:
 	waitCond(t, 30*time.Second, "telemetry before the outage", func() bool { return len(log.snapshot()) > 10 })
 
 	// Outage: the broker goes away, readings keep coming.
+	var beforeTop uint64
+	for s := range log.snapshot() {
+		beforeTop = max(beforeTop, s)
+	}
 	b.Close()
 	time.Sleep(1500 * time.Millisecond)
 	// The gateway dies hard during the outage and comes back.
@@ -139,14 +143,28 @@ modbus:
 	// The broker returns.
 	b = startBroker()
 
-	// Let the backlog drain, then stop the gateway cleanly.
-	var last int
+	// The backlog drains: wait until everything queued before the broker
+	// came back has arrived (readings keep coming meanwhile), then stop
+	// the gateway cleanly.
 	waitCond(t, 60*time.Second, "the backlog to drain", func() bool {
-		n := len(log.snapshot())
-		stable := n == last && n > 0
-		last = n
-		time.Sleep(time.Second)
-		return stable
+		seen := log.snapshot()
+		// The records of the outage were written while the broker was
+		// away; they go first when it returns. Once well past them the
+		// seen set has no hole below its top (minus what is in flight),
+		// the backlog is through.
+		var top uint64
+		for s := range seen {
+			top = max(top, s)
+		}
+		if top < beforeTop+25 {
+			return false
+		}
+		for s := uint64(1); s+5 < top; s++ {
+			if seen[s] == 0 {
+				return false
+			}
+		}
+		return true
 	})
 	if err := gw.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)

@@ -58,6 +58,8 @@ func newRoot(s streams) *cobra.Command {
 		newAuditCmd(s),
 		newUserCmd(s),
 		newSimCmd(s),
+		newFirmwareCmd(s),
+		newWipeCmd(s),
 		newVersionCmd(s),
 	)
 	return root

@@ -25,6 +25,7 @@ func newRunCmd(s streams) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&o.dataDir, "data", "", "data directory (created 0700 if missing)")
 	cmd.Flags().StringVar(&o.gatewayID, "gateway-id", "", "gateway id to use on first start (default: generated)")
+	cmd.Flags().BoolVar(&o.setClock, "set-clock", false, "step the system clock to the NTP servers' time (needs root)")
 	cmd.Flags().StringVar(&o.broker, "broker", "", "cloud MQTT broker, mqtts://HOST:PORT (default: work offline)")
 	cmd.Flags().StringVar(&o.ca, "ca", "", "CA certificate (PEM) that signs the broker's certificate")
 	cmd.Flags().StringVar(&o.cert, "cert", "", "this gateway's device certificate (PEM)")

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -48,7 +49,9 @@ func wipeCLI(t *testing.T, args ...string) result {
 }
 
 // snapshot describes every entry under dir (without following links), so
-// that a test can tell whether anything changed.
+// that a test can tell whether anything changed. A database is described
+// by its contents (site, users, audit trail) rather than its bytes: opening
+// a store commits a (no-op) schema check, which rewrites bbolt's meta page.
 func snapshot(t *testing.T, dir string) map[string]string {
 	t.Helper()
 	snap := map[string]string{}
@@ -67,6 +70,14 @@ func snapshot(t *testing.T, dir string) map[string]string {
 			snap[rel] = "link " + target
 		case d.IsDir():
 			snap[rel] = fmt.Sprintf("dir %v", fi.Mode())
+		case d.Name() == store.FileName:
+			var sb strings.Builder
+			for _, args := range [][]string{{"config", "export"}, {"user", "list", "--json"}, {"audit", "list", "--json"}} {
+				r := sitegate(t, "", append(args, "--data", filepath.Dir(path))...)
+				sb.WriteString(r.stdout + r.stder)
+			}
+			sum := sha256.Sum256([]byte(sb.String()))
+			snap[rel] = fmt.Sprintf("store %v %s", fi.Mode(), hex.EncodeToString(sum[:]))
 		default:
 			b, err := os.ReadFile(path)
 			if err != nil {
@@ -158,17 +169,27 @@ func TestWipeLeavesNoKnownPlaintext(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hash := regexp.MustCompile(`\$argon2id\$[A-Za-z0-9$=,+/]+`).Find(db)
+	// Account records are stored as base64 of their JSON: find the one
+	// holding the password hash; both forms must vanish.
+	var record, hash []byte
+	for _, m := range regexp.MustCompile(`"data":"([A-Za-z0-9+/=]+)"`).FindAllSubmatch(db, -1) {
+		dec, err := base64.StdEncoding.DecodeString(string(m[1]))
+		if h := regexp.MustCompile(`\$argon2id\$[A-Za-z0-9$=,+/]+`).Find(dec); err == nil && h != nil {
+			record, hash = m[1], h
+		}
+	}
 	if hash == nil {
 		t.Fatal("no password hash found in the database")
 	}
 	known := map[string][]byte{
-		"gateway id":    []byte(id),
-		"site name":     []byte("Plant room, building A"),
-		"user name":     []byte("wipetester"),
-		"password hash": hash,
-		"key":           []byte(secret),
+		"gateway id":     []byte(id),
+		"site name":      []byte("Plant room, building A"),
+		"user name":      []byte("wipetester"),
+		"account record": record,
+		"key":            []byte(secret),
 	}
+	// Not stored in this form, but no remnant may hold it either.
+	absent := map[string][]byte{"password hash": hash}
 	hostKey, err := os.ReadFile(filepath.Join(dir, "ssh_host_ed25519_key"))
 	if err != nil {
 		t.Fatal(err)
@@ -234,6 +255,7 @@ func TestWipeLeavesNoKnownPlaintext(t *testing.T) {
 	if r.code != exitOK {
 		t.Fatalf("wipe: %+v", r)
 	}
+	t.Logf("sitegate wipe printed:\n%s", r.stdout)
 	if _, err := os.Lstat(dir); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("data directory still there after the wipe: %v", err)
 	}
@@ -265,6 +287,9 @@ func TestWipeLeavesNoKnownPlaintext(t *testing.T) {
 			t.Errorf("%s was not overwritten", f.path)
 		}
 		for name, p := range known {
+			absent[name] = p
+		}
+		for name, p := range absent {
 			if bytes.Contains(got, p) {
 				t.Errorf("the %s survives in a wiped file's inode (%s)", name, f.path)
 			}

@@ -1,0 +1,45 @@
+package clock
+
+import (
+	"context"
+	"net"
+	"time"
+
+	"github.com/beevik/ntp"
+)
+
+// NetQuery asks an NTP server over the network: NTPv4 over UDP, port 123
+// unless the address names one. It gives up when ctx ends (name lookup
+// included); without a deadline on ctx it waits DefaultTimeout.
+func NetQuery(ctx context.Context, server string) (*ntp.Response, error) {
+	timeout := DefaultTimeout
+	if dl, ok := ctx.Deadline(); ok {
+		timeout = time.Until(dl)
+		if timeout <= 0 {
+			return nil, context.DeadlineExceeded
+		}
+	}
+	stop := func() bool { return false }
+	opt := ntp.QueryOptions{
+		Timeout: timeout,
+		Dialer: func(_, remote string) (net.Conn, error) {
+			var d net.Dialer
+			c, err := d.DialContext(ctx, "udp", remote)
+			if err != nil {
+				return nil, err
+			}
+			// Cancelling ctx ends a pending read at once rather than at the
+			// deadline, so Stop does not wait for a silent server. The
+			// connection itself goes to the library unwrapped: it reads
+			// kernel receive timestamps only from a *net.UDPConn.
+			stop = context.AfterFunc(ctx, func() { _ = c.SetReadDeadline(time.Unix(1, 0)) })
+			return c, nil
+		},
+	}
+	r, err := ntp.QueryWithOptions(server, opt)
+	stop()
+	if err != nil && ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	return r, err
+}

@@ -66,9 +66,10 @@ type Gateway struct {
 	sess sessions
 	logs *LogRing
 
-	fieldMu sync.RWMutex
-	field   fieldState
-	uplink  Uplink
+	fieldMu  sync.RWMutex
+	field    fieldState
+	uplink   Uplink
+	firmware FirmwareUpdater
 
 	healthMu      sync.Mutex
 	healthSources []HealthSource

@@ -1,7 +1,9 @@
 package device
 
 import (
+	"context"
 	"errors"
+	"io"
 	"time"
 )
 
@@ -60,4 +62,28 @@ func (g *Gateway) Uplink() Uplink {
 	g.fieldMu.RLock()
 	defer g.fieldMu.RUnlock()
 	return g.uplink
+}
+
+// FirmwareUpdater is what an administrator's session may do with firmware
+// through the Gateway: read the state and apply an uploaded image (never
+// pin a vendor key: that needs physical access).
+type FirmwareUpdater interface {
+	Info() FirmwareInfo
+	// Apply verifies and installs an image read from r into the inactive
+	// slot; it runs at the next start. It returns the image's version.
+	Apply(ctx context.Context, r io.Reader, actor Actor, progress func(done, total int64)) (string, error)
+}
+
+// SetFirmware attaches the firmware manager (done by the daemon at start).
+func (g *Gateway) SetFirmware(f FirmwareUpdater) {
+	g.fieldMu.Lock()
+	g.firmware = f
+	g.fieldMu.Unlock()
+}
+
+// Firmware returns the firmware manager, or nil.
+func (g *Gateway) Firmware() FirmwareUpdater {
+	g.fieldMu.RLock()
+	defer g.fieldMu.RUnlock()
+	return g.firmware
 }

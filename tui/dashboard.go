@@ -15,11 +15,12 @@ import (
 
 // dashboard is the live overview every role sees.
 type dashboard struct {
-	c      *shared
-	w, h   int
-	health device.Health
-	recent []store.AuditEvent
-	names  map[string]string
+	c        *shared
+	w, h     int
+	health   device.Health
+	recent   []store.AuditEvent
+	names    map[string]string
+	firmware string // the latest firmware progress, while an apply runs
 }
 
 func newDashboard(c *shared) *dashboard {
@@ -39,8 +40,13 @@ func (d *dashboard) SetSize(w, h int)    { d.w, d.h = w, h }
 func (d *dashboard) Keys() []key.Binding { return nil }
 func (d *dashboard) Capturing() bool     { return false }
 func (d *dashboard) Update(msg tea.Msg) (screen, tea.Cmd) {
-	switch msg.(type) {
-	case tickMsg, eventMsg:
+	switch msg := msg.(type) {
+	case tickMsg:
+		d.refresh()
+	case eventMsg:
+		if msg.ev.Kind == device.EventFirmware {
+			d.firmware = msg.ev.Detail
+		}
 		d.refresh()
 	}
 	return d, nil
@@ -67,6 +73,11 @@ func (d *dashboard) View() string {
 		kv("site", clip(fmt.Sprintf("%s (rev %d)", h.Site, h.SiteRev), half-14)),
 		kv("uptime", (time.Duration(h.UptimeS) * time.Second).String()),
 		kv("sessions", fmt.Sprint(h.Sessions)),
+		kv("firmware", clip(strings.TrimSpace(h.Firmware.Version+" "+h.Firmware.Slot), half-14)),
+		kv("clock", clip(clockText(h.Clock), half-14)),
+	}
+	if d.firmware != "" {
+		gw = append(gw, st.Text.Accent.Render(clip(d.firmware, half-4)))
 	}
 	auditLine := fmt.Sprintf("%d / %d", h.Store.AuditEvents, h.Store.AuditCapacity)
 	audit := st.Text.Normal.Render(auditLine)
@@ -84,6 +95,8 @@ func (d *dashboard) View() string {
 		st.Text.Dim.Render(fmt.Sprintf("%-10s", "audit")) + audit,
 		st.Text.Dim.Render(fmt.Sprintf("%-10s", "outbox")) + out,
 		kv("evicted", fmt.Sprintf("%d outbox, %d audit", h.Outbox.Evicted, h.Store.AuditEvicted)),
+		kv("devices", fmt.Sprintf("%d of %d online", h.Modbus.DevicesOnline, h.Modbus.DevicesTotal)),
+		kv("uplink", clip(uplinkText(h), half-14)),
 	}
 	box := st.Box.Width(half)
 	top := lipgloss.JoinHorizontal(lipgloss.Top, box.Render(strings.Join(gw, "\n")), " ", box.Render(strings.Join(storeBox, "\n")))
@@ -129,4 +142,21 @@ func (d *dashboard) View() string {
 func (d *dashboard) loc() *time.Location {
 	site, _ := d.c.gw.Site()
 	return site.Clock.Location()
+}
+
+func clockText(c device.ClockHealth) string {
+	if c.Synced {
+		return fmt.Sprintf("synced, %+.0f ms (%s)", c.OffsetMS, c.Source)
+	}
+	return "not synchronised"
+}
+
+func uplinkText(h device.Health) string {
+	switch {
+	case h.Uplink.Connected:
+		return "connected"
+	case h.Uplink.Broker == "":
+		return "offline (no broker)"
+	}
+	return "disconnected"
 }

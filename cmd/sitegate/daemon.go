@@ -14,12 +14,26 @@ import (
 	"github.com/sitegate/sitegate/cloudsync"
 	"github.com/sitegate/sitegate/device"
 	"github.com/sitegate/sitegate/device/clock"
+	"github.com/sitegate/sitegate/device/firmware"
 	"github.com/sitegate/sitegate/device/health"
 	"github.com/sitegate/sitegate/device/modbus"
 	"github.com/sitegate/sitegate/store"
 	"github.com/sitegate/sitegate/tui"
 	"github.com/sitegate/sitegate/tui/access"
 )
+
+// firmwareUpdater adapts the firmware manager to what sessions may use.
+type firmwareUpdater struct{ m *firmware.Manager }
+
+func (f firmwareUpdater) Info() device.FirmwareInfo { return f.m.Info() }
+
+func (f firmwareUpdater) Apply(ctx context.Context, r io.Reader, actor device.Actor, progress func(done, total int64)) (string, error) {
+	man, err := f.m.Apply(ctx, r, actor, progress)
+	if err != nil {
+		return "", fmt.Errorf("%v: %s", err, firmware.Advice(err))
+	}
+	return man.Version, nil
+}
 
 // shutdownGrace bounds a clean stop after SIGINT/SIGTERM.
 const shutdownGrace = 5 * time.Second
@@ -105,6 +119,7 @@ func runDaemon(ctx context.Context, o *daemonOptions, s streams) error {
 		log.Info("firmware", "slot", rep.Slot, "version", rep.Version, "committed", rep.Committed)
 	}
 	gw.AddHealthSource(fw.HealthSource())
+	gw.SetFirmware(firmwareUpdater{fw})
 	acc := access.New(gw, access.Options{})
 	if o.prepare != nil {
 		if err := o.prepare(gw, acc, log); err != nil {

@@ -306,6 +306,19 @@ var migrations = []migration{
 func SchemaVersion() int { return migrations[len(migrations)-1].version }
 
 func (s *Store) migrate() error {
+	// Most opens find the schema current: check in a read transaction so
+	// that opening a store (an offline command, a refused wipe) writes
+	// nothing.
+	current := false
+	_ = s.db.View(func(tx *bolt.Tx) error {
+		if b := tx.Bucket(bucketInternal); b != nil {
+			current = int(getUint(b, keySchema)) == SchemaVersion()
+		}
+		return nil
+	})
+	if current {
+		return nil
+	}
 	return s.db.Update(func(tx *bolt.Tx) error {
 		current := 0
 		if b := tx.Bucket(bucketInternal); b != nil {

@@ -271,9 +271,7 @@ func (e *execSession) healthCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			h := e.s.gw.Health()
 			if asJSON {
-				enc := json.NewEncoder(e.out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(h)
+				return e.writeJSON(h)
 			}
 			return writeHealth(e.out, h)
 		},
@@ -341,9 +339,7 @@ func (e *execSession) logsCmd() *cobra.Command {
 					if events == nil {
 						events = []store.AuditEvent{}
 					}
-					enc := json.NewEncoder(e.out)
-					enc.SetIndent("", "  ")
-					return enc.Encode(events)
+					return e.writeJSON(events)
 				}
 				for _, ev := range events {
 					e.writeAudit(ev, asJSON)
@@ -358,9 +354,7 @@ func (e *execSession) logsCmd() *cobra.Command {
 					if recs == nil {
 						recs = []device.LogRecord{}
 					}
-					enc := json.NewEncoder(e.out)
-					enc.SetIndent("", "  ")
-					return enc.Encode(recs)
+					return e.writeJSON(recs)
 				}
 				for _, r := range recs {
 					e.writeLog(r, asJSON)
@@ -397,6 +391,13 @@ func (e *execSession) logsCmd() *cobra.Command {
 	f.BoolVar(&asJSON, "json", false, "print JSON (an array, or JSON lines with --follow)")
 	f.IntVarP(&last, "lines", "n", 100, "how many of the newest entries to print first")
 	return cmd
+}
+
+// writeJSON prints v as indented JSON, the form of every --json output.
+func (e *execSession) writeJSON(v any) error {
+	enc := json.NewEncoder(e.out)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }
 
 func (e *execSession) writeAudit(ev store.AuditEvent, asJSON bool) {

@@ -1,7 +1,6 @@
 package tui
 
 import (
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -49,9 +48,7 @@ func (e *execSession) modbusReadCmd() *cobra.Command {
 				readings = one
 			}
 			if asJSON {
-				enc := json.NewEncoder(e.out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(readings)
+				return e.writeJSON(readings)
 			}
 			tw := tabwriter.NewWriter(e.out, 0, 0, 2, ' ', 0)
 			fmt.Fprintln(tw, "POINT\tVALUE\tUNIT\tQUALITY\tAGE\tERROR")
@@ -101,9 +98,7 @@ func (e *execSession) modbusScanCmd() *cobra.Command {
 				if found == nil {
 					found = []device.ScanResult{}
 				}
-				enc := json.NewEncoder(e.out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(found)
+				return e.writeJSON(found)
 			}
 			if len(found) == 0 {
 				fmt.Fprintf(e.out, "no unit answered on %s between %d and %d\n", args[0], from, to)

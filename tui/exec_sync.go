@@ -1,7 +1,6 @@
 package tui
 
 import (
-	"encoding/json"
 	"fmt"
 	"text/tabwriter"
 	"time"
@@ -41,9 +40,7 @@ func (e *execSession) syncCmd() *cobra.Command {
 				}
 			}
 			if asJSON {
-				enc := json.NewEncoder(e.out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(rep)
+				return e.writeJSON(rep)
 			}
 			tw := tabwriter.NewWriter(e.out, 0, 0, 2, ' ', 0)
 			state := "offline (no broker configured)"
@@ -117,9 +114,7 @@ func (e *execSession) alertsCmd() *cobra.Command {
 				if alerts == nil {
 					alerts = []device.Alert{}
 				}
-				enc := json.NewEncoder(e.out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(alerts)
+				return e.writeJSON(alerts)
 			}
 			if len(alerts) == 0 {
 				_, err := fmt.Fprintln(e.out, "no alerts")

@@ -70,10 +70,12 @@ type Gateway struct {
 	field    fieldState
 	uplink   Uplink
 	firmware FirmwareUpdater
+	network  Network
 
 	healthMu      sync.Mutex
 	healthSources []HealthSource
 	guards        []SiteGuard
+	observers     []SiteObserver
 
 	mu   sync.RWMutex
 	site *Site
@@ -207,6 +209,18 @@ func (g *Gateway) AddSiteGuard(fn SiteGuard) {
 	g.healthMu.Unlock()
 }
 
+// SiteObserver hears about a change of the site by actor after it was
+// stored (e.g. to audit what the change means: radio.disable).
+type SiteObserver func(previous, next *Site, actor Actor)
+
+// AddSiteObserver registers an observer that every successful ApplySite
+// calls.
+func (g *Gateway) AddSiteObserver(fn SiteObserver) {
+	g.healthMu.Lock()
+	g.observers = append(g.observers, fn)
+	g.healthMu.Unlock()
+}
+
 // Change is the outcome of ApplySite.
 type Change struct {
 	Rev       uint64 // the site's revision after the change
@@ -220,11 +234,30 @@ type Change struct {
 // "<set>" keep their stored values. A site that does not validate is
 // refused with every problem and nothing is stored.
 func (g *Gateway) ApplySite(actor Actor, next *Site, action string) (Change, error) {
+	ch, previous, stored, err := g.applySite(actor, next, action)
+	if err != nil || ch.Unchanged {
+		return ch, err
+	}
+	// Observers and subscribers run after the site lock is released: they
+	// may read the site.
+	g.healthMu.Lock()
+	observers := append([]SiteObserver(nil), g.observers...)
+	g.healthMu.Unlock()
+	for _, fn := range observers {
+		fn(previous.Clone(), stored.Clone(), actor)
+	}
+	g.Publish(Event{Kind: EventSite, Rev: ch.Rev})
+	return ch, nil
+}
+
+// applySite stores a change under the site lock and returns the previous
+// and the stored site.
+func (g *Gateway) applySite(actor Actor, next *Site, action string) (Change, *Site, *Site, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	next = next.Clone()
 	if err := CheckSite(next, g.site); err != nil {
-		return Change{Rev: g.rev}, err
+		return Change{Rev: g.rev}, nil, nil, err
 	}
 	g.healthMu.Lock()
 	guards := append([]SiteGuard(nil), g.guards...)
@@ -232,17 +265,17 @@ func (g *Gateway) ApplySite(actor Actor, next *Site, action string) (Change, err
 	for _, guard := range guards {
 		if err := guard(g.site, next, actor); err != nil {
 			_, _ = g.st.AppendAudit(store.AuditEvent{Actor: actor.ID, Role: actor.Role, Action: action, Target: fmt.Sprintf("site@%d", g.rev), Result: ResultDenied, Detail: truncate(err.Error(), 200)})
-			return Change{Rev: g.rev}, err
+			return Change{Rev: g.rev}, nil, nil, err
 		}
 	}
 	body, err := json.Marshal(next)
 	if err != nil {
-		return Change{}, err
+		return Change{}, nil, nil, err
 	}
 	current, _ := json.Marshal(g.site)
 	if g.rev > 0 && bytes.Equal(body, current) {
 		_, err := g.st.AppendAudit(store.AuditEvent{Actor: actor.ID, Role: actor.Role, Action: action, Target: fmt.Sprintf("site@%d", g.rev), Result: ResultUnchanged})
-		return Change{Rev: g.rev, Unchanged: true}, err
+		return Change{Rev: g.rev, Unchanged: true}, nil, nil, err
 	}
 	var rev uint64
 	err = g.st.Update(func(tx *store.Tx) error {
@@ -265,11 +298,11 @@ func (g *Gateway) ApplySite(actor Actor, next *Site, action string) (Change, err
 		return err
 	})
 	if err != nil {
-		return Change{Rev: g.rev}, fmt.Errorf("store site: %w", err)
+		return Change{Rev: g.rev}, nil, nil, fmt.Errorf("store site: %w", err)
 	}
+	previous := g.site
 	g.site, g.rev = next, rev
-	g.Publish(Event{Kind: EventSite, Rev: rev})
-	return Change{Rev: rev}, nil
+	return Change{Rev: rev}, previous, next, nil
 }
 
 // ImportYAML parses a site file and applies it as actor (see ApplySite).

@@ -52,6 +52,9 @@ type shared struct {
 	// exec `config import`); applySiteAs does so under another audit action.
 	applySite   func(p access.Principal, next *device.Site) (device.Change, error)
 	applySiteAs func(p access.Principal, next *device.Site, action string) (device.Change, error)
+	// srv is the SSH server, for what outlives a session (a change on
+	// probation); nil in screen tests that need none.
+	srv *Server
 }
 
 func (c *shared) can(perm access.Perm) bool { return access.Can(c.p.Account.Role, perm) }
@@ -177,6 +180,9 @@ func (a *app) buildScreens() {
 	}
 	if a.c.can(access.PermHealth) {
 		a.screens = append(a.screens, newSyncScreen(a.c))
+	}
+	if a.c.can(access.PermHealth) && a.c.srv != nil {
+		a.screens = append(a.screens, newNetworkScreen(a.c, a.c.srv))
 	}
 	if a.c.can(access.PermUsers) {
 		a.screens = append(a.screens, newUsersScreen(a.c))
@@ -503,7 +509,7 @@ func (s *Server) program(sess ssh.Session) *tea.Program {
 		return nil
 	}
 	pty, _, _ := sess.Pty()
-	c := &shared{gw: s.gw, acc: s.acc, p: p, now: s.now, version: s.cfg.Version, applySite: s.applySite, applySiteAs: s.applySiteAs}
+	c := &shared{gw: s.gw, acc: s.acc, p: p, now: s.now, version: s.cfg.Version, applySite: s.applySite, applySiteAs: s.applySiteAs, srv: s}
 	a := newApp(c, pty.Window.Width, pty.Window.Height)
 	s.apps.Store(sess, a)
 	in := &eofReader{r: sess}

@@ -149,7 +149,7 @@ func TestOpenSSHSetupWizardAndConsole(t *testing.T) {
 	if !strings.Contains(screen, "ada (admin)") || !strings.Contains(screen, "Dashboard") {
 		t.Fatalf("dashboard:\n%s", screen)
 	}
-	tm2.typeText("6")
+	tm2.typeText("7")
 	tm2.waitFor("STATE")
 	tm2.typeText("q")
 	tm2.waitFor("SSH-EXITED")

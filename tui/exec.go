@@ -237,7 +237,7 @@ func (e *execSession) root() *cobra.Command {
 		},
 	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return execError{exitUsage, err} })
-	root.AddCommand(e.whoamiCmd(), e.healthCmd(), e.logsCmd(), e.configCmd(), e.modbusCmd(), e.syncCmd(), e.alertsCmd(), e.firmwareCmd())
+	root.AddCommand(e.whoamiCmd(), e.healthCmd(), e.logsCmd(), e.configCmd(), e.modbusCmd(), e.syncCmd(), e.alertsCmd(), e.firmwareCmd(), e.simCmd())
 	return root
 }
 

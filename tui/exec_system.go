@@ -69,3 +69,38 @@ func (e *execSession) firmwareCmd() *cobra.Command {
 	cmd.AddCommand(status, apply)
 	return cmd
 }
+
+func (e *execSession) simCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "sim",
+		Short: "Simulated network links (sim backend): cut and restore",
+		Args:  cobra.NoArgs,
+		RunE:  func(cmd *cobra.Command, args []string) error { return usageErr("sim needs link down|up NAME") },
+	}
+	link := &cobra.Command{
+		Use:         "link down|up NAME",
+		Short:       "Make a simulated link unreachable or reachable again (ethernet, wifi, cellular, cellular.sim1, cellular.sim2)",
+		Args:        cobra.ExactArgs(2),
+		Annotations: needs("users"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if args[0] != "down" && args[0] != "up" {
+				return usageErr("sim link %s: say down or up", printable(args[0]))
+			}
+			if err := e.s.acc.Authorize(e.p, access.PermUsers); err != nil {
+				return execError{exitForbidden, err}
+			}
+			n := e.s.gw.Network()
+			if n == nil {
+				return fmt.Errorf("the network subsystem is not running")
+			}
+			if err := n.SetLinkReachable(args[1], args[0] == "up"); err != nil {
+				return err
+			}
+			_ = e.s.gw.AuditDetail(e.p.Actor(), "sim.link", args[1], device.ResultOK, args[0])
+			_, err := fmt.Fprintf(e.out, "simulated link %s is %s; the uplink follows after the probes (down_after/up_after)\n", args[1], map[string]string{"down": "unreachable", "up": "reachable"}[args[0]])
+			return err
+		},
+	}
+	cmd.AddCommand(link)
+	return cmd
+}

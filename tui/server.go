@@ -51,6 +51,7 @@ type Server struct {
 	wg     sync.WaitGroup // sessions' helper goroutines
 	apps   sync.Map       // ssh.Session → *app, for the console's cleanup
 	connMu sync.Mutex     // guards per-connection session counts
+	prob   probation      // a network change waiting for confirmation
 }
 
 type ctxKey int

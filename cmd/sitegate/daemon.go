@@ -16,7 +16,10 @@ import (
 	"github.com/sitegate/sitegate/device/clock"
 	"github.com/sitegate/sitegate/device/firmware"
 	"github.com/sitegate/sitegate/device/health"
+	"github.com/sitegate/sitegate/device/lora"
 	"github.com/sitegate/sitegate/device/modbus"
+	"github.com/sitegate/sitegate/device/wan"
+	"github.com/sitegate/sitegate/device/wifi"
 	"github.com/sitegate/sitegate/store"
 	"github.com/sitegate/sitegate/tui"
 	"github.com/sitegate/sitegate/tui/access"
@@ -57,6 +60,8 @@ type daemonOptions struct {
 
 	// setClock lets the clock service step the system clock (root only).
 	setClock bool
+	// net chooses the WAN backend: sim or linux.
+	net string
 }
 
 // newLogger logs to w and, when ring is given, keeps the records in memory
@@ -154,6 +159,40 @@ func runDaemon(ctx context.Context, o *daemonOptions, s streams) error {
 	gw.AddHealthSource(clk.FillHealth)
 	clk.Start(ctx)
 	defer clk.Stop()
+	// Network: WAN priority, probes with hysteresis, failover, SIMs, and
+	// the radio lock-out on every path that changes the site.
+	if o.net != "sim" && o.net != "linux" {
+		return usagef("--net %q: use sim or linux", o.net)
+	}
+	gw.AddSiteGuard(wifi.CheckRadioChange)
+	gw.AddSiteObserver(func(prev, next *device.Site, actor device.Actor) {
+		if err := wifi.AuditRadioChange(gw, actor, prev, next); err != nil {
+			log.Error("audit radio change", "err", err)
+		}
+	})
+	be, err := wan.NewBackend(o.net, wan.SystemClock{}, log.With("component", "wan"))
+	if err != nil {
+		return err
+	}
+	if c, ok := be.(io.Closer); ok {
+		defer c.Close()
+	}
+	netMgr, err := wan.New(gw, be, wan.Options{Logger: log.With("component", "wan")})
+	if err != nil {
+		return err
+	}
+	gw.AddHealthSource(netMgr.FillHealth)
+	gw.AddSiteObserver(func(_, _ *device.Site, _ device.Actor) { netMgr.Reconfigure() })
+	var scanner wifi.Scanner = wifi.SimScanner{}
+	var loraBackend lora.Backend = &lora.Sim{}
+	if o.net == "linux" {
+		site, _ := gw.Site()
+		scanner, loraBackend = wifi.LinuxScanner{Interface: site.WiFi.Interface}, lora.Linux{}
+	}
+	radio := lora.New(func() *device.Site { s, _ := gw.Site(); return s }, loraBackend)
+	gw.SetNetwork(wan.NewControl(netMgr, scanner, radio))
+	netMgr.Start(ctx)
+	defer netMgr.Stop()
 	// The uplink drains the outbox to the cloud; without a broker the
 	// gateway works offline and the outbox fills, bounded.
 	var tlsCfg *tls.Config

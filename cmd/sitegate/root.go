@@ -60,6 +60,7 @@ func newRoot(s streams) *cobra.Command {
 		newSimCmd(s),
 		newFirmwareCmd(s),
 		newWipeCmd(s),
+		newRadioCmd(s),
 		newVersionCmd(s),
 	)
 	return root

@@ -6,6 +6,7 @@ import (
 
 func addDaemonFlags(cmd *cobra.Command, o *daemonOptions, sshDefault string) {
 	f := cmd.Flags()
+	f.StringVar(&o.net, "net", "sim", "network backend: sim (changes nothing on the host) or linux (routes, wpa_supplicant, ModemManager)")
 	f.StringVar(&o.sshAddr, "ssh-addr", sshDefault, "address the SSH console listens on")
 	f.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")

@@ -40,7 +40,7 @@ func TestExecFirmwareApply(t *testing.T) {
 	if r := run(t, clients[device.RoleInstaller], "firmware apply", img.String()); r.code != exitForbidden {
 		t.Fatalf("installer applied firmware: %+v", r)
 	}
-	tampered := []byte(img.String())
+	tampered := bytes.Clone(img.Bytes())
 	tampered[len(tampered)-10] ^= 0xff
 	if r := run(t, clients[device.RoleAdmin], "firmware apply", string(tampered)); r.code != 1 || !strings.Contains(r.stderr, "does not match its signed hash") {
 		t.Fatalf("tampered image: %+v", r)

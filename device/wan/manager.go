@@ -380,7 +380,14 @@ func (m *Manager) round(ctx context.Context) time.Duration {
 	m.active = m.pick(cfg)
 	if m.active != prev {
 		reason := m.activeReason(prev, m.active, notes)
-		notes = append(notes, note{detail: fmt.Sprintf("active %s -> %s: %s", activeName(prev), activeName(m.active), reason), kind: noteChange, level: slog.LevelWarn})
+		detail := fmt.Sprintf("active %s -> %s: %s", activeName(prev), activeName(m.active), reason)
+		if m.rounds == 1 {
+			// The first selection after a start is not a change of the
+			// network: log it, do not audit it or raise network.changed.
+			notes = append(notes, note{detail: "uplink at start: " + activeName(m.active), level: slog.LevelInfo})
+		} else {
+			notes = append(notes, note{detail: detail, kind: noteChange, level: slog.LevelWarn})
+		}
 	}
 	order := m.routeOrder(cfg)
 	report := m.report(now, results)

@@ -19,7 +19,12 @@ var CloudActor = device.Actor{ID: "cloud", Role: "cloud"}
 // MaxDesired bounds a desired configuration message.
 const MaxDesired = 1 << 20
 
-const metaConflict = "cloudsync.conflict"
+const (
+	metaConflict = "cloudsync.conflict"
+	// metaDesired is the last desired revision handled: the cloud retains
+	// config/desired, so every reconnect delivers it again.
+	metaDesired = "cloudsync.desired_rev"
+)
 
 // desired is the config/desired payload.
 type desired struct {
@@ -64,7 +69,10 @@ func loadConflict(gw *device.Gateway) (device.SyncConflict, bool) {
 // not valid, and a conflict when the site changed meanwhile (someone
 // worked offline): then nothing is applied and an installer decides.
 func (u *Uplink) onDesired(ctx context.Context, payload []byte) {
-	res := u.decide(payload)
+	res, fresh := u.decideOnce(payload)
+	if !fresh {
+		return
+	}
 	b, _ := json.Marshal(res)
 	u.mu.Lock()
 	cm := u.cm
@@ -77,6 +85,24 @@ func (u *Uplink) onDesired(ctx context.Context, payload []byte) {
 	if _, err := cm.Publish(pctx, &paho.Publish{Topic: u.topic("config/result"), QoS: 1, Payload: b}); err != nil {
 		u.log.Warn("uplink: publish config result", "err", err)
 	}
+}
+
+// decideOnce handles a desired configuration unless its revision was
+// handled already (a retained message delivered again on reconnect).
+func (u *Uplink) decideOnce(payload []byte) (result, bool) {
+	var head struct {
+		Rev *uint64 `json:"rev"`
+	}
+	if len(payload) <= MaxDesired && json.Unmarshal(payload, &head) == nil && head.Rev != nil {
+		if raw, _ := u.gw.Store().Meta(metaDesired); raw != nil {
+			var last uint64
+			if _, err := fmt.Sscan(string(raw), &last); err == nil && *head.Rev <= last {
+				return result{}, false
+			}
+		}
+		defer func() { _ = u.gw.Store().PutMeta(metaDesired, []byte(fmt.Sprint(*head.Rev))) }()
+	}
+	return u.decide(payload), true
 }
 
 func (u *Uplink) decide(payload []byte) result {

@@ -189,7 +189,9 @@ func TestConnectsAndDrainsTheOutbox(t *testing.T) {
 func (e *env) sendDesired(payload string) map[string]any {
 	e.t.Helper()
 	before := len(e.got.get("sitegate/v1/gw-sync/config/result"))
-	if err := e.broker.Server().Publish("sitegate/v1/gw-sync/config/desired", []byte(payload), false, 1); err != nil {
+	// Retained, as the cloud publishes it: delivered even if the gateway
+	// subscribes after this.
+	if err := e.broker.Server().Publish("sitegate/v1/gw-sync/config/desired", []byte(payload), true, 1); err != nil {
 		e.t.Fatal(err)
 	}
 	waitFor(e.t, "config/result", func() bool { return len(e.got.get("sitegate/v1/gw-sync/config/result")) > before })
@@ -204,7 +206,6 @@ func TestDesiredConfiguration(t *testing.T) {
 	e := newEnv(t)
 	e.startUplink(nil)
 	waitFor(t, "connected", func() bool { return e.up.Status().Connected })
-	time.Sleep(200 * time.Millisecond) // the subscription follows the connection
 	_, rev := e.gw.Site()
 
 	// Applied: based on the current revision.
@@ -218,13 +219,16 @@ func TestDesiredConfiguration(t *testing.T) {
 	}
 
 	// Invalid: every problem listed, nothing applied.
-	for _, bad := range []string{
+	for i, bad := range []string{
 		`not json`,
-		fmt.Sprintf(`{"rev":8,"base_rev":%d,"site":{"site":{"name":""},"modbus":{"devices":[{"name":"x","bus":"nope","unit_id":0}]}}}`, rev2),
-		fmt.Sprintf(`{"rev":8,"base_rev":%d}`, rev2),
-		`{"rev":8,"base_rev":1,"site":{},"extra":true}`,
-		`{"rev":8,"base_rev":1,"site":"` + strings.Repeat("x", 10<<20) + `"}`,
+		`{"rev":%d,"base_rev":%d,"site":{"site":{"name":""},"modbus":{"devices":[{"name":"x","bus":"nope","unit_id":0}]}}}`,
+		`{"rev":%d,"base_rev":%d}`,
+		`{"rev":%d,"base_rev":%d,"site":{},"extra":true}`,
+		`{"rev":%d,"base_rev":%d,"site":"` + strings.Repeat("x", 10<<20) + `"}`,
 	} {
+		if strings.Contains(bad, "%d") {
+			bad = fmt.Sprintf(bad, 11+i, rev2)
+		}
 		r := e.sendDesired(bad)
 		if r["result"] != "invalid" || len(r["errors"].([]any)) == 0 {
 			t.Fatalf("%.60q: result %v", bad, r)
@@ -241,7 +245,7 @@ func TestDesiredConfiguration(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, rev3 := e.gw.Site()
-	r = e.sendDesired(fmt.Sprintf(`{"rev":9,"base_rev":%d,"site":{"site":{"name":"Stale cloud copy"}}}`, rev2))
+	r = e.sendDesired(fmt.Sprintf(`{"rev":20,"base_rev":%d,"site":{"site":{"name":"Stale cloud copy"}}}`, rev2))
 	if r["result"] != "conflict" || r["local_rev"].(float64) != float64(rev3) {
 		t.Fatalf("conflict result %v", r)
 	}
@@ -249,7 +253,7 @@ func TestDesiredConfiguration(t *testing.T) {
 		t.Fatal("a conflicting desired configuration was applied")
 	}
 	c, ok := e.up.Conflict()
-	if !ok || c.DesiredRev != 9 || c.Site.Site.Name != "Stale cloud copy" {
+	if !ok || c.DesiredRev != 20 || c.Site.Site.Name != "Stale cloud copy" {
 		t.Fatalf("conflict %+v %v", c, ok)
 	}
 	// Keep local: reported again, conflict gone.
@@ -261,8 +265,18 @@ func TestDesiredConfiguration(t *testing.T) {
 	if _, ok := e.up.Conflict(); ok {
 		t.Fatal("conflict still pending")
 	}
+	// The retained desired configuration comes again at every reconnect:
+	// a revision already handled is ignored, not a new conflict.
+	n = len(e.got.get("sitegate/v1/gw-sync/config/result"))
+	e.up.SetCut(device.Actor{ID: "u-admin", Role: "admin"}, true)
+	e.up.SetCut(device.Actor{ID: "u-admin", Role: "admin"}, false)
+	waitFor(t, "reconnected", func() bool { return e.up.Status().Connected })
+	time.Sleep(300 * time.Millisecond) // a duplicate would be answered by now
+	if len(e.got.get("sitegate/v1/gw-sync/config/result")) != n {
+		t.Fatal("a retained desired configuration was handled twice")
+	}
 	// A second conflict, resolved by taking the cloud's site.
-	e.sendDesired(fmt.Sprintf(`{"rev":10,"base_rev":%d,"site":{"site":{"name":"Cloud wins"}}}`, rev2))
+	e.sendDesired(fmt.Sprintf(`{"rev":21,"base_rev":%d,"site":{"site":{"name":"Cloud wins"}}}`, rev2))
 	if err := e.up.ResolveConflict(device.Actor{ID: "u-inst", Role: "installer"}, true, nil); err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/sitegate/sitegate/cloudsync"
 	"github.com/sitegate/sitegate/cloudsync/broker"
 	"github.com/sitegate/sitegate/device"
+	"github.com/sitegate/sitegate/device/devicetest"
 	"github.com/sitegate/sitegate/store/storetest"
 )
 
@@ -37,6 +38,7 @@ type mosquitto struct {
 	addr  string
 	files broker.Files
 	cmd   *exec.Cmd
+	log   string // the broker's log file, subscriptions included
 }
 
 func startMosquitto(tb testing.TB) *mosquitto {
@@ -67,38 +69,47 @@ allow_anonymous true
 persistence false
 max_inflight_messages 0
 max_queued_messages 0
+log_type error
+log_type warning
+log_type notice
+log_type information
+log_type subscribe
 `, port, files.CA, files.ServerCert, files.ServerKey)
 	confPath := filepath.Join(dir, "mosquitto.conf")
 	if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
 		tb.Fatal(err)
 	}
 	cmd := exec.Command("mosquitto", "-c", confPath)
-	out, _ := os.Create(filepath.Join(dir, "mosquitto.log"))
+	logPath := filepath.Join(dir, "mosquitto.log")
+	out, _ := os.Create(logPath)
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	m := &mosquitto{addr: addr, files: files, cmd: cmd, log: logPath}
+	devicetest.Eventually(tb, 10*time.Second, func() string { return "mosquitto to start: " + m.logText() }, func() bool {
 		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
 		if err == nil {
 			c.Close()
-			break
 		}
-		if time.Now().After(deadline) {
-			log, _ := os.ReadFile(out.Name())
-			tb.Fatalf("mosquitto did not start: %s", log)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return &mosquitto{addr: addr, files: files, cmd: cmd}
+		return err == nil
+	})
+	return m
+}
+
+func (m *mosquitto) logText() string {
+	b, _ := os.ReadFile(m.log)
+	return string(b)
 }
 
 // subscribe runs mosquitto_sub and counts messages by seq.
 func (m *mosquitto) subscribe(tb testing.TB, topic string) *seqCounter {
 	tb.Helper()
 	_, port, _ := net.SplitHostPort(m.addr)
+	// The broker logs "<client id> <qos> <filter>" for each subscription.
+	subscribed := func() int { return strings.Count(m.logText(), "test-subscriber 1 "+topic+"\n") }
+	before := subscribed()
 	cmd := exec.Command("mosquitto_sub", "-h", "127.0.0.1", "-p", port, "--cafile", m.files.CA, "--cert", m.files.ClientCert,
 		"--key", m.files.ClientKey, "-i", "test-subscriber", "-q", "1", "-t", topic)
 	out, err := cmd.StdoutPipe()
@@ -123,7 +134,8 @@ func (m *mosquitto) subscribe(tb testing.TB, topic string) *seqCounter {
 			}
 		}
 	}()
-	time.Sleep(300 * time.Millisecond) // let the subscription settle
+	devicetest.Eventually(tb, 10*time.Second, func() string { return "mosquitto_sub's subscription in the broker log:\n" + m.logText() },
+		func() bool { return subscribed() > before })
 	return c
 }
 
@@ -235,10 +247,7 @@ func BenchmarkDrainToMosquitto(b *testing.B) {
 		}
 		start := time.Now()
 		up.Start()
-		deadline := time.Now().Add(2 * time.Minute)
-		for st.OutboxStats().Depth > 0 && time.Now().Before(deadline) {
-			time.Sleep(5 * time.Millisecond)
-		}
+		devicetest.Eventually(b, 2*time.Minute, "the outbox to drain", func() bool { return st.OutboxStats().Depth == 0 })
 		elapsed := time.Since(start)
 		up.Stop()
 		b.ReportMetric(float64(records*perRecord)/elapsed.Seconds(), "readings/s")

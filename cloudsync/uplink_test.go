@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,6 +23,7 @@ import (
 	"github.com/sitegate/sitegate/cloudsync"
 	"github.com/sitegate/sitegate/cloudsync/broker"
 	"github.com/sitegate/sitegate/device"
+	"github.com/sitegate/sitegate/device/devicetest"
 	"github.com/sitegate/sitegate/store"
 	"github.com/sitegate/sitegate/store/storetest"
 )
@@ -57,7 +59,21 @@ type env struct {
 	broker *broker.Broker
 	got    *received
 	up     *cloudsync.Uplink
+	// retained counts retained messages the broker has sent to clients
+	// as they subscribed.
+	retained *retainCounter
 }
+
+// retainCounter is a broker hook counting retained messages sent on
+// subscription, so a test knows a redelivery has happened.
+type retainCounter struct {
+	mqtt.HookBase
+	n atomic.Int64
+}
+
+func (h *retainCounter) ID() string                                     { return "retain-counter" }
+func (h *retainCounter) Provides(b byte) bool                           { return b == mqtt.OnRetainPublished }
+func (h *retainCounter) OnRetainPublished(*mqtt.Client, packets.Packet) { h.n.Add(1) }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
@@ -76,7 +92,7 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, st: st, gw: gw, files: files, got: &received{}}
+	e := &env{t: t, st: st, gw: gw, files: files, got: &received{}, retained: &retainCounter{}}
 	e.startBroker("127.0.0.1:0")
 	return e
 }
@@ -90,6 +106,9 @@ func (e *env) startBroker(addr string) {
 	if err := b.Server().Subscribe("sitegate/v1/#", 1, func(cl *mqtt.Client, sub packets.Subscription, pk packets.Packet) {
 		e.got.add(pk.TopicName, pk.Payload)
 	}); err != nil {
+		e.t.Fatal(err)
+	}
+	if err := b.Server().AddHook(e.retained, nil); err != nil {
 		e.t.Fatal(err)
 	}
 	e.broker = b
@@ -117,13 +136,7 @@ func (e *env) startUplink(mod func(c *cloudsync.Config)) {
 
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	devicetest.Eventually(t, 15*time.Second, what, cond)
 }
 
 func seqOf(t *testing.T, payload []byte) uint64 {
@@ -268,15 +281,17 @@ func TestDesiredConfiguration(t *testing.T) {
 	// The retained desired configuration comes again at every reconnect:
 	// a revision already handled is ignored, not a new conflict.
 	n = len(e.got.get("sitegate/v1/gw-sync/config/result"))
+	redelivered := e.retained.n.Load()
 	e.up.SetCut(device.Actor{ID: "u-admin", Role: "admin"}, true)
 	e.up.SetCut(device.Actor{ID: "u-admin", Role: "admin"}, false)
-	waitFor(t, "reconnected", func() bool { return e.up.Status().Connected })
-	time.Sleep(300 * time.Millisecond) // a duplicate would be answered by now
-	if len(e.got.get("sitegate/v1/gw-sync/config/result")) != n {
-		t.Fatal("a retained desired configuration was handled twice")
+	waitFor(t, "the retained desired configuration sent again", func() bool { return e.retained.n.Load() > redelivered })
+	// A second conflict, resolved by taking the cloud's site. The gateway
+	// handles desired configurations in order, so by the time revision 21
+	// is answered a second answer to 20 would be there too.
+	r = e.sendDesired(fmt.Sprintf(`{"rev":21,"base_rev":%d,"site":{"site":{"name":"Cloud wins"}}}`, rev2))
+	if got := len(e.got.get("sitegate/v1/gw-sync/config/result")); got != n+1 || r["rev"].(float64) != 21 {
+		t.Fatalf("%d answers since the reconnect, want 1 (to revision 21, got %v): a retained desired configuration was handled twice", got-n, r)
 	}
-	// A second conflict, resolved by taking the cloud's site.
-	e.sendDesired(fmt.Sprintf(`{"rev":21,"base_rev":%d,"site":{"site":{"name":"Cloud wins"}}}`, rev2))
 	if err := e.up.ResolveConflict(device.Actor{ID: "u-inst", Role: "installer"}, true, nil); err != nil {
 		t.Fatal(err)
 	}

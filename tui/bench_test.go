@@ -16,6 +16,7 @@ import (
 	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/sitegate/sitegate/device"
+	"github.com/sitegate/sitegate/device/devicetest"
 	"github.com/sitegate/sitegate/tui/access"
 )
 
@@ -153,16 +154,12 @@ func BenchmarkConcurrentSessions(b *testing.B) {
 			c.c.Close()
 		}
 		waitFor(b, "sessions closed", func() bool { return len(e.gw.Sessions()) == 0 })
-		deadline := time.Now().Add(10 * time.Second)
 		left := 0
-		for {
+		devicetest.Within(10*time.Second, func() bool {
 			runtime.GC()
 			left = runtime.NumGoroutine() - baseGoroutines
-			if left <= 0 || time.Now().After(deadline) {
-				break
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+			return left <= 0
+		})
 		if left > 0 && testing.Verbose() {
 			buf := make([]byte, 1<<20)
 			b.Logf("goroutines:\n%s", buf[:runtime.Stack(buf, true)])

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sitegate/sitegate/device"
+	"github.com/sitegate/sitegate/device/devicetest"
 )
 
 // needTool skips when a tool is missing, except in CI, where .ci/run
@@ -65,17 +66,10 @@ func (tm *tmux) screen() string {
 // waitFor waits until the screen contains text and returns the screen.
 func (tm *tmux) waitFor(text string) string {
 	tm.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		s := tm.screen()
-		if strings.Contains(s, text) {
-			return s
-		}
-		if time.Now().After(deadline) {
-			tm.t.Fatalf("timed out waiting for %q; the screen shows:\n%s", text, s)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	var s string
+	devicetest.Eventually(tm.t, 20*time.Second, func() string { return fmt.Sprintf("%q; the screen shows:\n%s", text, s) },
+		func() bool { s = tm.screen(); return strings.Contains(s, text) })
+	return s
 }
 
 // typeText sends literal text; keys sends tmux key names (Enter, Tab).

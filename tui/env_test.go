@@ -19,6 +19,7 @@ import (
 	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/sitegate/sitegate/device"
+	"github.com/sitegate/sitegate/device/devicetest"
 	"github.com/sitegate/sitegate/store"
 	"github.com/sitegate/sitegate/store/storetest"
 	"github.com/sitegate/sitegate/tui/access"
@@ -229,13 +230,7 @@ func (e *env) auditActions() []string {
 // waitFor polls cond until it holds or the deadline passes.
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	devicetest.Eventually(t, 10*time.Second, what, cond)
 }
 
 func netDial(addr string) (net.Conn, error) { return net.DialTimeout("tcp", addr, 5*time.Second) }

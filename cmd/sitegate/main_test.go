@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -19,6 +20,7 @@ import (
 
 	gossh "golang.org/x/crypto/ssh"
 
+	"github.com/sitegate/sitegate/device/devicetest"
 	"github.com/sitegate/sitegate/store"
 )
 
@@ -373,13 +375,8 @@ func (s *syncWriter) String() string {
 
 func waitOutput(t *testing.T, w *syncWriter, text string) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(w.String(), text) {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %q in:\n%s", text, w.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	devicetest.Eventually(t, 30*time.Second, func() string { return fmt.Sprintf("%q in:\n%s", text, w.String()) },
+		func() bool { return strings.Contains(w.String(), text) })
 }
 
 // The demo shows live values within seconds: log in as the demo installer
@@ -412,13 +409,13 @@ func TestDemoServesLiveValues(t *testing.T) {
 	}
 	defer c.Close()
 	acceptPrivacy(t, c)
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	var b []byte
+	devicetest.Eventually(t, 20*time.Second, func() string { return fmt.Sprintf("live values from the simulated meter:\n%s\n%s", b, errw.String()) }, func() bool {
 		s, err := c.NewSession()
 		if err != nil {
 			t.Fatal(err)
 		}
-		b, _ := s.Output("modbus read main-meter --json")
+		b, _ = s.Output("modbus read main-meter --json")
 		s.Close()
 		var rs []struct {
 			Point   string `json:"point"`
@@ -432,14 +429,8 @@ func TestDemoServesLiveValues(t *testing.T) {
 				good++
 			}
 		}
-		if len(rs) > 5 && good == len(rs) {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no live values from the simulated meter:\n%s\n%s", b, errw.String())
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		return len(rs) > 5 && good == len(rs)
+	})
 }
 
 // acceptPrivacy logs in with a terminal, as a first login must, and

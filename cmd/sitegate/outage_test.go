@@ -17,6 +17,7 @@ import (
 	"github.com/mochi-mqtt/server/v2/packets"
 
 	"github.com/sitegate/sitegate/cloudsync/broker"
+	"github.com/sitegate/sitegate/device/devicetest"
 	"github.com/sitegate/sitegate/device/modbus/sim"
 	"github.com/sitegate/sitegate/store"
 )
@@ -210,11 +211,5 @@ func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, n
 
 func waitCond(t *testing.T, d time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	devicetest.Eventually(t, d, what, cond)
 }

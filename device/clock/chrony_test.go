@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sitegate/sitegate/device/devicetest"
 )
 
 // needTool skips a test whose outside tool is missing, except in CI, where
@@ -65,8 +67,10 @@ pidfile %s
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start chronyd: %v", err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	// exited is closed when chronyd has gone, waitErr then says why.
+	exited := make(chan struct{})
+	var waitErr error
+	go func() { waitErr = cmd.Wait(); close(exited) }()
 	t.Cleanup(func() {
 		_ = cmd.Process.Signal(os.Interrupt)
 		select {
@@ -77,25 +81,29 @@ pidfile %s
 		}
 	})
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	// Wait until it answers a valid time (a condition, not a sleep).
-	deadline := time.Now().Add(15 * time.Second)
-	for {
+	// Wait until it answers a valid time, or has exited.
+	var answer string
+	devicetest.Eventually(t, 15*time.Second, func() string { return fmt.Sprintf("chronyd on %s to answer a valid time: %s", addr, answer) }, func() bool {
 		select {
-		case err := <-exited:
-			t.Fatalf("chronyd exited: %v\n%s", err, out.String())
+		case <-exited:
+			return true
 		default:
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 		r, err := NetQuery(ctx, addr)
 		cancel()
-		if err == nil && r.Validate() == nil {
-			return addr
+		if err == nil {
+			err = r.Validate()
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("chronyd on %s gave no valid answer: %v %v\n%s", addr, err, r, out.String())
-		}
-		time.Sleep(50 * time.Millisecond)
+		answer = fmt.Sprint(err)
+		return err == nil
+	})
+	select {
+	case <-exited:
+		t.Fatalf("chronyd exited: %v\n%s", waitErr, out.String())
+	default:
 	}
+	return addr
 }
 
 // The real network path against a second NTP implementation.

@@ -14,6 +14,7 @@ import (
 	"github.com/beevik/ntp"
 
 	"github.com/sitegate/sitegate/device"
+	"github.com/sitegate/sitegate/device/devicetest"
 	"github.com/sitegate/sitegate/store/storetest"
 )
 
@@ -431,13 +432,7 @@ func TestClockStopInterruptsQuery(t *testing.T) {
 	srv := startServer(t, serverConfig{silent: true})
 	c, _, _ := newTestClock(t, Options{Timeout: 30 * time.Second}, srv.Addr)
 	c.Start(context.Background())
-	deadline := time.Now().Add(10 * time.Second)
-	for srv.hits.Load() == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the server was never asked")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	devicetest.Eventually(t, 10*time.Second, "the silent server to be asked", func() bool { return srv.hits.Load() > 0 })
 	start := time.Now()
 	c.Stop()
 	if took := time.Since(start); took > 2*time.Second {
@@ -471,17 +466,9 @@ func TestClockFollowsGatewaySite(t *testing.T) {
 
 	waitFor := func(what string, ok func(device.ClockHealth) bool) {
 		t.Helper()
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			h := gw.Health().Clock
-			if ok(h) {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: health clock %+v", what, h)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+		var h device.ClockHealth
+		devicetest.Eventually(t, 10*time.Second, func() string { return fmt.Sprintf("%s: health clock %+v", what, h) },
+			func() bool { h = gw.Health().Clock; return ok(h) })
 	}
 	waitFor("first server", func(h device.ClockHealth) bool { return h.Synced && h.Source == a.Addr })
 	setServers(b.Addr)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sitegate/sitegate/device"
+	"github.com/sitegate/sitegate/device/devicetest"
 	"github.com/sitegate/sitegate/store"
 	"github.com/sitegate/sitegate/store/storetest"
 )
@@ -154,19 +155,14 @@ func TestFirmwareCrashMidApplyKeepsOldSlotBootable(t *testing.T) {
 	}
 	// Wait until the child has written part of the payload to disk, then
 	// kill it mid-write.
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	devicetest.Eventually(t, 20*time.Second, func() string { return fmt.Sprintf("the child to write a temporary slot file: %s", stderr) }, func() bool {
 		tmps, _ := filepath.Glob(filepath.Join(dir, DirName, ".tmp-slot-b-*"))
-		if len(tmps) == 1 {
-			if fi, err := os.Stat(tmps[0]); err == nil && fi.Size() > int64(half)/2 {
-				break
-			}
+		if len(tmps) != 1 {
+			return false
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("child wrote no temporary slot file: %s", stderr)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		fi, err := os.Stat(tmps[0])
+		return err == nil && fi.Size() > int64(half)/2
+	})
 	if err := cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}

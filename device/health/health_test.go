@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sitegate/sitegate/device"
+	"github.com/sitegate/sitegate/device/devicetest"
 	"github.com/sitegate/sitegate/device/health"
 	"github.com/sitegate/sitegate/store"
 	"github.com/sitegate/sitegate/store/storetest"
@@ -201,11 +202,5 @@ func TestDataLimit(t *testing.T) {
 
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	devicetest.Eventually(t, 10*time.Second, what, cond)
 }

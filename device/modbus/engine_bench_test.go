@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sitegate/sitegate/device"
+	"github.com/sitegate/sitegate/device/devicetest"
 	"github.com/sitegate/sitegate/device/modbus"
 	"github.com/sitegate/sitegate/device/modbus/sim"
 )
@@ -40,7 +41,7 @@ func BenchmarkPollingThroughput(b *testing.B) {
 	site.Modbus.Buses[0].Timeout = dur(50 * time.Millisecond)
 	for i := 0; i < b.N; i++ {
 		f := newFixture(b, site, modbus.Options{})
-		time.Sleep(500 * time.Millisecond) // let every device start
+		devicetest.Eventually(b, 30*time.Second, "20 devices online", func() bool { return f.gw.Health().Modbus.DevicesOnline >= 20 })
 		startReq := totalRequests(f)
 		cpu0, t0 := cpuTime(), time.Now()
 		time.Sleep(3 * time.Second)
@@ -76,10 +77,7 @@ func BenchmarkMemory200x50(b *testing.B) {
 		var before runtime.MemStats
 		runtime.ReadMemStats(&before)
 		f := newFixture(b, site, modbus.Options{})
-		deadline := time.Now().Add(60 * time.Second)
-		for f.gw.Health().Modbus.DevicesOnline < 200 && time.Now().Before(deadline) {
-			time.Sleep(50 * time.Millisecond)
-		}
+		devicetest.Eventually(b, 60*time.Second, "200 devices online", func() bool { return f.gw.Health().Modbus.DevicesOnline >= 200 })
 		runtime.GC()
 		var after runtime.MemStats
 		runtime.ReadMemStats(&after)

@@ -3,6 +3,7 @@ package modbus_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"math"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sitegate/sitegate/device"
+	"github.com/sitegate/sitegate/device/devicetest"
 	"github.com/sitegate/sitegate/device/modbus"
 	"github.com/sitegate/sitegate/device/modbus/sim"
 	"github.com/sitegate/sitegate/store"
@@ -68,27 +70,24 @@ func newSim(t testing.TB, models map[uint8]*sim.Model, def *sim.Model) (*sim.Ser
 // waitReadings waits until cond holds for the device's readings.
 func (f *fixture) waitReadings(dev string, what string, cond func(rs []device.Reading, st device.DeviceStatus) bool) []device.Reading {
 	f.t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		rs, _ := f.gw.Readings(dev)
-		var st device.DeviceStatus
+	var rs []device.Reading
+	var st device.DeviceStatus
+	devicetest.Eventually(f.t, 15*time.Second, func() string {
+		b, _ := json.MarshalIndent(struct {
+			R []device.Reading
+			S device.DeviceStatus
+		}{rs, st}, "", " ")
+		return fmt.Sprintf("%s: %s", what, b)
+	}, func() bool {
+		rs, _ = f.gw.Readings(dev)
 		for _, s := range f.gw.DeviceStatuses() {
 			if s.Device == dev {
 				st = s
 			}
 		}
-		if cond(rs, st) {
-			return rs
-		}
-		if time.Now().After(deadline) {
-			b, _ := json.MarshalIndent(struct {
-				R []device.Reading
-				S device.DeviceStatus
-			}{rs, st}, "", " ")
-			f.t.Fatalf("timed out waiting for %s: %s", what, b)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return cond(rs, st)
+	})
+	return rs
 }
 
 func allGood(rs []device.Reading, _ device.DeviceStatus) bool {

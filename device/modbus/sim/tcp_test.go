@@ -11,6 +11,7 @@ import (
 	mb "github.com/goburrow/modbus"
 
 	"github.com/sitegate/sitegate/device"
+	"github.com/sitegate/sitegate/device/devicetest"
 )
 
 // Every point of every profile, and every table of the default map, reads
@@ -371,11 +372,5 @@ func stacks() string {
 // waitFor polls cond until it holds, failing the test after 5 s.
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not reached within 5 s")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	devicetest.Eventually(t, 5*time.Second, "a condition of the test", cond)
 }

@@ -138,6 +138,31 @@ func (s *Site) Validate() error {
 	return v.err()
 }
 
+// ProblemsIn validates s and returns the problems of one section: at
+// section itself or any path below it. Nil means none. The console's
+// forms use it to check a section with the site file's own rules.
+func (s *Site) ProblemsIn(section string) []Problem {
+	var v problems
+	s.validate(&v)
+	var out []Problem
+	for _, p := range v.list {
+		if p.Path == section || strings.HasPrefix(p.Path, section+".") {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// ProblemAt returns the problem at path among ps as an error, or nil.
+func ProblemAt(ps []Problem, path string) error {
+	for _, p := range ps {
+		if p.Path == path {
+			return errors.New(p.String())
+		}
+	}
+	return nil
+}
+
 func (s *Site) validate(v *problems) {
 	checkText(v, "site.name", s.Site.Name, MaxSiteNameLength, true)
 	s.Access.validate(v, "access")

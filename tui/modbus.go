@@ -606,11 +606,7 @@ func (m *modbusScreen) submit() tea.Cmd {
 func problemLines(err error) string {
 	var ve *device.ValidationError
 	if errors.As(err, &ve) {
-		var lines []string
-		for _, p := range ve.Problems {
-			lines = append(lines, p.String())
-		}
-		return strings.Join(lines, "\n")
+		return ve.Error() // one problem per line, without a wrapper's prefix
 	}
 	return err.Error()
 }

@@ -131,7 +131,7 @@ func newFirmwareSignCmd(s streams) *cobra.Command {
 			}
 			defer in.Close()
 			var m firmware.Manifest
-			err = writeAtomically(out, func(w io.Writer) error {
+			err = store.WriteFile(out, 0o644, func(w io.Writer) error {
 				var err error
 				m, err = firmware.Sign(w, in, key, firmware.Manifest{Version: v.String(), MinVersion: floor.String(), Hardware: hardware})
 				return err
@@ -158,32 +158,6 @@ func abs(p string) string {
 		return a
 	}
 	return p
-}
-
-// writeAtomically writes path through fn via a temporary file in the same
-// directory, renamed over path only when fn and the sync succeed, so that a
-// failure never leaves a half-written image under the final name.
-func writeAtomically(path string, fn func(w io.Writer) error) error {
-	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	err = fn(f)
-	if err == nil {
-		err = f.Chmod(0o644)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }
 
 // openImage opens an image file, or standard input for "-".

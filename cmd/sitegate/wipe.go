@@ -128,7 +128,7 @@ func runWipe(dir, confirm string, out io.Writer) error {
 	if err := st.Close(); err != nil {
 		rep.fail(store.FileName, fmt.Errorf("close: %w", err))
 	}
-	syncDir(filepath.Dir(root))
+	store.SyncDir(filepath.Dir(root))
 
 	gone := "is gone"
 	if _, err := os.Lstat(root); err == nil {
@@ -201,7 +201,7 @@ func eraseTree(root string, out io.Writer) *wipeReport {
 			continue
 		}
 		rep.dirs++
-		syncDir(filepath.Dir(dir))
+		store.SyncDir(filepath.Dir(dir))
 	}
 	return rep
 }
@@ -258,15 +258,6 @@ func shredFile(path string) (int64, error) {
 		return 0, fmt.Errorf("overwritten but not removed: %w", err)
 	}
 	return size, nil
-}
-
-// syncDir makes a directory's entries durable (best effort: not every
-// system can sync a directory).
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
-	}
 }
 
 // plural writes "1 file", "2 files", "1 directory", "2 directories".

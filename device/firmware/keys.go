@@ -6,12 +6,12 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
+
+	"github.com/sitegate/sitegate/store"
 )
 
 // Key file suffixes written by WriteKeyPair.
@@ -69,44 +69,13 @@ func WriteKeyPair(prefix string, priv ed25519.PrivateKey) error {
 	return nil
 }
 
-// writeNew writes data to path, which must not exist: a synced temporary
-// file is hard-linked to path, so path appears complete or not at all, and
-// an existing file is never replaced.
+// writeNew writes data to path, which must not exist, so that path
+// appears complete or not at all and an existing key is never replaced.
 func writeNew(path string, data []byte, mode fs.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-key-*")
-	if err != nil {
+	return store.CreateFile(path, mode, func(w io.Writer) error {
+		_, err := w.Write(data)
 		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	err = f.Chmod(mode)
-	if err == nil {
-		_, err = f.Write(data)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return err
-	}
-	if err := os.Link(tmp, path); err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			return fmt.Errorf("%s already exists: it is never overwritten", path)
-		}
-		return err
-	}
-	syncDir(filepath.Dir(path))
-	return nil
-}
-
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
-	}
+	})
 }
 
 func readKeyFile(path, want string) ([]byte, error) {

@@ -385,7 +385,7 @@ func (m *Manager) Apply(ctx context.Context, r io.Reader, actor device.Actor, pr
 		return Manifest{}, m.reject(actor, slot, mf, fmt.Errorf("install %s: %w", slot.File(), err))
 	}
 	renamed = true
-	syncDir(m.dir)
+	store.SyncDir(m.dir)
 	crashPoint("renamed")
 
 	running := m.running(s)

@@ -230,27 +230,14 @@ func (e EUI) String() string { return hex.EncodeToString(e[:]) }
 func Check(l device.LoRa) []device.Problem {
 	s := device.DefaultSite()
 	s.LoRa = l
-	var ve *device.ValidationError
-	if !errors.As(s.Validate(), &ve) {
-		return nil
-	}
-	var out []device.Problem
-	for _, p := range ve.Problems {
-		if p.Path == "lora" || strings.HasPrefix(p.Path, "lora.") {
-			out = append(out, p)
-		}
-	}
-	return out
+	return s.ProblemsIn("lora")
 }
 
+// field returns the problem of one field of an enabled lora section as an
+// error, or nil.
 func field(l device.LoRa, path string) error {
 	l.Enabled = true
-	for _, p := range Check(l) {
-		if p.Path == path {
-			return errors.New(p.String())
-		}
-	}
-	return nil
+	return device.ProblemAt(Check(l), path)
 }
 
 // CheckNetworkServer reports what is wrong with a network server address

@@ -149,21 +149,25 @@ func TestLinuxConfigureWritesWPAOnceAndLoosensRPFilter(t *testing.T) {
 	}
 }
 
+// acceptAndClose answers every connection to ln by closing it, the least
+// a probe target must do, until ln is closed.
+func acceptAndClose(ln net.Listener) {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		c.Close()
+	}
+}
+
 func TestLinuxProbeIsBoundToItsInterface(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
+	go acceptAndClose(ln)
 	b := newTestLinux(t, &fakeTools{})
 	ctx := context.Background()
 	target := []string{"192.0.2.1:9", ln.Addr().String()}

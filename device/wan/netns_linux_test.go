@@ -267,15 +267,7 @@ func TestLinuxFailoverInNetworkNamespaces(t *testing.T) {
 
 	ln := listenIn(t, inetNS, "192.0.2.1:0")
 	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
+	go acceptAndClose(ln)
 
 	nsh, err := netns.GetFromName(gwNS)
 	if err != nil {

@@ -61,30 +61,14 @@ func Check(w device.WiFi) []device.Problem {
 	s := device.DefaultSite()
 	s.WiFi = w
 	s.ApplyDefaults()
-	err := s.Validate()
-	var ve *device.ValidationError
-	if !errors.As(err, &ve) {
-		return nil
-	}
-	var out []device.Problem
-	for _, p := range ve.Problems {
-		if p.Path == "wifi" || strings.HasPrefix(p.Path, "wifi.") {
-			out = append(out, p)
-		}
-	}
-	return out
+	return s.ProblemsIn("wifi")
 }
 
 // field returns the problem of one field of an enabled wifi section as an
 // error, or nil.
 func field(w device.WiFi, path string) error {
 	w.Enabled = true
-	for _, p := range Check(w) {
-		if p.Path == path {
-			return errors.New(p.String())
-		}
-	}
-	return nil
+	return device.ProblemAt(Check(w), path)
 }
 
 // CheckSSID reports what is wrong with an SSID (required, 1..32 bytes,

@@ -143,7 +143,13 @@ func (u *Uplink) decide(payload []byte) result {
 		}
 		return invalid(rev, err.Error())
 	}
-	if *d.BaseRev != localRev {
+	// The desired site is based on the revision the cloud last heard of;
+	// ApplySite refuses it inside its transaction when the site changed
+	// since (someone changed it offline meanwhile): that is a conflict.
+	ch, err := u.gw.ApplySite(device.Edit{Actor: CloudActor, Action: device.ActionSyncApplied, Base: *d.BaseRev}, next)
+	var stale *device.StaleError
+	if errors.As(err, &stale) {
+		localRev = stale.Current
 		c := device.SyncConflict{DesiredRev: rev, BaseRev: *d.BaseRev, LocalRev: localRev, Received: time.Now().UTC(), Site: next}
 		raw, _ := json.Marshal(storedConflict{SyncConflict: c, SiteJSON: d.Site})
 		if err := u.gw.Store().PutMeta(metaConflict, raw); err != nil {
@@ -152,11 +158,10 @@ func (u *Uplink) decide(payload []byte) result {
 		u.mu.Lock()
 		u.conflict = &c
 		u.mu.Unlock()
-		_ = u.gw.AuditDetail(CloudActor, "sync.conflict", fmt.Sprintf("site@%d", localRev), device.ResultDenied, fmt.Sprintf("cloud rev %d based on %d", rev, *d.BaseRev))
+		_ = u.gw.AuditDetail(CloudActor, device.ActionSyncConflict, fmt.Sprintf("site@%d", localRev), device.ResultDenied, fmt.Sprintf("cloud rev %d based on %d", rev, *d.BaseRev))
 		u.gw.Publish(device.Event{Kind: device.EventUplink, Detail: "conflict"})
 		return result{Rev: rev, Result: "conflict", Errors: []string{fmt.Sprintf("based on revision %d, the gateway is at %d", *d.BaseRev, localRev)}, LocalRev: localRev}
 	}
-	ch, err := u.gw.ApplySite(CloudActor, next, "sync.applied")
 	if err != nil {
 		return invalid(rev, err.Error())
 	}
@@ -188,7 +193,7 @@ func (u *Uplink) ResolveConflict(actor device.Actor, takeCloud bool, apply func(
 	if takeCloud {
 		if apply == nil {
 			apply = func(s *device.Site) error {
-				_, err := u.gw.ApplySite(actor, s, "sync.applied")
+				_, err := u.gw.ApplySite(device.Edit{Actor: actor, Action: device.ActionSyncApplied, Base: c.LocalRev}, s)
 				return err
 			}
 		}
@@ -201,10 +206,10 @@ func (u *Uplink) ResolveConflict(actor device.Actor, takeCloud bool, apply func(
 			Rev  uint64       `json:"rev"`
 			Site *device.Site `json:"site"`
 		}{rev, site.Redacted()})
-		if _, err := u.gw.Store().Enqueue("config/reported", reported); err != nil {
+		if _, err := u.gw.Store().Enqueue(string(device.StreamConfigReported), reported); err != nil {
 			return err
 		}
-		_ = u.gw.AuditDetail(actor, "sync.keep_local", fmt.Sprintf("site@%d", rev), device.ResultOK, fmt.Sprintf("cloud rev %d not applied", c.DesiredRev))
+		_ = u.gw.AuditDetail(actor, device.ActionSyncKeepLocal, fmt.Sprintf("site@%d", rev), device.ResultOK, fmt.Sprintf("cloud rev %d not applied", c.DesiredRev))
 	}
 	if err := u.gw.Store().DeleteMeta(metaConflict); err != nil {
 		return err

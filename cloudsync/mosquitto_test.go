@@ -17,6 +17,7 @@ import (
 	"github.com/sitegate/sitegate/cloudsync/broker"
 	"github.com/sitegate/sitegate/device"
 	"github.com/sitegate/sitegate/device/devicetest"
+	"github.com/sitegate/sitegate/device/field"
 	"github.com/sitegate/sitegate/store/storetest"
 )
 
@@ -165,16 +166,16 @@ func (c *seqCounter) count() int {
 func telemetryRecord(n int) []byte {
 	// What the gateway queues for a device cycle (see device.RecordPoll).
 	type reading struct {
-		Device  string       `json:"device"`
-		Point   string       `json:"point"`
-		Value   device.Value `json:"value"`
-		Quality string       `json:"quality"`
-		TS      time.Time    `json:"ts"`
+		Device  string      `json:"device"`
+		Point   string      `json:"point"`
+		Value   field.Value `json:"value"`
+		Quality string      `json:"quality"`
+		TS      time.Time   `json:"ts"`
 	}
 	rs := make([]reading, n)
 	ts := time.Date(2026, 11, 27, 10, 0, 0, 123000000, time.UTC)
 	for i := range rs {
-		rs[i] = reading{Device: "ahu-1", Point: fmt.Sprintf("point_%02d", i), Value: device.Number(21.5 + float64(i)/10), Quality: "good", TS: ts}
+		rs[i] = reading{Device: "ahu-1", Point: fmt.Sprintf("point_%02d", i), Value: field.Number(21.5 + float64(i)/10), Quality: "good", TS: ts}
 	}
 	b, _ := json.Marshal(struct {
 		Gateway  string    `json:"gateway"`

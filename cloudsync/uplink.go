@@ -346,9 +346,9 @@ func (u *Uplink) SetCut(actor device.Actor, cut bool) error {
 	u.cut = cut
 	cm := u.cm
 	u.mu.Unlock()
-	action := "uplink.restore"
+	action := device.ActionUplinkRestore
 	if cut {
-		action = "uplink.cut"
+		action = device.ActionUplinkCut
 		if cm != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 			_ = cm.Disconnect(ctx)
@@ -358,7 +358,7 @@ func (u *Uplink) SetCut(actor device.Actor, cut bool) error {
 		u.connect(u.ctx)
 	}
 	_ = u.gw.Audit(actor, action, "uplink", device.ResultOK)
-	u.gw.Publish(device.Event{Kind: device.EventUplink, Detail: action})
+	u.gw.Publish(device.Event{Kind: device.EventUplink, Detail: string(action)})
 	return nil
 }
 

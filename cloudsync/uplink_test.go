@@ -85,7 +85,7 @@ func newEnv(t *testing.T) *env {
 	}
 	site := device.DefaultSite()
 	site.Site.Name = "Sync test"
-	if _, err := gw.ApplySite(device.LocalActor, site, "config.change"); err != nil {
+	if _, err := gw.ApplySite(device.Edit{Actor: device.LocalActor, Action: "config.change", Base: gw.Rev()}, site); err != nil {
 		t.Fatal(err)
 	}
 	files, err := broker.EnsurePKI(filepath.Join(dir, "pki"), gw.ID())
@@ -254,7 +254,7 @@ func TestDesiredConfiguration(t *testing.T) {
 	// Conflict: the site changed offline since the cloud's base.
 	local, _ := e.gw.Site()
 	local.Site.Name = "Changed offline"
-	if _, err := e.gw.ApplySite(device.LocalActor, local, "config.change"); err != nil {
+	if _, err := e.gw.ApplySite(device.Edit{Actor: device.LocalActor, Action: "config.change", Base: e.gw.Rev()}, local); err != nil {
 		t.Fatal(err)
 	}
 	_, rev3 := e.gw.Site()

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sitegate/sitegate/device/field"
 	"github.com/sitegate/sitegate/store"
 )
 
@@ -32,14 +33,6 @@ var LocalActor = Actor{ID: "local", Role: "local"}
 
 // SystemActor is the gateway acting on its own (start-up, sync).
 var SystemActor = Actor{ID: "system", Role: "system"}
-
-// Audit results.
-const (
-	ResultOK        = "ok"
-	ResultDenied    = "denied"
-	ResultFailed    = "failed"
-	ResultUnchanged = "unchanged"
-)
 
 // GatewayOptions configure a Gateway.
 type GatewayOptions struct {
@@ -66,8 +59,9 @@ type Gateway struct {
 	sess sessions
 	logs *LogRing
 
-	fieldMu  sync.RWMutex
-	field    fieldState
+	field *field.Hub
+
+	fieldMu  sync.RWMutex // guards the attached subsystems below
 	uplink   Uplink
 	firmware FirmwareUpdater
 	network  Network
@@ -92,6 +86,7 @@ func NewGateway(st *store.Store, o GatewayOptions) (*Gateway, error) {
 		o.Logs = NewLogRing(1000)
 	}
 	g := &Gateway{st: st, now: o.Now, started: o.Now(), bus: newBus(), logs: o.Logs}
+
 	g.sess.open = map[uint64]sessionEntry{}
 	err := st.Update(func(tx *store.Tx) error {
 		id := string(tx.Meta(metaGatewayID))
@@ -111,7 +106,7 @@ func NewGateway(st *store.Store, o GatewayOptions) (*Gateway, error) {
 		if err := tx.PutMeta(metaGatewayID, []byte(id)); err != nil {
 			return err
 		}
-		_, err := tx.AppendAudit(store.AuditEvent{Actor: SystemActor.ID, Role: SystemActor.Role, Action: "gateway.create", Target: id, Result: ResultOK})
+		_, err := tx.AppendAudit(auditEvent(SystemActor, ActionGatewayCreate, id, ResultOK, ""))
 		return err
 	})
 	if err != nil {
@@ -124,6 +119,12 @@ func NewGateway(st *store.Store, o GatewayOptions) (*Gateway, error) {
 		return nil, err
 	}
 	g.site, g.rev = site, rev
+	g.field = field.NewHub(field.HubOptions{
+		Gateway:   g.id,
+		Telemetry: func(payload []byte) error { _, err := st.Enqueue(string(StreamTelemetry), payload); return err },
+		Notify:    func(device string) { g.Publish(Event{Kind: EventReadings, Device: device}) },
+	})
+	g.field.SetTopology(site.FieldDevices())
 	// Every committed audit event, whoever wrote it, goes to live screens.
 	st.OnAudit(func(e store.AuditEvent) { g.Publish(Event{Kind: EventAudit, Audit: e}) })
 	o.Logs.setNotify(func(r LogRecord) { g.Publish(Event{Kind: EventLog, Log: r}) })
@@ -227,14 +228,62 @@ type Change struct {
 	Unchanged bool   // the new site equals the current one; nothing was stored
 }
 
+// Edit says who changes the site, how the change is called in the audit
+// log, and which revision it was made from.
+type Edit struct {
+	Actor  Actor
+	Action Action // e.g. config.change, config.import, sync.applied
+	// Base is the site revision the change was made from (0: the site was
+	// never configured). A change whose Base is not the current revision is
+	// refused with a *StaleError, unless Force.
+	Base uint64
+	// Force applies the change over a newer revision; the audit event
+	// says so.
+	Force bool
+}
+
+// ErrStale means a change was based on a revision of the site that is no
+// longer the current one: someone else changed the site meanwhile.
+var ErrStale = errors.New("the site changed since this change was based on it")
+
+// StaleError is a refused stale change: what it was based on, and who
+// changed what since.
+type StaleError struct {
+	Base    uint64    // the revision the change was based on
+	Current uint64    // the current revision
+	Author  string    // actor id of the current revision
+	Time    time.Time // when the current revision was stored
+	Changed []string  // site paths that differ between Base and Current (empty when Base is no longer kept)
+}
+
+func (e *StaleError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "the site changed since this change was based on it (revision %d, now %d", e.Base, e.Current)
+	if e.Author != "" {
+		fmt.Fprintf(&b, ", by %s at %s", e.Author, e.Time.UTC().Format(time.RFC3339))
+	}
+	b.WriteString(")")
+	if len(e.Changed) > 0 {
+		b.WriteString("; changed: " + strings.Join(e.Changed, ", "))
+	}
+	return b.String()
+}
+
+// Is makes errors.Is(err, ErrStale) true.
+func (e *StaleError) Is(target error) bool { return target == ErrStale }
+
 // ApplySite validates next and, when it differs from the current site,
-// stores it as a new revision authored by actor. The revision, its audit
-// event (action, e.g. "config.change" or "config.import") and the
-// config/reported outbox record commit in one transaction. Secrets given as
-// "<set>" keep their stored values. A site that does not validate is
-// refused with every problem and nothing is stored.
-func (g *Gateway) ApplySite(actor Actor, next *Site, action string) (Change, error) {
-	ch, previous, stored, err := g.applySite(actor, next, action)
+// stores it as a new revision authored by e.Actor — if e.Base is still the
+// current revision, checked inside the transaction that writes it. The
+// revision, its audit event (e.Action) and the config/reported outbox
+// record commit in one transaction. Secrets given as "<set>" keep their
+// stored values. A site that does not validate is refused with every
+// problem, a stale one with a *StaleError; nothing is stored then.
+//
+// Every change of the site goes through here: console edits, exec and
+// offline imports, the cloud's desired configuration, probation rollbacks.
+func (g *Gateway) ApplySite(e Edit, next *Site) (Change, error) {
+	ch, previous, stored, err := g.applySite(e, next)
 	if err != nil || ch.Unchanged {
 		return ch, err
 	}
@@ -244,18 +293,37 @@ func (g *Gateway) ApplySite(actor Actor, next *Site, action string) (Change, err
 	observers := append([]SiteObserver(nil), g.observers...)
 	g.healthMu.Unlock()
 	for _, fn := range observers {
-		fn(previous.Clone(), stored.Clone(), actor)
+		fn(previous.Clone(), stored.Clone(), e.Actor)
 	}
 	g.Publish(Event{Kind: EventSite, Rev: ch.Rev})
 	return ch, nil
 }
 
+// EditSite applies fn to a copy of the current site and stores the result
+// based on the revision it was read at (see ApplySite). It suits changes
+// made on the spot; a change a person prepared from an earlier reading must
+// pass that reading's revision to ApplySite instead.
+func (g *Gateway) EditSite(actor Actor, action Action, fn func(s *Site) error) (Change, error) {
+	s, rev := g.Site()
+	if err := fn(s); err != nil {
+		return Change{Rev: rev}, err
+	}
+	return g.ApplySite(Edit{Actor: actor, Action: action, Base: rev}, s)
+}
+
 // applySite stores a change under the site lock and returns the previous
 // and the stored site.
-func (g *Gateway) applySite(actor Actor, next *Site, action string) (Change, *Site, *Site, error) {
+func (g *Gateway) applySite(e Edit, next *Site) (Change, *Site, *Site, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	target := fmt.Sprintf("site@%d", g.rev)
+	if !e.Force && e.Base != g.rev {
+		err := g.staleError(e.Base)
+		_ = g.AuditDetail(e.Actor, e.Action, target, ResultDenied, truncate(err.Error(), 200))
+		return Change{Rev: g.rev}, nil, nil, err
+	}
 	next = next.Clone()
+	next.Revision = nil
 	if err := CheckSite(next, g.site); err != nil {
 		return Change{Rev: g.rev}, nil, nil, err
 	}
@@ -263,8 +331,8 @@ func (g *Gateway) applySite(actor Actor, next *Site, action string) (Change, *Si
 	guards := append([]SiteGuard(nil), g.guards...)
 	g.healthMu.Unlock()
 	for _, guard := range guards {
-		if err := guard(g.site, next, actor); err != nil {
-			_, _ = g.st.AppendAudit(store.AuditEvent{Actor: actor.ID, Role: actor.Role, Action: action, Target: fmt.Sprintf("site@%d", g.rev), Result: ResultDenied, Detail: truncate(err.Error(), 200)})
+		if err := guard(g.site, next, e.Actor); err != nil {
+			_ = g.AuditDetail(e.Actor, e.Action, target, ResultDenied, truncate(err.Error(), 200))
 			return Change{Rev: g.rev}, nil, nil, err
 		}
 	}
@@ -274,17 +342,31 @@ func (g *Gateway) applySite(actor Actor, next *Site, action string) (Change, *Si
 	}
 	current, _ := json.Marshal(g.site)
 	if g.rev > 0 && bytes.Equal(body, current) {
-		_, err := g.st.AppendAudit(store.AuditEvent{Actor: actor.ID, Role: actor.Role, Action: action, Target: fmt.Sprintf("site@%d", g.rev), Result: ResultUnchanged})
+		err := g.Audit(e.Actor, e.Action, target, ResultUnchanged)
 		return Change{Rev: g.rev, Unchanged: true}, nil, nil, err
+	}
+	detail := ""
+	if e.Force && e.Base != g.rev {
+		detail = fmt.Sprintf("forced over revision %d (based on %d)", g.rev, e.Base)
 	}
 	var rev uint64
 	err = g.st.Update(func(tx *store.Tx) error {
-		r, err := tx.PutConfig(SiteDoc, actor.ID, body)
+		// The check that counts: inside the transaction that writes.
+		var cur uint64
+		if r, err := tx.Config(SiteDoc); err == nil {
+			cur = r.Rev
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		if !e.Force && cur != e.Base {
+			return &StaleError{Base: e.Base, Current: cur}
+		}
+		r, err := tx.PutConfig(SiteDoc, e.Actor.ID, body)
 		if err != nil {
 			return err
 		}
 		rev = r.Rev
-		if _, err := tx.AppendAudit(store.AuditEvent{Actor: actor.ID, Role: actor.Role, Action: action, Target: fmt.Sprintf("site@%d", rev), Result: ResultOK}); err != nil {
+		if _, err := tx.AppendAudit(auditEvent(e.Actor, e.Action, fmt.Sprintf("site@%d", rev), ResultOK, detail)); err != nil {
 			return err
 		}
 		reported, err := json.Marshal(struct {
@@ -294,7 +376,7 @@ func (g *Gateway) applySite(actor Actor, next *Site, action string) (Change, *Si
 		if err != nil {
 			return err
 		}
-		_, err = tx.Enqueue("config/reported", reported)
+		_, err = tx.Enqueue(string(StreamConfigReported), reported)
 		return err
 	})
 	if err != nil {
@@ -302,36 +384,98 @@ func (g *Gateway) applySite(actor Actor, next *Site, action string) (Change, *Si
 	}
 	previous := g.site
 	g.site, g.rev = next, rev
+	g.field.SetTopology(next.FieldDevices())
 	return Change{Rev: rev}, previous, next, nil
 }
 
-// ImportYAML parses a site file and applies it as actor (see ApplySite).
-// Decoding and validation problems are reported together.
-func (g *Gateway) ImportYAML(actor Actor, data []byte, action string) (Change, error) {
+// staleError says who changed what since base.
+func (g *Gateway) staleError(base uint64) *StaleError {
+	e := &StaleError{Base: base, Current: g.rev}
+	hist, _ := g.st.ConfigHistory(SiteDoc, 0)
+	var baseBody []byte
+	for _, r := range hist {
+		if r.Rev == g.rev {
+			e.Author, e.Time = r.Author, r.Time
+			if base == 0 {
+				baseBody, _ = json.Marshal(DefaultSite())
+			}
+		}
+		if r.Rev == base {
+			baseBody = r.Body
+		}
+	}
+	if baseBody != nil && len(hist) > 0 {
+		e.Changed = ChangedPaths(baseBody, hist[0].Body, 12)
+	}
+	return e
+}
+
+// ImportYAML parses a site file and applies it (see ApplySite). A file that
+// carries `revision: N` (config export writes it) is based on revision N;
+// one without is based on the current revision. Decoding and validation
+// problems are reported together.
+func (g *Gateway) ImportYAML(e Edit, data []byte) (Change, error) {
 	current, rev := g.Site()
 	s, err := ImportSiteYAML(data, current)
 	if err != nil {
 		return Change{Rev: rev}, err
 	}
-	return g.ApplySite(actor, s, action)
+	e.Base = rev
+	if s.Revision != nil {
+		e.Base = *s.Revision
+	}
+	ch, err := g.ApplySite(e, s)
+	var stale *StaleError
+	if errors.As(err, &stale) && s.Revision != nil {
+		return ch, &ImportStaleError{StaleError: stale}
+	}
+	return ch, err
 }
+
+// ImportStaleError is a site file exported at an older revision.
+type ImportStaleError struct{ *StaleError }
+
+func (e *ImportStaleError) Error() string {
+	msg := fmt.Sprintf("the site changed since this file was exported (revision %d, now %d): run config diff, or import with --force", e.Base, e.Current)
+	if len(e.Changed) > 0 {
+		msg += "; changed since: " + strings.Join(e.Changed, ", ")
+	}
+	return msg
+}
+
+// Unwrap gives the StaleError.
+func (e *ImportStaleError) Unwrap() error { return e.StaleError }
 
 // ExportYAML returns the current site as a site file, secrets as "<set>".
 func (g *Gateway) ExportYAML() ([]byte, error) {
-	s, _ := g.Site()
+	s, rev := g.Site()
+	if rev > 0 {
+		s.Revision = &rev
+	}
 	return EncodeSiteYAML(s)
 }
 
 // Audit appends one event by actor.
-func (g *Gateway) Audit(actor Actor, action, target, result string) error {
+func (g *Gateway) Audit(actor Actor, action Action, target string, result Result) error {
 	return g.AuditDetail(actor, action, target, result, "")
 }
 
 // AuditDetail appends one event by actor with a detail (never a secret or
 // personal data).
-func (g *Gateway) AuditDetail(actor Actor, action, target, result, detail string) error {
-	_, err := g.st.AppendAudit(store.AuditEvent{Actor: actor.ID, Role: actor.Role, Action: action, Target: target, Result: result, Detail: detail})
+func (g *Gateway) AuditDetail(actor Actor, action Action, target string, result Result, detail string) error {
+	_, err := g.st.AppendAudit(auditEvent(actor, action, target, result, detail))
 	return err
+}
+
+// AuditEvent builds the store's record of an audit event, for subsystems
+// that append it inside their own transaction.
+func AuditEvent(actor Actor, action Action, target string, result Result, detail string) store.AuditEvent {
+	return auditEvent(actor, action, target, result, detail)
+}
+
+// auditEvent builds the store's record of an audit event.
+func auditEvent(actor Actor, action Action, target string, result Result, detail string) store.AuditEvent {
+	return store.AuditEvent{Actor: actor.ID, Role: actor.Role, Action: string(action), Target: target, Result: string(result), Detail: detail}
 }
 
 // CheckSite prepares next to replace stored: it fills defaults, takes the
@@ -365,4 +509,11 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n]
+}
+
+// Rev returns the site's current revision (0 when never configured).
+func (g *Gateway) Rev() uint64 {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	return g.rev
 }

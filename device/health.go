@@ -1,6 +1,10 @@
 package device
 
-import "time"
+import (
+	"time"
+
+	"github.com/sitegate/sitegate/device/field"
+)
 
 // Health is the gateway's health report: the `health --json` object. Later
 // subsystems add their sections.
@@ -13,7 +17,8 @@ type Health struct {
 	Sessions  int          `json:"sessions"`
 	Store     StoreHealth  `json:"store"`
 	Outbox    OutboxHealth `json:"outbox"`
-	Modbus    ModbusHealth `json:"modbus"`
+	Field     FieldHealth  `json:"field"`
+	Modbus    field.Counts `json:"modbus"` // the Modbus share of Field (kept for older consumers)
 	Clock     ClockHealth  `json:"clock"`
 	WAN       WANHealth    `json:"wan"`
 	Uplink    UplinkHealth `json:"uplink"`
@@ -21,6 +26,10 @@ type Health struct {
 	System    SystemHealth `json:"system"`
 	Alerts    []Alert      `json:"alerts"`
 }
+
+// FieldHealth is the field devices' part of health: online out of total,
+// in all and per protocol.
+type FieldHealth = field.Summary
 
 // SystemHealth is the gateway process and its data directory (filled by
 // device/health).
@@ -135,7 +144,7 @@ func (g *Gateway) Health() Health {
 			Depth: o.Depth, Capacity: o.Capacity, OldestAgeS: int64(o.OldestAge(now).Seconds()),
 			Evicted: o.Evicted, NearFull: o.NearlyFull(),
 		},
-		Modbus: g.modbusHealth(),
+		Field:  g.field.Summary(),
 		Clock:  ClockHealth{Source: "none"},
 		WAN:    WANHealth{Active: "unknown", Links: []LinkHealth{}},
 		Alerts: []Alert{},
@@ -143,6 +152,7 @@ func (g *Gateway) Health() Health {
 	g.healthMu.Lock()
 	sources := append([]HealthSource(nil), g.healthSources...)
 	g.healthMu.Unlock()
+	h.Modbus = h.Field.Protocols[field.Modbus.String()]
 	for _, fn := range sources {
 		fn(&h)
 	}

@@ -9,6 +9,11 @@ import (
 // struct is stored as JSON and exported as YAML; field names are the binding
 // ones of DESIGN.md.
 type Site struct {
+	// Revision is the stored revision a site file was exported from
+	// (`revision: N` at the top of the file). Importing the file is based
+	// on it: a file exported before someone else's change is refused. It
+	// is never stored.
+	Revision *uint64  `yaml:"revision,omitempty" json:"-"`
 	Site     SiteInfo `yaml:"site" json:"site"`         // the site's name
 	Access   Access   `yaml:"access" json:"access"`     // login policy
 	Clock    Clock    `yaml:"clock" json:"clock"`       // time sources and zone
@@ -207,6 +212,9 @@ type Point struct {
 	Offset      float64  `yaml:"offset,omitempty" json:"offset,omitempty"`     // added after scaling
 	Unit        string   `yaml:"unit,omitempty" json:"unit,omitempty"`         // engineering unit, e.g. degC, kWh, %
 	Writable    bool     `yaml:"writable,omitempty" json:"writable,omitempty"` // coil and holding only
+	// Precision is the significant digits the console shows (1..17; 0 is
+	// the default, 4). JSON outputs always carry full precision.
+	Precision int `yaml:"precision,omitempty" json:"precision,omitempty"`
 }
 
 // Scale returns the scale factor, 1 when none is given.

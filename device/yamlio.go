@@ -347,6 +347,17 @@ func (d *nodeDecoder) value(path string, n *yaml.Node, v reflect.Value) {
 			return
 		}
 		v.SetInt(i)
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		var u uint64
+		if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" || strings.HasPrefix(n.Value, "-") {
+			d.v.addAt(path, n.Line, "expected a whole number 0 or more, got %s", describeNode(n))
+			return
+		}
+		if n.Decode(&u) != nil || v.OverflowUint(u) {
+			d.v.addAt(path, n.Line, "%s is too large", describeNode(n))
+			return
+		}
+		v.SetUint(u)
 	case reflect.Float32, reflect.Float64:
 		var f float64
 		tag := n.ShortTag()

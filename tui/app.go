@@ -51,7 +51,7 @@ type shared struct {
 	// applySite re-checks the role and applies a change (the same path as
 	// exec `config import`); applySiteAs does so under another audit action.
 	applySite   func(p access.Principal, next *device.Site) (device.Change, error)
-	applySiteAs func(p access.Principal, next *device.Site, action string) (device.Change, error)
+	applySiteAs func(p access.Principal, next *device.Site, action device.Action) (device.Change, error)
 	// srv is the SSH server, for what outlives a session (a change on
 	// probation); nil in screen tests that need none.
 	srv *Server
@@ -546,7 +546,14 @@ func (s *Server) applySite(p access.Principal, next *device.Site) (device.Change
 	return s.applySiteAs(p, next, "config.change")
 }
 
-func (s *Server) applySiteAs(p access.Principal, next *device.Site, action string) (device.Change, error) {
+func (s *Server) applySiteAs(p access.Principal, next *device.Site, action device.Action) (device.Change, error) {
+	return s.applyEdit(p, device.Edit{Action: action, Base: s.gw.Rev()}, next)
+}
+
+// applyEdit checks the role and applies next as e says (its actor is p's).
+func (s *Server) applyEdit(p access.Principal, e device.Edit, next *device.Site) (device.Change, error) {
+	action := e.Action
+	e.Actor = p.Actor()
 	if err := s.acc.Authorize(p, access.PermConfigEdit); err != nil {
 		_ = s.gw.Audit(p.Actor(), action, "site", device.ResultDenied)
 		return device.Change{}, err
@@ -558,7 +565,7 @@ func (s *Server) applySiteAs(p access.Principal, next *device.Site, action strin
 			return device.Change{}, fmt.Errorf("%w: the access settings (password length, 2FA, idle timeout) can only be changed by an admin", access.ErrForbidden)
 		}
 	}
-	return s.gw.ApplySite(p.Actor(), next, action)
+	return s.gw.ApplySite(e, next)
 }
 
 // normalAccess fills defaults so that an absent and a default value compare

@@ -126,7 +126,7 @@ func (d *dashboard) View() string {
 	for i := len(events) - 1; i >= 0; i-- {
 		e := events[i]
 		res := st.Text.OK
-		if e.Result != device.ResultOK {
+		if device.Result(e.Result) != device.ResultOK {
 			res = st.Text.Warn
 		}
 		line := fmt.Sprintf("%s  %-12s %-18s ", e.TS.In(d.loc()).Format("15:04:05"), clip(actorName(d.names, e.Actor), 12), e.Action)

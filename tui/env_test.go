@@ -76,7 +76,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	}
 	site := device.DefaultSite()
 	site.Site.Name = "Test plant"
-	if _, err := gw.ApplySite(device.LocalActor, site, "config.change"); err != nil {
+	if _, err := gw.ApplySite(device.Edit{Actor: device.LocalActor, Action: "config.change", Base: gw.Rev()}, site); err != nil {
 		t.Fatal(err)
 	}
 	acc := access.New(gw, access.Options{Hasher: testHasher, Now: clock.Now})

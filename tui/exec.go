@@ -448,8 +448,9 @@ func (e *execSession) configCmd() *cobra.Command {
 		},
 	}
 	export.Flags().BoolVar(&asJSON, "json", false, "print JSON with the revision")
+	var force bool
 	imp := &cobra.Command{
-		Use:         "import < site.yaml",
+		Use:         "import [--force] < site.yaml",
 		Short:       "Validate a site file from standard input and apply it",
 		Args:        cobra.NoArgs,
 		Annotations: needs("config-edit"),
@@ -458,12 +459,22 @@ func (e *execSession) configCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			current, _ := e.s.gw.Site()
+			current, rev := e.s.gw.Site()
 			next, err := device.ImportSiteYAML(data, current)
 			if err != nil {
 				return problemsError(err, "nothing was applied")
 			}
-			ch, err := e.s.applySiteAs(e.p, next, "config.import")
+			// A file exported at an older revision carries it: importing
+			// it over someone else's newer change is refused unless --force.
+			base := rev
+			if next.Revision != nil {
+				base = *next.Revision
+			}
+			ch, err := e.s.applyEdit(e.p, device.Edit{Action: device.ActionConfigImport, Base: base, Force: force}, next)
+			var stale *device.StaleError
+			if errors.As(err, &stale) && next.Revision != nil {
+				return execError{exitFailure, &device.ImportStaleError{StaleError: stale}}
+			}
 			if err != nil {
 				return problemsError(err, "nothing was applied")
 			}
@@ -485,11 +496,12 @@ func (e *execSession) configCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			proposed, err := device.DecodeSiteYAML(data)
+			current, _ := e.s.gw.Site()
+			// The same problems config validate and config import report.
+			proposed, err := device.ImportSiteYAML(data, current)
 			if err != nil {
 				return problemsError(err, "nothing to compare")
 			}
-			proposed.ApplyDefaults()
 			after, err := device.EncodeSiteYAML(proposed)
 			if err != nil {
 				return err
@@ -508,6 +520,7 @@ func (e *execSession) configCmd() *cobra.Command {
 			return err
 		},
 	}
+	imp.Flags().BoolVar(&force, "force", false, "apply even if the site changed since the file was exported (audited)")
 	cmd.AddCommand(export, imp, diff)
 	return cmd
 }

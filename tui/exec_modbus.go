@@ -9,7 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/sitegate/sitegate/device"
+	"github.com/sitegate/sitegate/device/field"
 )
 
 func (e *execSession) modbusCmd() *cobra.Command {
@@ -36,7 +36,7 @@ func (e *execSession) modbusReadCmd() *cobra.Command {
 				return execError{exitFailure, fmt.Errorf("no device %q in the site: `config export` lists the devices", printable(args[0]))}
 			}
 			if len(args) == 2 {
-				var one []device.Reading
+				var one []field.Reading
 				for _, r := range readings {
 					if r.Point == args[1] {
 						one = append(one, r)
@@ -79,12 +79,8 @@ func (e *execSession) modbusScanCmd() *cobra.Command {
 			if from < 1 || to > 247 || from > to {
 				return usageErr("--from %d --to %d: unit ids are 1..247", from, to)
 			}
-			fb := e.s.gw.FieldBus()
-			if fb == nil {
-				return device.ErrNoFieldBus
-			}
 			last := time.Time{}
-			found, err := fb.Scan(cmd.Context(), args[0], uint8(from), uint8(to), func(p device.ScanProgress) {
+			found, err := e.s.gw.Field().Discover(cmd.Context(), field.Modbus, field.Query{Target: args[0], From: from, To: to}, func(p field.Progress) {
 				// Progress on stderr, at most a few lines a second.
 				if time.Since(last) > 250*time.Millisecond || p.Done == p.Total {
 					last = time.Now()
@@ -95,10 +91,19 @@ func (e *execSession) modbusScanCmd() *cobra.Command {
 				return err
 			}
 			if asJSON {
-				if found == nil {
-					found = []device.ScanResult{}
+				// The fields `modbus scan --json` has always had.
+				type unit struct {
+					UnitID   int    `json:"unit_id"`
+					Vendor   string `json:"vendor,omitempty"`
+					Product  string `json:"product,omitempty"`
+					Revision string `json:"revision,omitempty"`
+					How      string `json:"how"`
 				}
-				return e.writeJSON(found)
+				out := make([]unit, 0, len(found))
+				for _, f := range found {
+					out = append(out, unit{f.ID, f.Vendor, f.Model, f.Revision, f.How})
+				}
+				return e.writeJSON(out)
 			}
 			if len(found) == 0 {
 				fmt.Fprintf(e.out, "no unit answered on %s between %d and %d\n", args[0], from, to)
@@ -107,7 +112,7 @@ func (e *execSession) modbusScanCmd() *cobra.Command {
 			tw := tabwriter.NewWriter(e.out, 0, 0, 2, ' ', 0)
 			fmt.Fprintln(tw, "UNIT\tVENDOR\tPRODUCT\tREVISION\tFOUND BY")
 			for _, f := range found {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", strconv.Itoa(int(f.UnitID)), dash(f.Vendor), dash(f.Product), dash(f.Revision), f.How)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", strconv.Itoa(f.ID), dash(f.Vendor), dash(f.Model), dash(f.Revision), f.How)
 			}
 			return tw.Flush()
 		},

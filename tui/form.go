@@ -19,7 +19,7 @@ type fieldSpec struct {
 	Options     []string // a choice field: left/right cycles
 }
 
-type field struct {
+type formField struct {
 	spec   fieldSpec
 	input  textinput.Model
 	choice int
@@ -28,7 +28,7 @@ type field struct {
 // form is a vertical list of labelled fields and a submit button. Its
 // parent decides what submitting means and shows errors through SetError.
 type form struct {
-	fields []field
+	fields []formField
 	focus  int // len(fields) is the submit button
 	submit string
 	err    string
@@ -53,7 +53,7 @@ func newForm(st *themes.Styles, submit string, specs ...fieldSpec) form {
 		in.SetValue(sp.Value)
 		in.SetStyles(st.TextInput())
 		in.SetWidth(40)
-		fl := field{spec: sp, input: in}
+		fl := formField{spec: sp, input: in}
 		for i, o := range sp.Options {
 			if o == sp.Value {
 				fl.choice = i

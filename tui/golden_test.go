@@ -42,7 +42,7 @@ func newScreenFixture(t *testing.T) *screenFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := gw.ImportYAML(device.LocalActor, device.DemoSiteYAML, "config.import"); err != nil {
+	if _, err := gw.ImportYAML(device.Edit{Actor: device.LocalActor, Action: "config.import"}, device.DemoSiteYAML); err != nil {
 		t.Fatal(err)
 	}
 	acc := access.New(gw, access.Options{Hasher: testHasher, Now: now})
@@ -87,10 +87,10 @@ func (f *screenFixture) app(t *testing.T, p access.Principal, theme string, w, h
 	p.Account.Theme = theme
 	c := &shared{gw: f.gw, acc: f.acc, p: p, now: func() time.Time { return goldenTime }, version: "test",
 		applySite: func(p access.Principal, next *device.Site) (device.Change, error) {
-			return f.gw.ApplySite(p.Actor(), next, "config.change")
+			return f.gw.ApplySite(device.Edit{Actor: p.Actor(), Action: "config.change", Base: f.gw.Rev()}, next)
 		},
-		applySiteAs: func(p access.Principal, next *device.Site, action string) (device.Change, error) {
-			return f.gw.ApplySite(p.Actor(), next, action)
+		applySiteAs: func(p access.Principal, next *device.Site, action device.Action) (device.Change, error) {
+			return f.gw.ApplySite(device.Edit{Actor: p.Actor(), Action: action, Base: f.gw.Rev()}, next)
 		}}
 	a := newApp(c, w, h)
 	t.Cleanup(a.close)

@@ -13,6 +13,7 @@ import (
 	"charm.land/lipgloss/v2"
 
 	"github.com/sitegate/sitegate/device"
+	"github.com/sitegate/sitegate/device/field"
 	"github.com/sitegate/sitegate/themes"
 	"github.com/sitegate/sitegate/tui/access"
 )
@@ -675,10 +676,7 @@ func (m *modbusScreen) startScan(bus string) tea.Cmd {
 	if err := m.c.acc.Authorize(m.c.p, access.PermFieldWrite); err != nil {
 		return flashErr(err)
 	}
-	fb := m.c.gw.FieldBus()
-	if fb == nil {
-		return flashErr(device.ErrNoFieldBus)
-	}
+	hub := m.c.gw.Field()
 	m.mode, m.scanning, m.scanText = mbScan, true, "scanning "+bus+"…"
 	actor := m.c.p.Actor()
 	gw := m.c.gw
@@ -686,13 +684,13 @@ func (m *modbusScreen) startScan(bus string) tea.Cmd {
 	m.scanCh = ch
 	go func() {
 		defer close(ch)
-		found, err := fb.Scan(context.Background(), bus, 1, 247, func(p device.ScanProgress) {
+		found, err := hub.Discover(context.Background(), field.Modbus, field.Query{Target: bus}, func(p field.Progress) {
 			select { // progress may be dropped; the result never is
-			case ch <- scanProgressMsg{fmt.Sprintf("scanning %s: unit %d, %d/%d probed, %d found", bus, p.UnitID, p.Done, p.Total, p.Found)}:
+			case ch <- scanProgressMsg{fmt.Sprintf("scanning %s: unit %d, %d/%d probed, %d found", bus, p.Current, p.Done, p.Total, p.Found)}:
 			default:
 			}
 		})
-		_ = gw.Audit(actor, "modbus.scan", bus, resultOf(err))
+		_ = gw.Audit(actor, device.ActionFieldScan, bus, resultOf(err))
 		if err != nil {
 			ch <- scanDoneMsg{err: err}
 			return
@@ -700,7 +698,7 @@ func (m *modbusScreen) startScan(bus string) tea.Cmd {
 		var b strings.Builder
 		fmt.Fprintf(&b, "%d unit(s) answered on %s:\n\n", len(found), bus)
 		for _, f := range found {
-			fmt.Fprintf(&b, "  unit %-3d  %-16s %-20s %-8s (%s)\n", f.UnitID, dash(f.Vendor), dash(f.Product), dash(f.Revision), f.How)
+			fmt.Fprintf(&b, "  unit %-3d  %-16s %-20s %-8s (%s)\n", f.ID, dash(f.Vendor), dash(f.Model), dash(f.Revision), f.How)
 		}
 		ch <- scanDoneMsg{text: b.String()}
 	}()
@@ -718,7 +716,7 @@ func waitScan(ch chan tea.Msg) tea.Cmd {
 	}
 }
 
-func resultOf(err error) string {
+func resultOf(err error) device.Result {
 	if err != nil {
 		return device.ResultFailed
 	}
@@ -734,35 +732,30 @@ func (m *modbusScreen) write() tea.Cmd {
 		return nil
 	}
 	raw := strings.TrimSpace(m.form.Value(0))
-	var v device.Value
+	var v field.Value
 	if p.Table.IsBit() {
 		b, err := strconv.ParseBool(raw)
 		if err != nil {
 			m.form.SetError("give true or false")
 			return nil
 		}
-		v = device.Boolean(b)
+		v = field.Boolean(b)
 	} else {
 		f, err := strconv.ParseFloat(raw, 64)
 		if err != nil {
 			m.form.SetError("give a number")
 			return nil
 		}
-		v = device.Number(f)
+		v = field.Number(f)
 	}
 	m.confirmText(fmt.Sprintf("Write %s to %s.%s on the device now?", v, devName, pointName), func() (string, error) {
 		if err := m.c.acc.Authorize(m.c.p, access.PermFieldWrite); err != nil {
-			_ = m.c.gw.Audit(m.c.p.Actor(), "modbus.write", devName+"."+pointName, device.ResultDenied)
+			_ = m.c.gw.Audit(m.c.p.Actor(), device.ActionFieldWrite, devName+"."+pointName, device.ResultDenied)
 			return "", err
-		}
-		fb := m.c.gw.FieldBus()
-		if fb == nil {
-			return "", device.ErrNoFieldBus
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		err := fb.Write(ctx, devName, pointName, v)
-		_ = m.c.gw.AuditDetail(m.c.p.Actor(), "modbus.write", devName+"."+pointName, resultOf(err), "value "+v.String())
+		err := m.c.gw.WritePoint(ctx, m.c.p.Actor(), field.Write{Device: devName, Point: pointName, Value: v})
 		if err != nil {
 			return "", err
 		}
@@ -797,11 +790,11 @@ func (m *modbusScreen) View() string {
 		lipgloss.NewStyle().Width(m.w-lw).MaxWidth(m.w-lw).PaddingLeft(1).Render(right))
 }
 
-func qualityStyle(st *themes.Styles, q device.Quality) lipgloss.Style {
+func qualityStyle(st *themes.Styles, q field.Quality) lipgloss.Style {
 	switch q {
-	case device.QualityGood:
+	case field.QualityGood:
 		return st.Text.OK
-	case device.QualityStale:
+	case field.QualityStale:
 		return st.Text.Warn
 	}
 	return st.Text.Error
@@ -816,8 +809,8 @@ func (m *modbusScreen) treeView() string {
 		}
 		return st.Title.Render("Topology") + "\n\n" + st.Text.Dim.Render(msg)
 	}
-	values := map[string]device.Reading{}
-	states := map[string]device.DeviceStatus{}
+	values := map[string]field.Reading{}
+	states := map[string]field.Status{}
 	for _, s := range m.c.gw.DeviceStatuses() {
 		states[s.Device] = s
 	}
@@ -847,7 +840,7 @@ func (m *modbusScreen) treeView() string {
 			lines = append(lines, st.Table.Selected.Render(text))
 		case n.kind == nodePoint:
 			lines = append(lines, qualityStyle(m.c.st, values[n.dev+"\x00"+n.point].Quality).Render(text))
-		case n.kind == nodeDevice && states[n.dev].State == device.DeviceOffline:
+		case n.kind == nodeDevice && states[n.dev].State == field.StateOffline:
 			lines = append(lines, st.Text.Error.Render(text))
 		default:
 			lines = append(lines, st.Text.Normal.Render(text))
@@ -879,7 +872,7 @@ func (m *modbusScreen) detailView() string {
 		lines = append(lines, kv("timeout", b.Timeout.String()))
 	case nodeDevice:
 		d, _ := site.Modbus.FindDevice(n.dev)
-		var s device.DeviceStatus
+		var s field.Status
 		for _, x := range m.c.gw.DeviceStatuses() {
 			if x.Device == d.Name {
 				s = x
@@ -908,7 +901,7 @@ func (m *modbusScreen) detailView() string {
 		}
 	case nodePoint:
 		p, _ := m.point(n)
-		var r device.Reading
+		var r field.Reading
 		if rs, ok := m.c.gw.Readings(n.dev); ok {
 			for _, x := range rs {
 				if x.Point == p.Name {

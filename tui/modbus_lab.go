@@ -60,9 +60,9 @@ func (m *modbusScreen) labRead() tea.Cmd {
 		m.form.SetError(err.Error())
 		return nil
 	}
-	fb := m.c.gw.FieldBus()
+	fb := m.c.gw.RawReader()
 	if fb == nil {
-		m.form.SetError(device.ErrNoFieldBus.Error())
+		m.form.SetError("no Modbus driver is running")
 		return nil
 	}
 	m.lab.table, m.lab.address = table, addr

@@ -9,6 +9,8 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/sitegate/sitegate/device"
+	"github.com/sitegate/sitegate/device/devicetest"
+	"github.com/sitegate/sitegate/device/field"
 	"github.com/sitegate/sitegate/device/modbus"
 	"github.com/sitegate/sitegate/device/modbus/sim"
 	"github.com/sitegate/sitegate/tui/access"
@@ -50,15 +52,14 @@ func fieldEnv(t *testing.T) (*env, *sim.Server) {
 			{Name: "setpoint", Table: device.TableHolding, Address: 5, Type: device.TypeUint16, Writable: true},
 			{Name: "running", Table: device.TableCoil, Address: 0, Type: device.TypeBool, Writable: true},
 		}}}
-	if _, err := e.gw.ApplySite(device.LocalActor, site, "config.change"); err != nil {
+	if _, err := e.gw.ApplySite(device.Edit{Actor: device.LocalActor, Action: "config.change", Base: e.gw.Rev()}, site); err != nil {
 		t.Fatal(err)
 	}
 	eng := modbus.New(e.gw, modbus.Options{Logger: quietLog})
-	eng.Start()
-	t.Cleanup(eng.Stop)
+	devicetest.Run(t, eng)
 	waitFor(t, "first readings", func() bool {
 		rs, _ := e.gw.Readings("ahu-1")
-		return len(rs) == 3 && rs[0].Quality == device.QualityGood
+		return len(rs) == 3 && rs[0].Quality == field.QualityGood
 	})
 	return e, srv
 }
@@ -92,7 +93,9 @@ func TestExecModbusReadAndScan(t *testing.T) {
 		t.Fatalf("support scan: %+v", r)
 	}
 	r = run(t, clients[device.RoleInstaller], "modbus scan plant --from 1 --to 5 --json", "")
-	var found []device.ScanResult
+	var found []struct {
+		UnitID int `json:"unit_id"`
+	}
 	if err := json.Unmarshal([]byte(r.stdout), &found); err != nil || len(found) != 5 || !strings.Contains(r.stderr, "5/5 units probed") {
 		t.Fatalf("scan: %v %+v", err, r)
 	}
@@ -170,7 +173,7 @@ func TestModbusScreen(t *testing.T) {
 	if v, _ := srv.Model(3).Value("hr5"); v != 321 {
 		t.Fatalf("simulator holds %v after writing 321\n%s", v, screenText(a))
 	}
-	if got := strings.Join(e.auditActions(), " "); !strings.Contains(got, "modbus.write:ok") {
+	if got := strings.Join(e.auditActions(), " "); !strings.Contains(got, "field.write:ok") {
 		t.Fatalf("write not audited: %s", got)
 	}
 }

@@ -37,8 +37,11 @@ func (s *Server) startProbation(p access.Principal, previous *device.Site, desc 
 	if s.prob.cur != nil {
 		s.prob.cur.Confirm() // a newer change supersedes the older probation
 	}
+	after, _ := s.gw.Site()
 	rollback := func() error {
-		_, err := s.gw.ApplySite(device.SystemActor, previous, "config.rollback")
+		// Only what the probationary change changed goes back; what others
+		// changed meanwhile stays (or the rollback is refused, saying why).
+		_, err := s.gw.RevertChange(device.SystemActor, device.ActionConfigRollback, previous, after)
 		if err != nil {
 			s.log.Error("probation rollback failed", "err", err)
 		} else {

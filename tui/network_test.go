@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sitegate/sitegate/device/clockwork"
+
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/sitegate/sitegate/device"
@@ -26,11 +28,11 @@ func netEnv(t *testing.T) *env {
 	site.Cellular.Enabled = true
 	site.Cellular.SIMs = []device.SIM{{Slot: 1, APN: "internet", MonthlyLimitMB: 1024}}
 	site.WiFi = device.WiFi{Enabled: false, PermanentlyDisabled: true, Interface: "wlan0", SSID: "SiteNet", Security: device.SecurityWPA2PSK}
-	if _, err := e.gw.ApplySite(device.LocalActor, site, "config.change"); err != nil {
+	if _, err := e.gw.ApplySite(device.Edit{Actor: device.LocalActor, Action: "config.change", Base: e.gw.Rev()}, site); err != nil {
 		t.Fatal(err)
 	}
 	e.gw.AddSiteGuard(wifi.CheckRadioChange)
-	be, err := wan.NewBackend("sim", wan.SystemClock{}, quietLog)
+	be, err := wan.NewBackend("sim", clockwork.System, quietLog)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 
@@ -67,24 +68,31 @@ func newConfigExportCmd(s streams) *cobra.Command {
 
 func newConfigImportCmd(s streams) *cobra.Command {
 	var dir string
+	var force bool
 	cmd := &cobra.Command{
-		Use:   "import --data DIR FILE|-",
+		Use:   "import --data DIR [--force] FILE|-",
 		Short: "Validate a site file and store it as a new revision",
 		Long: "Validate a site file and store it as a new revision of a stopped gateway's site.\n" +
 			"Every problem is reported at once and nothing is stored unless the whole file\n" +
-			"is valid. Secrets written as <set> keep their stored values.",
+			"is valid. Secrets written as <set> keep their stored values. A file exported at\n" +
+			"an older revision (its `revision:` line) is refused unless --force. A data\n" +
+			"directory that does not exist yet is created (provisioning before first start).",
 		Args: exactArgs(1, "FILE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			data, err := readInput(args[0], s.in)
 			if err != nil {
 				return err
 			}
-			st, gw, err := openOffline(dir)
+			st, gw, err := openProvisioning(dir)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			ch, err := gw.ImportYAML(device.LocalActor, data, "config.import")
+			ch, err := gw.ImportYAML(device.Edit{Actor: device.LocalActor, Action: device.ActionConfigImport, Force: force}, data)
+			var stale *device.ImportStaleError
+			if errors.As(err, &stale) {
+				return stale
+			}
 			if err != nil {
 				return problemsError(args[0], "nothing was stored", err)
 			}
@@ -97,6 +105,7 @@ func newConfigImportCmd(s streams) *cobra.Command {
 		},
 	}
 	addDataFlag(cmd, &dir)
+	cmd.Flags().BoolVar(&force, "force", false, "store the file even if the site changed since it was exported (audited)")
 	return cmd
 }
 
@@ -113,10 +122,6 @@ func newConfigValidateCmd(s streams) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			site, err := device.DecodeSiteYAML(data)
-			if err != nil {
-				return problemsError(args[0], "it is not valid", err)
-			}
 			stored := device.DefaultSite()
 			if dir != "" {
 				st, gw, err := openOffline(dir)
@@ -126,7 +131,9 @@ func newConfigValidateCmd(s streams) *cobra.Command {
 				stored, _ = gw.Site()
 				st.Close()
 			}
-			if err := device.CheckSite(site, stored); err != nil {
+			// Decoding, secret and validation problems in one answer, the
+			// same list config import gives.
+			if _, err := device.ImportSiteYAML(data, stored); err != nil {
 				return problemsError(args[0], "it is not valid", err)
 			}
 			fmt.Fprintf(s.out, "%s is valid\n", args[0])

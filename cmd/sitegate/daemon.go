@@ -11,6 +11,8 @@ import (
 	"os"
 	"time"
 
+	"github.com/sitegate/sitegate/device/clockwork"
+
 	"github.com/sitegate/sitegate/cloudsync"
 	"github.com/sitegate/sitegate/device"
 	"github.com/sitegate/sitegate/device/clock"
@@ -145,8 +147,10 @@ func runDaemon(ctx context.Context, o *daemonOptions, s streams) error {
 	}
 	// The field engine polls the site's devices and follows its changes.
 	engine := modbus.New(gw, modbus.Options{Logger: log.With("component", "modbus")})
-	engine.Start()
-	defer engine.Stop()
+	engineCtx, stopEngine := context.WithCancel(ctx)
+	engineDone := make(chan error, 1)
+	go func() { engineDone <- engine.Run(engineCtx) }()
+	defer func() { stopEngine(); <-engineDone }()
 	// Time: NTP servers of the site; the system clock is only reported on
 	// unless --set-clock (requirement 9).
 	if o.setClock && os.Geteuid() != 0 {
@@ -170,7 +174,7 @@ func runDaemon(ctx context.Context, o *daemonOptions, s streams) error {
 			log.Error("audit radio change", "err", err)
 		}
 	})
-	be, err := wan.NewBackend(o.net, wan.SystemClock{}, log.With("component", "wan"))
+	be, err := wan.NewBackend(o.net, clockwork.System, log.With("component", "wan"))
 	if err != nil {
 		return err
 	}

@@ -138,7 +138,7 @@ func homeKeys() []string {
 // that tell the user how to connect.
 func seedDemo(g *device.Gateway, acc *access.Service, log *slog.Logger, keys []string) ([]string, error) {
 	if _, rev := g.Site(); rev == 0 {
-		ch, err := g.ImportYAML(device.LocalActor, device.DemoSiteYAML, "config.import")
+		ch, err := g.ImportYAML(device.Edit{Actor: device.LocalActor, Action: "config.import"}, device.DemoSiteYAML)
 		if err != nil {
 			return nil, fmt.Errorf("load the demo site: %w", err)
 		}

@@ -41,6 +41,21 @@ func openOffline(dir string) (*store.Store, *device.Gateway, error) {
 	return st, gw, nil
 }
 
+// openProvisioning opens a stopped gateway's data directory, creating it
+// (0700, with a new store and gateway id) when it does not exist yet: sites
+// and accounts can be provisioned before the gateway's first start.
+func openProvisioning(dir string) (*store.Store, *device.Gateway, error) {
+	if dir == "" {
+		return nil, nil, usagef("--data is required: the data directory of a stopped gateway (created if it does not exist)")
+	}
+	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, nil, fmt.Errorf("create data directory: %w", err)
+		}
+	}
+	return openOffline(dir)
+}
+
 // readInput reads a named file, or stdin for "-", refusing oversized input.
 func readInput(name string, stdin io.Reader) ([]byte, error) {
 	var r io.Reader

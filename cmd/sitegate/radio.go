@@ -54,7 +54,7 @@ func newRadioEnableCmd(s streams) *cobra.Command {
 			if err := wifi.CheckRadioChange(cur, next, device.LocalActor); err != nil {
 				return err
 			}
-			ch, err := gw.ApplySite(device.LocalActor, next, "radio.enable")
+			ch, err := gw.ApplySite(device.Edit{Actor: device.LocalActor, Action: device.ActionRadioEnable, Base: rev}, next)
 			if err != nil {
 				return problemsError("the stored site", "nothing was stored", err)
 			}

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sitegate/sitegate/device"
+	"github.com/sitegate/sitegate/store"
 	"github.com/sitegate/sitegate/tui/access"
 )
 
@@ -45,7 +46,11 @@ func newUserCmd(s streams) *cobra.Command {
 // withAccess opens a stopped gateway's data directory and runs fn with its
 // access service.
 func withAccess(dir string, fn func(gw *device.Gateway, svc *access.Service) error) error {
-	st, gw, err := openOffline(dir)
+	return withAccessOpen(openOffline, dir, fn)
+}
+
+func withAccessOpen(open func(string) (*store.Store, *device.Gateway, error), dir string, fn func(gw *device.Gateway, svc *access.Service) error) error {
+	st, gw, err := open(dir)
 	if err != nil {
 		return err
 	}
@@ -138,7 +143,9 @@ func newUserAddCmd(s streams) *cobra.Command {
 					return err
 				}
 			}
-			return withAccess(dir, func(gw *device.Gateway, svc *access.Service) error {
+			// user add also provisions: it creates a data directory that
+			// does not exist yet.
+			return withAccessOpen(openProvisioning, dir, func(gw *device.Gateway, svc *access.Service) error {
 				c, err := svc.AddUser(context.Background(), device.LocalActor, u)
 				if err != nil {
 					return err

@@ -453,7 +453,7 @@ func TestClockFollowsGatewaySite(t *testing.T) {
 		t.Helper()
 		s, _ := gw.Site()
 		s.Clock.NTPServers = servers
-		if _, err := gw.ApplySite(device.LocalActor, s, "config.change"); err != nil {
+		if _, err := gw.ApplySite(device.Edit{Actor: device.LocalActor, Action: "config.change", Base: gw.Rev()}, s); err != nil {
 			t.Fatal(err)
 		}
 	}

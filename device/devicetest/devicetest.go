@@ -4,6 +4,7 @@
 package devicetest
 
 import (
+	"context"
 	"testing"
 	"time"
 )
@@ -44,4 +45,24 @@ func Within(timeout time.Duration, cond func() bool) bool {
 		next.Reset(pause)
 	}
 	return true
+}
+
+// Runner is a long-running service.
+type Runner interface {
+	Run(ctx context.Context) error
+}
+
+// Run runs r until the test ends: its context is cancelled at cleanup, and
+// the test waits for Run to return and fails if it returned an error.
+func Run(tb testing.TB, r Runner) {
+	tb.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	tb.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			tb.Errorf("%T.Run: %v", r, err)
+		}
+	})
 }

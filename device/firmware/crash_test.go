@@ -133,7 +133,7 @@ func afterCrash(t *testing.T, dir string) *Manager {
 	all, _ := st.ListAudit(store.AuditFilter{})
 	applies := 0
 	for _, e := range all {
-		if e.Action == ActionApply {
+		if e.Action == string(ActionApply) {
 			applies++
 		}
 	}

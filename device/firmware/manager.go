@@ -271,11 +271,11 @@ func (m *Manager) notify(detail string) {
 
 func (m *Manager) slotPath(s Slot) string { return filepath.Join(m.dir, s.File()) }
 
-func appendAudit(tx *store.Tx, actor device.Actor, action, target, result, detail string) error {
+func appendAudit(tx *store.Tx, actor device.Actor, action device.Action, target string, result device.Result, detail string) error {
 	if len(detail) > maxDetail {
 		detail = detail[:maxDetail-3] + "..."
 	}
-	_, err := tx.AppendAudit(store.AuditEvent{Actor: actor.ID, Role: actor.Role, Action: action, Target: target, Result: result, Detail: detail})
+	_, err := tx.AppendAudit(device.AuditEvent(actor, action, target, result, detail))
 	return err
 }
 

@@ -128,7 +128,7 @@ func TestFirmwareUntrustedGatewayRefusesEveryImage(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 	e := r.lastAudit(ActionReject)
-	if e.Actor != installer.ID || e.Role != installer.Role || e.Result != device.ResultDenied || !strings.Contains(e.Detail, "no vendor key") {
+	if e.Actor != installer.ID || e.Role != installer.Role || device.Result(e.Result) != device.ResultDenied || !strings.Contains(e.Detail, "no vendor key") {
 		t.Errorf("audit %+v", e)
 	}
 	if _, err := os.Stat(filepath.Join(r.m.Dir(), "slot-a")); err == nil {
@@ -199,7 +199,7 @@ func TestFirmwareApplyRefusalsAreAuditedAndChangeNothing(t *testing.T) {
 				t.Fatalf("%d new reject events", len(es)-n)
 			}
 			e := es[len(es)-1]
-			if e.Result != device.ResultDenied || e.Actor != installer.ID || e.Target != "slot-b" || !strings.Contains(e.Detail, tc.detail) {
+			if device.Result(e.Result) != device.ResultDenied || e.Actor != installer.ID || e.Target != "slot-b" || !strings.Contains(e.Detail, tc.detail) {
 				t.Errorf("audit %+v, want detail %q", e, tc.detail)
 			}
 			if got := r.m.Status(); got.Pending != "" || got.Active != before.Active || got.Floor != before.Floor {
@@ -318,7 +318,7 @@ func TestFirmwareCorruptedPendingSlotFallsBack(t *testing.T) {
 		t.Errorf("Failed() = %v, %q", failed, why)
 	}
 	e := r.lastAudit(ActionReject)
-	if e.Actor != "system" || e.Target != "slot-b" || e.Result != device.ResultFailed || e.Detail != why {
+	if e.Actor != "system" || e.Target != "slot-b" || device.Result(e.Result) != device.ResultFailed || e.Detail != why {
 		t.Errorf("audit %+v", e)
 	}
 	if s := r.m.Status(); s.Pending != "" || s.Slots[SlotB].Status != StatusFailed {
@@ -475,7 +475,7 @@ func TestFirmwareApplyCancelledIsAuditedAsFailed(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("got %v", err)
 	}
-	if e := r.lastAudit(ActionReject); e.Result != device.ResultFailed || !strings.Contains(e.Detail, "interrupted after") {
+	if e := r.lastAudit(ActionReject); device.Result(e.Result) != device.ResultFailed || !strings.Contains(e.Detail, "interrupted after") {
 		t.Errorf("audit %+v", e)
 	}
 	if s := r.m.Status(); s.Pending != "" {

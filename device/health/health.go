@@ -1,7 +1,7 @@
 // Package health samples the gateway's own state and raises and clears
 // alerts by rules (DESIGN.md requirement 14): frequent reboots, a failed
 // firmware update, network changes, an unsynchronised clock, a nearly full
-// outbox or audit store, SIM data near its limit, a Modbus device offline.
+// outbox or audit store, SIM data near its limit, a field device offline.
 //
 // # Alerts
 //
@@ -33,6 +33,7 @@ import (
 	"time"
 
 	"github.com/sitegate/sitegate/device"
+	"github.com/sitegate/sitegate/device/field"
 )
 
 // Rule names (binding: alerts carry them).
@@ -44,14 +45,14 @@ const (
 	RuleOutboxHigh      = "outbox.high"
 	RuleDataLimit       = "data.limit"
 	RuleAuditCapacity   = "audit.capacity"
-	RuleModbusOffline   = "modbus.offline"
+	RuleFieldOffline    = "field.offline" // a field device of any protocol offline; the detail names device and protocol
 )
 
 // Thresholds of the rules.
 const (
 	MaxStartsPerHour   = 3
 	ClockUnsyncedAfter = time.Hour
-	ModbusOfflineAfter = 5 * time.Minute
+	FieldOfflineAfter  = 5 * time.Minute
 	NetworkQuiet       = 10 * time.Minute
 	DataWarnPercent    = 80
 )
@@ -268,11 +269,11 @@ func (m *Monitor) Evaluate() {
 
 	var offline []string
 	for _, s := range m.gw.DeviceStatuses() {
-		if s.State == device.DeviceOffline && now.Sub(s.Since) >= ModbusOfflineAfter {
-			offline = append(offline, s.Device)
+		if s.State == field.StateOffline && now.Sub(s.Since) >= FieldOfflineAfter {
+			offline = append(offline, s.Device+" ("+s.Protocol.String()+")")
 		}
 	}
-	m.set(RuleModbusOffline, len(offline) > 0, "warning", "offline: "+strings.Join(offline, ", "))
+	m.set(RuleFieldOffline, len(offline) > 0, "warning", "offline: "+strings.Join(offline, ", "))
 }
 
 // alertMessage is the alerts stream's payload (the uplink adds seq).

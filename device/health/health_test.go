@@ -11,6 +11,7 @@ import (
 
 	"github.com/sitegate/sitegate/device"
 	"github.com/sitegate/sitegate/device/devicetest"
+	"github.com/sitegate/sitegate/device/field"
 	"github.com/sitegate/sitegate/device/health"
 	"github.com/sitegate/sitegate/store"
 	"github.com/sitegate/sitegate/store/storetest"
@@ -158,25 +159,25 @@ func TestNetworkChangeAndModbusOffline(t *testing.T) {
 	site := device.DefaultSite()
 	site.Modbus.Buses = []device.Bus{{Name: "b", Kind: device.BusTCP, Address: "127.0.0.1:1502", Timeout: device.Duration(time.Second)}}
 	site.Modbus.Devices = []device.Device{{Name: "meter", Bus: "b", UnitID: 1, Interval: device.Duration(10 * time.Second), Profile: "generic-energy-meter"}}
-	if _, err := f.gw.ApplySite(device.LocalActor, site, "config.change"); err != nil {
+	if _, err := f.gw.ApplySite(device.Edit{Actor: device.LocalActor, Action: "config.change", Base: f.gw.Rev()}, site); err != nil {
 		t.Fatal(err)
 	}
 	since := f.clock.Now()
-	_ = f.gw.RecordPoll(device.DeviceStatus{Device: "meter", Bus: "b", State: device.DeviceOffline, Since: since}, nil)
+	_ = f.gw.FieldSink().Record(field.Status{Device: "meter", Bus: "b", State: field.StateOffline, Since: since}, nil)
 	f.clock.Advance(4 * time.Minute)
 	m.Evaluate()
-	if raised(m, health.RuleModbusOffline) {
+	if raised(m, health.RuleFieldOffline) {
 		t.Fatal("raised before five minutes")
 	}
 	f.clock.Advance(2 * time.Minute)
 	m.Evaluate()
-	if !raised(m, health.RuleModbusOffline) {
+	if !raised(m, health.RuleFieldOffline) {
 		t.Fatalf("meter offline for 6 minutes: %+v", m.Alerts())
 	}
 	// A change of the network configuration in the site counts too.
 	site, _ = f.gw.Site()
 	site.WAN.Priority = []device.LinkKind{device.LinkEthernet, device.LinkCellular, device.LinkWiFi}
-	if _, err := f.gw.ApplySite(device.LocalActor, site, "config.change"); err != nil {
+	if _, err := f.gw.ApplySite(device.Edit{Actor: device.LocalActor, Action: "config.change", Base: f.gw.Rev()}, site); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "network.changed from a site change", func() bool { return raised(m, health.RuleNetworkChanged) })

@@ -13,6 +13,8 @@ import (
 	"github.com/goburrow/serial"
 
 	"github.com/sitegate/sitegate/device"
+	"github.com/sitegate/sitegate/device/clockwork"
+	"github.com/sitegate/sitegate/device/field"
 )
 
 // Options tune an Engine; the zero value is the production behaviour.
@@ -28,28 +30,32 @@ type Options struct {
 	// RetryIsolatedEvery is how many cycles pass before points isolated by
 	// an exception are tried again (default 30).
 	RetryIsolatedEvery int
+	// Clock is the time source (default the system clock).
+	Clock clockwork.Clock
 }
 
-// Engine polls every Modbus device of the gateway's site and follows the
-// site as it changes. It implements device.FieldBus for the console.
+// Engine is the Modbus driver of the field layer: it polls every Modbus
+// device of the gateway's site, follows the site as it changes, and
+// answers on-demand reads, writes, scans and the decode lab's raw reads.
 type Engine struct {
 	gw   *device.Gateway
+	sink field.Sink
 	opts Options
 	log  *slog.Logger
 
 	mu        sync.Mutex
+	ctx       context.Context      // Run's context; pollers run under a child of it
 	applied   []byte               // the modbus section the running topology was built from
 	endpoints map[string]*endpoint // by endpoint key
 	busEP     map[string]*endpoint // by bus name
 	pollers   map[string]*poller   // by device name
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
-
-	sub     *device.Subscription
-	watchWG sync.WaitGroup
 }
 
-// New returns an engine for gw; Start begins polling.
+var _ field.Discoverer = (*Engine)(nil)
+
+// New returns an engine for gw; Run polls.
 func New(gw *device.Gateway, o Options) *Engine {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -66,37 +72,46 @@ func New(gw *device.Gateway, o Options) *Engine {
 	if o.OpenSerial == nil {
 		o.OpenSerial = openSerial
 	}
-	return &Engine{gw: gw, opts: o, log: o.Logger}
+	if o.Clock == nil {
+		o.Clock = clockwork.System
+	}
+	return &Engine{gw: gw, sink: gw.FieldSink(), opts: o, log: o.Logger}
 }
 
-// Start builds the topology from the current site and polls it; later site
-// revisions are applied without a restart.
-func (e *Engine) Start() {
-	e.sub = e.gw.Subscribe(16)
+// Protocol implements field.Driver.
+func (e *Engine) Protocol() field.Protocol { return field.Modbus }
+
+// Run builds the topology from the current site and polls it until ctx
+// ends; later site revisions are applied without a restart. While it runs,
+// the gateway's field layer routes Modbus reads, writes and scans here.
+func (e *Engine) Run(ctx context.Context) error {
+	sub := e.gw.Subscribe(16)
+	defer sub.Close()
+	e.mu.Lock()
+	e.ctx = ctx
+	e.mu.Unlock()
 	e.apply()
-	e.watchWG.Add(1)
-	go func() {
-		defer e.watchWG.Done()
-		for ev := range e.sub.C() {
-			if ev.Kind == device.EventSite || e.sub.Missed() > 0 {
+	detach := e.gw.Field().Attach(e)
+	defer func() {
+		detach()
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		e.stopLocked()
+		e.applied = nil
+	}()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case ev, ok := <-sub.C():
+			if !ok {
+				return nil
+			}
+			if ev.Kind == device.EventSite || sub.Missed() > 0 {
 				e.apply()
 			}
 		}
-	}()
-	e.gw.SetFieldBus(e)
-}
-
-// Stop stops polling and closes every connection.
-func (e *Engine) Stop() {
-	e.gw.SetFieldBus(nil)
-	if e.sub != nil {
-		e.sub.Close()
-		e.watchWG.Wait()
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.stopLocked()
-	e.applied = nil
 }
 
 func (e *Engine) stopLocked() {
@@ -130,9 +145,12 @@ func (e *Engine) apply() {
 	if e.applied != nil && bytes.Equal(conf, e.applied) {
 		return
 	}
+	if e.ctx == nil || e.ctx.Err() != nil {
+		return
+	}
 	e.stopLocked()
 	e.applied = conf
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(e.ctx)
 	e.cancel = cancel
 	e.endpoints = map[string]*endpoint{}
 	e.busEP = map[string]*endpoint{}
@@ -152,13 +170,11 @@ func (e *Engine) apply() {
 		}
 		e.busEP[b.Name] = ep
 	}
-	keep := map[string]bool{}
 	for _, d := range site.Modbus.Devices {
 		bus, ok := site.Modbus.FindBus(d.Bus)
 		if !ok {
 			continue // validation refuses this; never poll a device without a bus
 		}
-		keep[d.Name] = true
 		p := newPoller(e, d, bus, e.busEP[d.Bus])
 		e.pollers[d.Name] = p
 		e.wg.Add(1)
@@ -167,7 +183,6 @@ func (e *Engine) apply() {
 			p.run(ctx)
 		}()
 	}
-	e.gw.ForgetDevices(keep)
 	e.log.Info("modbus topology applied", "buses", len(site.Modbus.Buses), "devices", len(site.Modbus.Devices), "connections", len(e.endpoints))
 }
 
@@ -177,7 +192,7 @@ func (e *Engine) lookup(name string) (*poller, error) {
 	defer e.mu.Unlock()
 	p, ok := e.pollers[name]
 	if !ok {
-		return nil, fmt.Errorf("no Modbus device %q in the site", name)
+		return nil, fmt.Errorf("%w %q among the Modbus devices of the site", field.ErrNoDevice, name)
 	}
 	return p, nil
 }

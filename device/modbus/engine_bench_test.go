@@ -50,7 +50,7 @@ func BenchmarkPollingThroughput(b *testing.B) {
 		pointsPerSec := float64(reads*100) / elapsed.Seconds()
 		b.ReportMetric(pointsPerSec, "points/s")
 		b.ReportMetric(cpu.Seconds()*1000/elapsed.Seconds()/(pointsPerSec/1000), "cpu-ms/s-per-1k-points/s")
-		f.engine.Stop()
+		f.stop()
 	}
 }
 
@@ -83,6 +83,6 @@ func BenchmarkMemory200x50(b *testing.B) {
 		runtime.ReadMemStats(&after)
 		b.ReportMetric(float64(after.HeapInuse-before.HeapInuse)/(1<<20), "MiB")
 		b.ReportMetric(float64(runtime.NumGoroutine()), "goroutines")
-		f.engine.Stop()
+		f.stop()
 	}
 }

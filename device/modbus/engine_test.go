@@ -8,11 +8,13 @@ import (
 	"log/slog"
 	"math"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/sitegate/sitegate/device"
 	"github.com/sitegate/sitegate/device/devicetest"
+	"github.com/sitegate/sitegate/device/field"
 	"github.com/sitegate/sitegate/device/modbus"
 	"github.com/sitegate/sitegate/device/modbus/sim"
 	"github.com/sitegate/sitegate/store"
@@ -29,6 +31,7 @@ type fixture struct {
 	st     *store.Store
 	gw     *device.Gateway
 	engine *modbus.Engine
+	stop   func() // stops the engine and waits for it
 }
 
 func newFixture(t testing.TB, site *device.Site, o modbus.Options) *fixture {
@@ -39,14 +42,18 @@ func newFixture(t testing.TB, site *device.Site, o modbus.Options) *fixture {
 		t.Fatal(err)
 	}
 	site.Site.Name = "Engine test"
-	if _, err := gw.ApplySite(device.LocalActor, site, "config.change"); err != nil {
+	if _, err := gw.ApplySite(device.Edit{Actor: device.LocalActor, Action: "config.change", Base: gw.Rev()}, site); err != nil {
 		t.Fatal(err)
 	}
 	o.Logger = quiet
 	e := modbus.New(gw, o)
-	e.Start()
-	t.Cleanup(e.Stop)
-	return &fixture{t: t, st: st, gw: gw, engine: e}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- e.Run(ctx) }()
+	stop := sync.OnceFunc(func() { cancel(); <-done })
+	t.Cleanup(stop)
+	devicetest.Eventually(t, 5*time.Second, "the engine attached", func() bool { return gw.Field().Driver(field.Modbus) != nil })
+	return &fixture{t: t, st: st, gw: gw, engine: e, stop: stop}
 }
 
 func tcpSite(addr string, devices ...device.Device) *device.Site {
@@ -68,14 +75,14 @@ func newSim(t testing.TB, models map[uint8]*sim.Model, def *sim.Model) (*sim.Ser
 }
 
 // waitReadings waits until cond holds for the device's readings.
-func (f *fixture) waitReadings(dev string, what string, cond func(rs []device.Reading, st device.DeviceStatus) bool) []device.Reading {
+func (f *fixture) waitReadings(dev string, what string, cond func(rs []field.Reading, st field.Status) bool) []field.Reading {
 	f.t.Helper()
-	var rs []device.Reading
-	var st device.DeviceStatus
+	var rs []field.Reading
+	var st field.Status
 	devicetest.Eventually(f.t, 15*time.Second, func() string {
 		b, _ := json.MarshalIndent(struct {
-			R []device.Reading
-			S device.DeviceStatus
+			R []field.Reading
+			S field.Status
 		}{rs, st}, "", " ")
 		return fmt.Sprintf("%s: %s", what, b)
 	}, func() bool {
@@ -90,17 +97,17 @@ func (f *fixture) waitReadings(dev string, what string, cond func(rs []device.Re
 	return rs
 }
 
-func allGood(rs []device.Reading, _ device.DeviceStatus) bool {
+func allGood(rs []field.Reading, _ field.Status) bool {
 	for _, r := range rs {
-		if r.Quality != device.QualityGood {
+		if r.Quality != field.QualityGood {
 			return false
 		}
 	}
 	return len(rs) > 0
 }
 
-func byName(rs []device.Reading) map[string]device.Reading {
-	m := map[string]device.Reading{}
+func byName(rs []field.Reading) map[string]field.Reading {
+	m := map[string]field.Reading{}
 	for _, r := range rs {
 		m[r.Point] = r
 	}
@@ -153,8 +160,8 @@ func TestPollsAndDecodesProfileDevice(t *testing.T) {
 		if r.Stream == "telemetry" {
 			telemetry++
 			var p struct {
-				Gateway  string           `json:"gateway"`
-				Readings []device.Reading `json:"readings"`
+				Gateway  string          `json:"gateway"`
+				Readings []field.Reading `json:"readings"`
 			}
 			if err := json.Unmarshal(r.Payload, &p); err != nil || p.Gateway != "gw-test" || len(p.Readings) < 3 {
 				t.Fatalf("telemetry record: %v %s", err, r.Payload)
@@ -177,17 +184,17 @@ func TestExceptionIsolatesRefusedPoint(t *testing.T) {
 	}
 	srv.SetFaults(1, sim.Faults{Illegal: []sim.Address{{Table: device.TableHolding, Address: 6}}})
 	f := newFixture(t, tcpSite(addr, device.Device{Name: "ahu", Bus: "plant", UnitID: 1, Interval: dur(200 * time.Millisecond), Points: points}), modbus.Options{})
-	rs := f.waitReadings("ahu", "hr6 isolated", func(rs []device.Reading, _ device.DeviceStatus) bool {
+	rs := f.waitReadings("ahu", "hr6 isolated", func(rs []field.Reading, _ field.Status) bool {
 		good := 0
 		for _, r := range rs {
-			if r.Quality == device.QualityGood {
+			if r.Quality == field.QualityGood {
 				good++
 			}
 		}
 		return good == 9
 	})
 	bad := byName(rs)["hr6"]
-	if bad.Quality != device.QualityError || bad.Error != "exception 2: illegal data address" {
+	if bad.Quality != field.QualityError || bad.Error != "exception 2: illegal data address" {
 		t.Fatalf("hr6 = %+v", bad)
 	}
 	// Steady state: two merged reads per cycle (0..5 and 7..9), no more.
@@ -197,18 +204,19 @@ func TestExceptionIsolatesRefusedPoint(t *testing.T) {
 	if n := after.Requests - before; n < 4 || n > 2*7 || n%2 != 0 && n > 2*6 {
 		t.Fatalf("%d requests in ~5 cycles after isolation: not two merged reads per cycle", after.Requests-before)
 	}
-	if after.State != device.DeviceOnline {
-		t.Fatalf("device state %s", after.State)
+	// One point refused: the device answers, but not for everything.
+	if after.State != field.StateDegraded {
+		t.Fatalf("device state %s, want degraded", after.State)
 	}
 }
 
-func status(f *fixture, dev string) device.DeviceStatus {
+func status(f *fixture, dev string) field.Status {
 	for _, s := range f.gw.DeviceStatuses() {
 		if s.Device == dev {
 			return s
 		}
 	}
-	return device.DeviceStatus{}
+	return field.Status{}
 }
 
 // A device that stops answering goes offline after three cycles, its
@@ -217,18 +225,18 @@ func TestOfflineAndRecovery(t *testing.T) {
 	srv, addr := newSim(t, nil, sim.DefaultModel())
 	f := newFixture(t, tcpSite(addr, device.Device{Name: "ahu", Bus: "plant", UnitID: 1, Interval: dur(200 * time.Millisecond), Timeout: dur(80 * time.Millisecond),
 		Points: []device.Point{{Name: "t", Table: device.TableHolding, Address: 1, Type: device.TypeUint16}}}), modbus.Options{MaxBackoff: 400 * time.Millisecond})
-	f.waitReadings("ahu", "online", func(rs []device.Reading, st device.DeviceStatus) bool { return st.State == device.DeviceOnline })
+	f.waitReadings("ahu", "online", func(rs []field.Reading, st field.Status) bool { return st.State == field.StateOnline })
 	srv.SetFaults(1, sim.Faults{Silent: true})
-	rs := f.waitReadings("ahu", "offline", func(rs []device.Reading, st device.DeviceStatus) bool { return st.State == device.DeviceOffline })
-	if rs[0].Quality != device.QualityStale || !strings.Contains(rs[0].Error, "no answer") || !rs[0].Value.Valid {
+	rs := f.waitReadings("ahu", "offline", func(rs []field.Reading, st field.Status) bool { return st.State == field.StateOffline })
+	if rs[0].Quality != field.QualityStale || !strings.Contains(rs[0].Error, "no answer") || !rs[0].Value.Valid {
 		t.Fatalf("offline reading %+v: want the last value, stale, with the reason", rs[0])
 	}
 	if st := status(f, "ahu"); st.Errors[modbus.KindTimeout] < 3 {
 		t.Fatalf("timeouts not counted: %+v", st.Errors)
 	}
 	srv.SetFaults(1, sim.Faults{})
-	f.waitReadings("ahu", "back online", func(rs []device.Reading, st device.DeviceStatus) bool {
-		return st.State == device.DeviceOnline && rs[0].Quality == device.QualityGood
+	f.waitReadings("ahu", "back online", func(rs []field.Reading, st field.Status) bool {
+		return st.State == field.StateOnline && rs[0].Quality == field.QualityGood
 	})
 }
 
@@ -241,9 +249,9 @@ func TestStaleReplyAfterTimeoutIsNotTakenAsAnswer(t *testing.T) {
 		Points: []device.Point{{Name: "a", Table: device.TableHolding, Address: 1, Type: device.TypeUint16}, {Name: "b", Table: device.TableInput, Address: 2, Type: device.TypeUint16}}}), modbus.Options{})
 	f.waitReadings("ahu", "good", allGood)
 	srv.SetFaults(1, sim.Faults{Late: 250 * time.Millisecond, Times: 1})
-	f.waitReadings("ahu", "the timeout", func(rs []device.Reading, st device.DeviceStatus) bool { return st.Errors[modbus.KindTimeout] > 0 })
+	f.waitReadings("ahu", "the timeout", func(rs []field.Reading, st field.Status) bool { return st.Errors[modbus.KindTimeout] > 0 })
 	before := status(f, "ahu")
-	f.waitReadings("ahu", "good again", func(rs []device.Reading, st device.DeviceStatus) bool {
+	f.waitReadings("ahu", "good again", func(rs []field.Reading, st field.Status) bool {
 		return st.Requests > before.Requests+6 && allGood(rs, st)
 	})
 	if st := status(f, "ahu"); st.Errors[modbus.KindFraming] > 0 {
@@ -283,7 +291,7 @@ func TestLiveReconfiguration(t *testing.T) {
 	f.waitReadings("one", "first device", allGood)
 	next, _ := f.gw.Site()
 	next.Modbus.Devices = append(next.Modbus.Devices, device.Device{Name: "two", Bus: "plant", UnitID: 2, Interval: dur(200 * time.Millisecond), Points: pt})
-	if _, err := f.gw.ApplySite(device.LocalActor, next, "config.change"); err != nil {
+	if _, err := f.gw.ApplySite(device.Edit{Actor: device.LocalActor, Action: "config.change", Base: f.gw.Rev()}, next); err != nil {
 		t.Fatal(err)
 	}
 	f.waitReadings("two", "added device", allGood)
@@ -301,13 +309,13 @@ func TestWriteReadRawAndScan(t *testing.T) {
 			setpoint, spAddr = p.Name, p.Address
 		}
 	}
-	if err := f.engine.Write(ctx, "drive", setpoint, device.Number(42.5)); err != nil {
+	if err := f.engine.Write(ctx, field.Write{Device: "drive", Point: setpoint, Value: field.Number(42.5)}); err != nil {
 		t.Fatalf("write %s: %v", setpoint, err)
 	}
 	if v, _ := meter.Value(setpoint); math.Abs(v-42.5) > 0.01 {
 		t.Fatalf("device holds %v after writing 42.5", v)
 	}
-	if err := f.engine.Write(ctx, "drive", "nope", device.Number(1)); err == nil {
+	if err := f.engine.Write(ctx, field.Write{Device: "drive", Point: "nope", Value: field.Number(1)}); err == nil {
 		t.Fatal("write to an unknown point")
 	}
 	words, _, err := f.engine.ReadRaw(ctx, device.RawRead{Device: "drive", Table: device.TableHolding, Address: uint16(spAddr), Count: 1})
@@ -315,8 +323,8 @@ func TestWriteReadRawAndScan(t *testing.T) {
 		t.Fatalf("raw read: %v %v", words, err)
 	}
 	var progress int
-	found, err := f.engine.Scan(ctx, "plant", 1, 10, func(device.ScanProgress) { progress++ })
-	if err != nil || len(found) != 1 || found[0].UnitID != 7 || progress != 10 {
+	found, err := f.engine.Discover(ctx, field.Query{Target: "plant", From: 1, To: 10}, func(field.Progress) { progress++ })
+	if err != nil || len(found) != 1 || found[0].ID != 7 || progress != 10 {
 		t.Fatalf("scan: %+v %v (progress %d)", found, err, progress)
 	}
 }
@@ -334,8 +342,35 @@ func TestMissingSerialDeviceIsAnErrorOnItsBusOnly(t *testing.T) {
 	}
 	f := newFixture(t, site, modbus.Options{})
 	f.waitReadings("tcp", "tcp device good", allGood)
-	rs := f.waitReadings("serial", "serial error", func(rs []device.Reading, st device.DeviceStatus) bool { return st.Errors[modbus.KindConnection] > 0 })
+	rs := f.waitReadings("serial", "serial error", func(rs []field.Reading, st field.Status) bool { return st.Errors[modbus.KindConnection] > 0 })
 	if !strings.Contains(rs[0].Error, "/dev/ttyNOPE9") {
 		t.Fatalf("serial error does not name the device: %+v", rs[0])
+	}
+}
+
+// A device that answers every request with an exception reads nothing: it
+// is never shown online, but degraded and then offline, in health too.
+func TestDeviceWhoseEveryReadFailsIsNeverOnline(t *testing.T) {
+	srv, addr := newSim(t, nil, sim.DefaultModel())
+	points := []device.Point{
+		{Name: "a", Table: device.TableHolding, Address: 0, Type: device.TypeUint16},
+		{Name: "b", Table: device.TableHolding, Address: 1, Type: device.TypeUint16},
+	}
+	srv.SetFaults(1, sim.Faults{Illegal: []sim.Address{{Table: device.TableHolding, Address: 0}, {Table: device.TableHolding, Address: 1}}})
+	f := newFixture(t, tcpSite(addr, device.Device{Name: "dead", Bus: "plant", UnitID: 1, Interval: dur(150 * time.Millisecond), Points: points}), modbus.Options{})
+	var seen []field.State
+	f.waitReadings("dead", "offline", func(rs []field.Reading, st field.Status) bool {
+		if len(seen) == 0 || seen[len(seen)-1] != st.State {
+			seen = append(seen, st.State)
+		}
+		return st.State == field.StateOffline
+	})
+	for _, s := range seen {
+		if s == field.StateOnline {
+			t.Fatalf("states seen %v: a device reading nothing was online", seen)
+		}
+	}
+	if h := f.gw.Health(); h.Field.DevicesOnline != 0 || h.Field.DevicesTotal != 1 || h.Modbus.DevicesTotal != 1 {
+		t.Fatalf("health field %+v modbus %+v", h.Field, h.Modbus)
 	}
 }

@@ -6,12 +6,33 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	mb "github.com/goburrow/modbus"
 
 	"github.com/sitegate/sitegate/device"
+	"github.com/sitegate/sitegate/device/field"
 )
+
+// Read reads points of a device now, outside its schedule (field.Driver):
+// every point when points is empty.
+func (e *Engine) Read(ctx context.Context, deviceName string, points []string) ([]field.Reading, error) {
+	p, err := e.lookup(deviceName)
+	if err != nil {
+		return nil, err
+	}
+	var index []int
+	for i, pt := range p.points {
+		if len(points) == 0 || slices.Contains(points, pt.Name) {
+			index = append(index, i)
+		}
+	}
+	if len(index) < len(points) {
+		return nil, fmt.Errorf("device %s: %w among %v", deviceName, field.ErrNoPoint, points)
+	}
+	return p.readNow(ctx, index)
+}
 
 // ReadRaw reads registers or bits of a device now, without a point: the
 // console's decode lab shows them in every type and byte order.
@@ -31,12 +52,14 @@ func (e *Engine) ReadRaw(ctx context.Context, r device.RawRead) ([]uint16, []boo
 	return res.words, res.bits, err
 }
 
-// Write writes v to a writable point now. The caller audits it.
-func (e *Engine) Write(ctx context.Context, deviceName, point string, v device.Value) error {
-	p, err := e.lookup(deviceName)
+// Write writes a value to a writable point now (field.Driver). The hub
+// has checked that the point exists and is writable; the gateway audits.
+func (e *Engine) Write(ctx context.Context, w field.Write) error {
+	p, err := e.lookup(w.Device)
 	if err != nil {
 		return err
 	}
+	deviceName, point, v := w.Device, w.Point, w.Value
 	var pt device.Point
 	found := false
 	for _, cand := range p.points {
@@ -46,11 +69,13 @@ func (e *Engine) Write(ctx context.Context, deviceName, point string, v device.V
 	}
 	switch {
 	case !found:
-		return fmt.Errorf("device %s has no point %q", deviceName, point)
+		return fmt.Errorf("device %s: %w %q", deviceName, field.ErrNoPoint, point)
 	case !pt.Writable:
-		return fmt.Errorf("point %s.%s is read-only (set writable: true on a coil or holding point to allow writes)", deviceName, point)
+		return fmt.Errorf("point %s.%s: %w (set writable: true on a coil or holding point to allow writes)", deviceName, point, field.ErrReadOnly)
 	case !v.Valid:
-		return errors.New("no value to write")
+		return errors.New("no value to write (Modbus has no relinquish)")
+	case w.Priority != 0:
+		return fmt.Errorf("write priority: %w (Modbus writes have no priority)", field.ErrNotSupported)
 	}
 	addr := uint16(pt.Address)
 	if pt.Table == device.TableCoil {
@@ -91,20 +116,29 @@ func (e *Engine) Write(ctx context.Context, deviceName, point string, v device.V
 // scanTimeout bounds one probe: an absent unit costs this much.
 const scanTimeout = 150 * time.Millisecond
 
-// Scan probes unit ids first..last on a bus. A cheap register read tells
-// whether a unit is there (an exception answer counts: someone answered);
-// units found are then asked for their identification (function 43/14),
-// which many devices support.
-func (e *Engine) Scan(ctx context.Context, busName string, first, last uint8, progress func(device.ScanProgress)) ([]device.ScanResult, error) {
+// Discover scans a bus (field.Discoverer): q.Target is the bus, q.From and
+// q.To the unit ids (default 1..247). A cheap register read tells whether
+// a unit is there (an exception answer counts: someone answered); units
+// found are then asked for their identification (function 43/14), which
+// many devices support.
+func (e *Engine) Discover(ctx context.Context, q field.Query, progress func(field.Progress)) ([]field.Found, error) {
+	busName := q.Target
 	ep, bus, err := e.busEndpoint(busName)
 	if err != nil {
 		return nil, err
 	}
-	if first == 0 || last < first || last > 247 {
-		return nil, fmt.Errorf("scan %d..%d: unit ids are 1..247", first, last)
+	if q.From == 0 {
+		q.From = 1
 	}
+	if q.To == 0 {
+		q.To = 247
+	}
+	if q.From < 1 || q.To < q.From || q.To > 247 {
+		return nil, fmt.Errorf("scan %d..%d: unit ids are 1..247", q.From, q.To)
+	}
+	first, last := uint8(q.From), uint8(q.To)
 	timeout := min(bus.Timeout.Std(), scanTimeout)
-	var found []device.ScanResult
+	var found []field.Found
 	total := int(last) - int(first) + 1
 	for i := 0; i < total; i++ {
 		if err := ctx.Err(); err != nil {
@@ -115,14 +149,14 @@ func (e *Engine) Scan(ctx context.Context, busName string, first, last uint8, pr
 			_, err := l.client().ReadHoldingRegisters(0, 1)
 			return err
 		})
-		var res *device.ScanResult
+		var res *field.Found
 		switch code := Exception(err); {
 		case err == nil:
-			res = &device.ScanResult{UnitID: unit, How: "register"}
+			res = &field.Found{Protocol: field.Modbus, Target: busName, ID: int(unit), How: "register"}
 		case code == 10 || code == 11:
 			// A TCP gateway saying that nothing answers behind it.
 		case code != 0:
-			res = &device.ScanResult{UnitID: unit, How: ExceptionText(code)}
+			res = &field.Found{Protocol: field.Modbus, Target: busName, ID: int(unit), How: ExceptionText(code)}
 		case errors.Is(err, errStopped), ctx.Err() != nil:
 			return found, err
 		}
@@ -131,7 +165,7 @@ func (e *Engine) Scan(ctx context.Context, busName string, first, last uint8, pr
 			found = append(found, *res)
 		}
 		if progress != nil {
-			progress(device.ScanProgress{UnitID: unit, Done: i + 1, Total: total, Found: len(found)})
+			progress(field.Progress{Current: int(unit), Done: i + 1, Total: total, Found: len(found)})
 		}
 	}
 	return found, nil
@@ -139,9 +173,9 @@ func (e *Engine) Scan(ctx context.Context, busName string, first, last uint8, pr
 
 // identify asks a unit for its basic device identification objects:
 // 0 vendor name, 1 product code, 2 major.minor revision.
-func (e *Engine) identify(ctx context.Context, ep *endpoint, timeout time.Duration, res *device.ScanResult) {
+func (e *Engine) identify(ctx context.Context, ep *endpoint, timeout time.Duration, res *field.Found) {
 	out := make(chan map[byte]string, 1) // the closure may outlive a cancelled caller
-	err := ep.do(ctx, res.UnitID, timeout, func(l link) error {
+	err := ep.do(ctx, uint8(res.ID), timeout, func(l link) error {
 		resp, err := l.raw(&mb.ProtocolDataUnit{FunctionCode: funcDeviceIdentification, Data: []byte{0x0E, 0x01, 0x00}})
 		if err != nil {
 			return err
@@ -157,7 +191,7 @@ func (e *Engine) identify(ctx context.Context, ep *endpoint, timeout time.Durati
 		return
 	}
 	objects := <-out
-	res.Vendor, res.Product, res.Revision = objects[0], objects[1], objects[2]
+	res.Vendor, res.Model, res.Revision = objects[0], objects[1], objects[2]
 	res.How = "identification"
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -11,6 +12,7 @@ import (
 	mb "github.com/goburrow/modbus"
 
 	"github.com/sitegate/sitegate/device"
+	"github.com/sitegate/sitegate/device/field"
 )
 
 // poller polls one device on its interval.
@@ -25,19 +27,19 @@ type poller struct {
 	mu       sync.Mutex // guards what the console reads while a cycle runs
 	plan     []Read
 	isolated map[int]string // point index → why it is read alone
-	last     []device.Reading
-	status   device.DeviceStatus
+	last     []field.Reading
+	status   field.Status
 	failures int // consecutive failed cycles
 	cycles   int
 }
 
 func newPoller(e *Engine, d device.Device, b device.Bus, ep *endpoint) *poller {
 	p := &poller{e: e, dev: d, bus: b, ep: ep, unit: byte(d.UnitID), points: d.EffectivePoints(), isolated: map[int]string{}}
-	p.last = make([]device.Reading, len(p.points))
+	p.last = make([]field.Reading, len(p.points))
 	for i, pt := range p.points {
-		p.last[i] = device.Reading{Device: d.Name, Point: pt.Name, Unit: pt.Unit, Quality: device.QualityStale, Error: "not read yet"}
+		p.last[i] = field.Reading{Device: d.Name, Point: pt.Name, Unit: pt.Unit, Quality: field.QualityStale, Error: "not read yet"}
 	}
-	p.status = device.DeviceStatus{Device: d.Name, Bus: b.Name, State: device.DeviceUnknown, Errors: map[string]uint64{}}
+	p.status = field.Status{Device: d.Name, Protocol: field.Modbus, Bus: b.Name, State: field.StateUnknown, Errors: map[string]uint64{}}
 	p.replan()
 	return p
 }
@@ -101,13 +103,13 @@ func (p *poller) run(ctx context.Context) {
 	// Spread the first cycles so devices do not all start at once, but
 	// within a couple of seconds: the installer wants to see values.
 	spread := min(interval/4, 2*time.Second)
-	timer := time.NewTimer(time.Duration(rand.Int64N(int64(spread) + 1)))
+	timer := p.e.opts.Clock.NewTimer(time.Duration(rand.Int64N(int64(spread) + 1)))
 	defer timer.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-timer.C:
+		case <-timer.C():
 		}
 		next := p.cycle(ctx)
 		if ctx.Err() != nil {
@@ -129,7 +131,8 @@ type readResult struct {
 // anything the caller reads.
 func (p *poller) read(ctx context.Context, r Read) (readResult, error) {
 	out := make(chan readResult, 1)
-	start := time.Now()
+	clk := p.e.opts.Clock
+	start := clk.Now()
 	err := p.ep.do(ctx, p.unit, p.timeout(), func(l link) error {
 		c := l.client()
 		var b []byte
@@ -162,7 +165,7 @@ func (p *poller) read(ctx context.Context, r Read) (readResult, error) {
 		out <- res
 		return nil
 	})
-	p.count(err, time.Since(start))
+	p.count(err, clk.Now().Sub(start))
 	if err != nil {
 		return readResult{}, err
 	}
@@ -201,8 +204,8 @@ func isIsolating(err error) bool {
 
 // cycle polls the device once and returns the delay to the next cycle.
 func (p *poller) cycle(ctx context.Context) time.Duration {
-	now := time.Now()
-	readings := make([]device.Reading, len(p.points))
+	now := p.e.opts.Clock.Now()
+	readings := make([]field.Reading, len(p.points))
 	got := make([]bool, len(p.points))
 	var cycleErr error
 	replan := false
@@ -325,32 +328,32 @@ func (p *poller) markIsolated(pi int, err error) {
 	p.isolated[pi] = err.Error()
 }
 
-func (p *poller) errorReading(pi int, why string, now time.Time) device.Reading {
+func (p *poller) errorReading(pi int, why string, now time.Time) field.Reading {
 	pt := p.points[pi]
-	return device.Reading{Device: p.dev.Name, Point: pt.Name, Unit: pt.Unit, Quality: device.QualityError, Error: why, TS: now}
+	return field.Reading{Device: p.dev.Name, Point: pt.Name, Unit: pt.Unit, Quality: field.QualityError, Error: why, TS: now}
 }
 
 // decode turns point pi's part of a read into a reading.
-func (p *poller) decode(pi int, r Read, res readResult, now time.Time) device.Reading {
+func (p *poller) decode(pi int, r Read, res readResult, now time.Time) field.Reading {
 	pt := p.points[pi]
-	rd := device.Reading{Device: p.dev.Name, Point: pt.Name, Unit: pt.Unit, Quality: device.QualityGood, TS: now}
+	rd := field.Reading{Device: p.dev.Name, Point: pt.Name, Unit: pt.Unit, Quality: field.QualityGood, TS: now}
 	off := pt.Address - int(r.Address)
 	if pt.Table.IsBit() {
-		rd.Value = device.Boolean(res.bits[off])
+		rd.Value = field.Boolean(res.bits[off])
 		return rd
 	}
 	raw, err := DecodeRegisters(res.words[off:off+pt.Type.Registers()], pt.Type, pt.Order)
 	if err != nil {
-		rd.Quality, rd.Error = device.QualityError, err.Error()
+		rd.Quality, rd.Error = field.QualityError, err.Error()
 		return rd
 	}
-	rd.Value = device.Number(pt.Apply(raw))
+	rd.Value = field.Number(pt.Apply(raw))
 	return rd
 }
 
 // finish updates state after a cycle, records it, and returns the delay to
 // the next one.
-func (p *poller) finish(readings []device.Reading, got []bool, cycleErr error, replan bool, now time.Time) time.Duration {
+func (p *poller) finish(readings []field.Reading, got []bool, cycleErr error, replan bool, now time.Time) time.Duration {
 	interval := p.dev.Interval.Std()
 	p.mu.Lock()
 	if replan {
@@ -363,7 +366,7 @@ func (p *poller) finish(readings []device.Reading, got []bool, cycleErr error, r
 		}
 		// Not read this cycle: keep the last value, say it is stale and why.
 		r := p.last[i]
-		r.Quality = device.QualityStale
+		r.Quality = field.QualityStale
 		if cycleErr != nil {
 			r.Error = cycleErr.Error()
 		}
@@ -371,36 +374,41 @@ func (p *poller) finish(readings []device.Reading, got []bool, cycleErr error, r
 		readings[i] = r
 	}
 	prev := p.status.State
-	if cycleErr != nil {
-		p.failures++
-		if p.failures >= p.e.opts.OfflineAfter {
-			p.status.State = device.DeviceOffline
+	good := 0
+	for _, r := range readings {
+		if r.Quality == field.QualityGood {
+			good++
 		}
-	} else {
+	}
+	switch {
+	case len(readings) == 0 && cycleErr == nil:
+		// Nothing to read, and the device is reachable.
 		p.failures = 0
-		p.status.State = device.DeviceOnline
+		p.status.State = field.StateOnline
+	case good == 0:
+		p.failures++
+		p.status.State = field.CycleState(good, len(readings), p.failures, p.e.opts.OfflineAfter)
+	default:
+		p.failures = 0
+		p.status.State = field.CycleState(good, len(readings), 0, p.e.opts.OfflineAfter)
 	}
 	if p.status.State != prev {
 		p.status.Since = now
-		if prev != device.DeviceUnknown || p.status.State == device.DeviceOffline {
+		if prev != field.StateUnknown || p.status.State == field.StateOffline {
 			p.e.log.Info("modbus device state", "device", p.dev.Name, "state", string(p.status.State), "err", errText(cycleErr))
 		}
 	}
 	next := interval + time.Duration(rand.Int64N(int64(interval)/10+1))
-	if p.status.State == device.DeviceOffline {
+	if p.status.State == field.StateOffline && p.failures >= p.e.opts.OfflineAfter {
 		// Back off while offline: double per failed cycle, up to the bound.
 		backoff := interval << min(p.failures-p.e.opts.OfflineAfter+1, 10)
 		next = min(max(backoff, interval), max(p.e.opts.MaxBackoff, interval))
 	}
-	p.status.LastPoll = time.Now()
+	p.status.LastPoll = p.e.opts.Clock.Now()
 	p.status.NextPoll = p.status.LastPoll.Add(next)
-	status := p.status
-	status.Errors = make(map[string]uint64, len(p.status.Errors))
-	for k, v := range p.status.Errors {
-		status.Errors[k] = v
-	}
+	status := p.status.Clone()
 	p.mu.Unlock()
-	if err := p.e.gw.RecordPoll(status, readings); err != nil {
+	if err := p.e.sink.Record(status, readings); err != nil {
 		p.e.log.Error("record readings", "device", p.dev.Name, "err", err)
 	}
 	return next
@@ -416,4 +424,34 @@ func errText(err error) string {
 // raw sends a request through the device's endpoint.
 func (p *poller) raw(ctx context.Context, fn func(c mb.Client) error) error {
 	return p.ep.do(ctx, p.unit, p.timeout(), func(l link) error { return fn(l.client()) })
+}
+
+// readNow reads the points with the given indexes now, outside the
+// schedule, and returns their readings in that order. Points the device
+// refuses come back in error; an unreachable device is an error.
+func (p *poller) readNow(ctx context.Context, index []int) ([]field.Reading, error) {
+	pts := make([]device.Point, len(index))
+	for j, i := range index {
+		pts[j] = p.points[i]
+	}
+	now := p.e.opts.Clock.Now()
+	out := make([]field.Reading, len(index))
+	for _, r := range Plan(pts, DeviceLimits(p.dev)) {
+		for j, x := range r.Points {
+			r.Points[j] = index[x]
+		}
+		res, err := p.read(ctx, r)
+		if err != nil && Exception(err) == 0 {
+			return nil, err
+		}
+		for _, pi := range r.Points {
+			pos := slices.Index(index, pi)
+			if err != nil {
+				out[pos] = p.errorReading(pi, err.Error(), now)
+				continue
+			}
+			out[pos] = p.decode(pi, r, res, now)
+		}
+	}
+	return out, nil
 }

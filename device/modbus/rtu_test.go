@@ -10,6 +10,7 @@ import (
 	mb "github.com/goburrow/modbus"
 
 	"github.com/sitegate/sitegate/device"
+	"github.com/sitegate/sitegate/device/field"
 	"github.com/sitegate/sitegate/device/modbus"
 	"github.com/sitegate/sitegate/device/modbus/sim"
 )
@@ -80,10 +81,10 @@ func TestRTUPollingOverPTY(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			before := status(f, "room").Errors[c.kind]
 			srv.SetFaults(4, c.fault)
-			f.waitReadings("room", c.kind+" counted", func(rs []device.Reading, st device.DeviceStatus) bool { return st.Errors[c.kind] > before })
+			f.waitReadings("room", c.kind+" counted", func(rs []field.Reading, st field.Status) bool { return st.Errors[c.kind] > before })
 			after := status(f, "meter").Requests
-			f.waitReadings("room", "recovery", func(rs []device.Reading, st device.DeviceStatus) bool {
-				return allGood(rs, st) && st.State == device.DeviceOnline && status(f, "meter").Requests > after+2
+			f.waitReadings("room", "recovery", func(rs []field.Reading, st field.Status) bool {
+				return allGood(rs, st) && st.State == field.StateOnline && status(f, "meter").Requests > after+2
 			})
 		})
 	}

@@ -3,6 +3,8 @@ package wan
 import (
 	"fmt"
 	"log/slog"
+
+	"github.com/sitegate/sitegate/device/clockwork"
 )
 
 // Backend names for `sitegate run --net`.
@@ -15,7 +17,7 @@ const (
 // when name is empty) or BackendLinux with default options. clk drives
 // the sim's counters. Close a linux backend when done (it implements
 // io.Closer).
-func NewBackend(name string, clk Clock, log *slog.Logger) (Backend, error) {
+func NewBackend(name string, clk clockwork.Clock, log *slog.Logger) (Backend, error) {
 	switch name {
 	case "", BackendSim:
 		return NewSim(SimOptions{Clock: clk}), nil

@@ -72,7 +72,7 @@
 //
 // # Time
 //
-// Every timing decision reads the Clock in Options. Tests use a FakeClock
+// Every timing decision reads the Clock in Options. Tests use a clockwork.Fake
 // and call Round after Advance, or Start the manager and Advance the clock.
 //
 // # Caveats

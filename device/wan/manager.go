@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sitegate/sitegate/device/clockwork"
+
 	"github.com/sitegate/sitegate/device"
 	"github.com/sitegate/sitegate/store"
 )
@@ -20,13 +22,13 @@ import (
 type Gateway interface {
 	Site() (*device.Site, uint64)
 	Store() *store.Store
-	AuditDetail(actor device.Actor, action, target, result, detail string) error
+	AuditDetail(actor device.Actor, action device.Action, target string, result device.Result, detail string) error
 	Publish(ev device.Event)
 }
 
 // Audit action and target of a network change.
 const (
-	ActionNetworkChanged = "network.changed"
+	ActionNetworkChanged = device.ActionNetworkChanged
 	AuditTarget          = "wan"
 )
 
@@ -38,8 +40,8 @@ const Week = 7 * 24 * time.Hour
 
 // Options configure a Manager.
 type Options struct {
-	Clock  Clock        // default SystemClock
-	Logger *slog.Logger // default slog.Default()
+	Clock  clockwork.Clock // default SystemClock
+	Logger *slog.Logger    // default slog.Default()
 	// ProbeTimeout bounds one link's probe (default: half the interval, at
 	// most MaxDefaultProbeTimeout).
 	ProbeTimeout time.Duration
@@ -86,7 +88,7 @@ type LinkReport struct {
 type Manager struct {
 	gw   Gateway
 	be   Backend
-	clk  Clock
+	clk  clockwork.Clock
 	log  *slog.Logger
 	opts Options
 
@@ -142,7 +144,7 @@ type persisted struct {
 // Call Start (or Run) to begin probing.
 func New(gw Gateway, be Backend, o Options) (*Manager, error) {
 	if o.Clock == nil {
-		o.Clock = SystemClock{}
+		o.Clock = clockwork.System
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -248,7 +250,7 @@ func (m *Manager) Reconfigure() {
 }
 
 // Round runs one probe round now and waits for it. Run calls it on every
-// tick; tests call it directly after advancing a FakeClock.
+// tick; tests call it directly after advancing a clockwork.Fake.
 func (m *Manager) Round(ctx context.Context) { m.round(ctx) }
 
 // Rounds returns how many rounds have run.

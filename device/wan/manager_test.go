@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sitegate/sitegate/device/clockwork"
+
 	"github.com/sitegate/sitegate/device"
 	"github.com/sitegate/sitegate/device/devicetest"
 	"github.com/sitegate/sitegate/store"
@@ -25,7 +27,7 @@ type harness struct {
 	t   *testing.T
 	st  *store.Store
 	gw  *device.Gateway
-	clk *FakeClock
+	clk *clockwork.Fake
 	sim *Sim
 	m   *Manager
 	sub *device.Subscription
@@ -52,7 +54,7 @@ func testSite() *device.Site {
 
 func newHarness(t *testing.T, mutate func(*device.Site)) *harness {
 	t.Helper()
-	h := &harness{t: t, st: storetest.New(t), clk: NewFakeClock(t0)}
+	h := &harness{t: t, st: storetest.New(t), clk: clockwork.NewFake(t0)}
 	gw, err := device.NewGateway(h.st, device.GatewayOptions{Now: h.clk.Now})
 	if err != nil {
 		t.Fatal(err)
@@ -62,7 +64,7 @@ func newHarness(t *testing.T, mutate func(*device.Site)) *harness {
 	if mutate != nil {
 		mutate(s)
 	}
-	if _, err := gw.ApplySite(device.LocalActor, s, "config.import"); err != nil {
+	if _, err := gw.ApplySite(device.Edit{Actor: device.LocalActor, Action: "config.import", Base: gw.Rev()}, s); err != nil {
 		t.Fatal(err)
 	}
 	h.sub = gw.Subscribe(1000)
@@ -129,8 +131,8 @@ func (h *harness) changes() []string {
 	}
 	var out []string
 	for _, e := range events {
-		if e.Action == ActionNetworkChanged {
-			if e.Actor != device.SystemActor.ID || e.Target != AuditTarget || e.Result != device.ResultOK {
+		if e.Action == string(ActionNetworkChanged) {
+			if e.Actor != device.SystemActor.ID || e.Target != AuditTarget || device.Result(e.Result) != device.ResultOK {
 				h.t.Errorf("network change audited as %+v", e)
 			}
 			out = append(out, e.Detail)
@@ -410,7 +412,7 @@ func TestSIMSettingsChangeReconnects(t *testing.T) {
 	h.round()
 	s, _ := h.gw.Site()
 	s.Cellular.SIMs[0].APN = "internet.v2"
-	if _, err := h.gw.ApplySite(device.LocalActor, s, "config.change"); err != nil {
+	if _, err := h.gw.ApplySite(device.Edit{Actor: device.LocalActor, Action: "config.change", Base: h.gw.Rev()}, s); err != nil {
 		t.Fatal(err)
 	}
 	h.round()
@@ -641,7 +643,7 @@ func TestDisabledLinksAndSiteChanges(t *testing.T) {
 	// The installer reorders the priority: the next round follows it.
 	s, _ := h.gw.Site()
 	s.WAN.Priority = []device.LinkKind{device.LinkEthernet, device.LinkCellular}
-	if _, err := h.gw.ApplySite(device.Actor{ID: "u-1", Role: "installer"}, s, "config.change"); err != nil {
+	if _, err := h.gw.ApplySite(device.Edit{Actor: device.Actor{ID: "u-1", Role: "installer"}, Action: "config.change", Base: h.gw.Rev()}, s); err != nil {
 		t.Fatal(err)
 	}
 	h.round()
@@ -651,7 +653,7 @@ func TestDisabledLinksAndSiteChanges(t *testing.T) {
 	}
 	// Dropping the active link from the priority disables it.
 	s.WAN.Priority = []device.LinkKind{device.LinkCellular}
-	if _, err := h.gw.ApplySite(device.Actor{ID: "u-1", Role: "installer"}, s, "config.change"); err != nil {
+	if _, err := h.gw.ApplySite(device.Edit{Actor: device.Actor{ID: "u-1", Role: "installer"}, Action: "config.change", Base: h.gw.Rev()}, s); err != nil {
 		t.Fatal(err)
 	}
 	h.round()
@@ -662,7 +664,7 @@ func TestDisabledLinksAndSiteChanges(t *testing.T) {
 	// Disabling cellular too leaves the gateway offline, and routes still
 	// list every link.
 	s.Cellular.Enabled = false
-	if _, err := h.gw.ApplySite(device.Actor{ID: "u-1", Role: "installer"}, s, "config.change"); err != nil {
+	if _, err := h.gw.ApplySite(device.Edit{Actor: device.Actor{ID: "u-1", Role: "installer"}, Action: "config.change", Base: h.gw.Rev()}, s); err != nil {
 		t.Fatal(err)
 	}
 	h.round()
@@ -673,7 +675,7 @@ func TestDisabledLinksAndSiteChanges(t *testing.T) {
 	// Re-enabled, a link starts afresh: its first probe decides.
 	s.Cellular.Enabled = true
 	s.WAN.Priority = []device.LinkKind{device.LinkEthernet, device.LinkCellular}
-	if _, err := h.gw.ApplySite(device.Actor{ID: "u-1", Role: "installer"}, s, "config.change"); err != nil {
+	if _, err := h.gw.ApplySite(device.Edit{Actor: device.Actor{ID: "u-1", Role: "installer"}, Action: "config.change", Base: h.gw.Rev()}, s); err != nil {
 		t.Fatal(err)
 	}
 	h.round()
@@ -688,7 +690,7 @@ func TestRunFollowsTheClockAndIntervalChanges(t *testing.T) {
 	ctx := context.Background()
 	h.m.Start(ctx)
 	defer h.m.Stop()
-	waitFor(t, "first round and ticker", func() bool { return h.m.Rounds() == 1 && h.clk.Tickers() == 1 })
+	waitFor(t, "first round and ticker", func() bool { return h.m.Rounds() == 1 && h.clk.Waiters() == 1 })
 	h.down("ethernet")
 	for i := 2; i <= 4; i++ {
 		h.clk.Advance(10 * time.Second)
@@ -699,7 +701,7 @@ func TestRunFollowsTheClockAndIntervalChanges(t *testing.T) {
 	// ticker is reset.
 	s, _ := h.gw.Site()
 	s.WAN.Probe.Interval = device.Duration(time.Minute)
-	if _, err := h.gw.ApplySite(device.LocalActor, s, "config.change"); err != nil {
+	if _, err := h.gw.ApplySite(device.Edit{Actor: device.LocalActor, Action: "config.change", Base: h.gw.Rev()}, s); err != nil {
 		t.Fatal(err)
 	}
 	h.m.Reconfigure()
@@ -713,7 +715,7 @@ func TestRunFollowsTheClockAndIntervalChanges(t *testing.T) {
 	h.clk.Advance(time.Second)
 	waitFor(t, "round at the new interval", func() bool { return h.m.Rounds() == 6 })
 	h.m.Stop()
-	if h.clk.Tickers() != 0 {
+	if h.clk.Waiters() != 0 {
 		t.Error("ticker left running")
 	}
 	raw, err := h.st.Meta(metaKey)
@@ -754,7 +756,7 @@ func TestSimSetReachableNames(t *testing.T) {
 }
 
 func TestSimCountersGrowWithTheClock(t *testing.T) {
-	clk := NewFakeClock(t0)
+	clk := clockwork.NewFake(t0)
 	s := NewSim(SimOptions{Clock: clk})
 	cell := Link{Kind: device.LinkCellular, SIM: 1}
 	c0, _ := s.Counters(context.Background(), cell)

@@ -115,7 +115,7 @@ func netnsHelper(raw string) int {
 	s.WAN.Ethernet = device.Ethernet{Interface: "eth0", DHCP: true}
 	s.WiFi = device.WiFi{Enabled: true, Interface: "wlan0", SSID: "SiteNet", Security: device.SecurityWPA2PSK, Passphrase: "correct horse"}
 	s.Cellular = device.Cellular{Enabled: true, Interface: "wwan0", SIMs: []device.SIM{{Slot: 1, APN: "internet"}}}
-	if _, err := gw.ApplySite(device.LocalActor, s, "config.import"); err != nil {
+	if _, err := gw.ApplySite(device.Edit{Actor: device.LocalActor, Action: "config.import", Base: gw.Rev()}, s); err != nil {
 		return fail(err)
 	}
 	be, err := NewLinux(LinuxOptions{Runner: noTools{}, WPADir: cfg.Dir, WPACtrl: cfg.Dir + "/ctrl"})

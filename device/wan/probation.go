@@ -6,6 +6,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sitegate/sitegate/device/clockwork"
+
 	"github.com/sitegate/sitegate/device"
 )
 
@@ -47,9 +49,9 @@ func RiskyChanges(old, next *device.Site) []string {
 // Probation is a change applied on trial: unless Confirm is called within
 // its window, it calls its rollback function. Safe for concurrent use.
 type Probation struct {
-	clk      Clock
+	clk      clockwork.Clock
 	deadline time.Time
-	ticker   Ticker
+	ticker   clockwork.Ticker
 	rollback func() error
 
 	mu      sync.Mutex
@@ -62,10 +64,10 @@ type Probation struct {
 // StartProbation starts the countdown of a change that was just applied:
 // after window (measured on clk), rollback runs unless Confirm came first.
 // rollback should re-apply the site as it was (for example
-// gw.ApplySite(actor, previous, "config.rollback")).
-func StartProbation(clk Clock, window time.Duration, rollback func() error) *Probation {
+// gw.ApplySite(device.Edit{Actor: actor, Action: "config.rollback", Base: gw.Rev()}, previous)).
+func StartProbation(clk clockwork.Clock, window time.Duration, rollback func() error) *Probation {
 	if clk == nil {
-		clk = SystemClock{}
+		clk = clockwork.System
 	}
 	p := &Probation{clk: clk, deadline: clk.Now().Add(window), ticker: clk.NewTicker(window), rollback: rollback, done: make(chan struct{})}
 	go func() {

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sitegate/sitegate/device/clockwork"
+
 	"github.com/sitegate/sitegate/device"
 	"github.com/sitegate/sitegate/store/storetest"
 )
@@ -35,13 +37,13 @@ func TestRiskyChanges(t *testing.T) {
 }
 
 func TestProbationRollsBackUnlessConfirmed(t *testing.T) {
-	clk := NewFakeClock(t0)
+	clk := clockwork.NewFake(t0)
 	st := storetest.New(t)
 	gw, err := device.NewGateway(st, device.GatewayOptions{Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := gw.ApplySite(device.LocalActor, testSite(), "config.import"); err != nil {
+	if _, err := gw.ApplySite(device.Edit{Actor: device.LocalActor, Action: "config.import", Base: gw.Rev()}, testSite()); err != nil {
 		t.Fatal(err)
 	}
 	installer := device.Actor{ID: "u-1", Role: "installer"}
@@ -49,7 +51,7 @@ func TestProbationRollsBackUnlessConfirmed(t *testing.T) {
 		prev, _ := gw.Site()
 		next := prev.Clone()
 		next.WAN.Priority = p
-		if _, err := gw.ApplySite(installer, next, "config.change"); err != nil {
+		if _, err := gw.ApplySite(device.Edit{Actor: installer, Action: "config.change", Base: gw.Rev()}, next); err != nil {
 			t.Fatal(err)
 		}
 		return prev
@@ -58,10 +60,10 @@ func TestProbationRollsBackUnlessConfirmed(t *testing.T) {
 	// Not confirmed: rolled back after the window.
 	prev := apply([]device.LinkKind{device.LinkWiFi})
 	p := StartProbation(clk, ProbationWindow, func() error {
-		_, err := gw.ApplySite(device.SystemActor, prev, "config.rollback")
+		_, err := gw.ApplySite(device.Edit{Actor: device.SystemActor, Action: "config.rollback", Base: gw.Rev()}, prev)
 		return err
 	})
-	waitFor(t, "probation ticker", func() bool { return clk.Tickers() == 1 })
+	waitFor(t, "probation ticker", func() bool { return clk.Waiters() == 1 })
 	clk.Advance(ProbationWindow - time.Second)
 	if p.Remaining() != time.Second {
 		t.Fatalf("remaining %s", p.Remaining())
@@ -90,7 +92,7 @@ func TestProbationRollsBackUnlessConfirmed(t *testing.T) {
 	if rolled, _ := p.Result(); rolled || calls.Load() != 0 || p.Remaining() != 0 {
 		t.Fatal("rolled back after a confirmation")
 	}
-	waitFor(t, "tickers stopped", func() bool { return clk.Tickers() == 0 })
+	waitFor(t, "tickers stopped", func() bool { return clk.Waiters() == 0 })
 
 	// Cancel rolls back at once and reports the rollback's error.
 	p = StartProbation(clk, ProbationWindow, func() error { return errors.New("store full") })

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sitegate/sitegate/device/clockwork"
+
 	"github.com/sitegate/sitegate/device"
 )
 
@@ -16,7 +18,7 @@ import (
 // cellular interface's counters grow while it carries traffic. It changes
 // nothing on the host. Safe for concurrent use.
 type Sim struct {
-	clk Clock
+	clk clockwork.Clock
 
 	mu          sync.Mutex
 	unreachable map[string]bool
@@ -32,7 +34,7 @@ type Sim struct {
 
 // SimOptions configure a Sim.
 type SimOptions struct {
-	Clock Clock // default SystemClock; the manager's clock in tests
+	Clock clockwork.Clock // default SystemClock; the manager's clock in tests
 	// ActiveRate and IdleRate are the cellular link's traffic in bytes per
 	// second while it is, or is not, the active uplink. Zero means the
 	// defaults (4 kB/s and 100 B/s); negative means none.
@@ -42,7 +44,7 @@ type SimOptions struct {
 // NewSim returns a sim backend with every link reachable.
 func NewSim(o SimOptions) *Sim {
 	if o.Clock == nil {
-		o.Clock = SystemClock{}
+		o.Clock = clockwork.System
 	}
 	rate := func(v, def int) uint64 {
 		switch {

@@ -109,8 +109,8 @@ func CheckRadioChange(old, next *device.Site, actor device.Actor) error {
 
 // RadioAuditEvent is one audit event that a site change implies.
 type RadioAuditEvent struct {
-	Action string // radio.disable or radio.enable
-	Target string // wifi or lora
+	Action device.Action // radio.disable or radio.enable
+	Target string        // wifi or lora
 	Detail string
 }
 
@@ -134,7 +134,7 @@ func RadioAuditEvents(old, next *device.Site) []RadioAuditEvent {
 
 // Auditor is the part of device.Gateway that AuditRadioChange needs.
 type Auditor interface {
-	AuditDetail(actor device.Actor, action, target, result, detail string) error
+	AuditDetail(actor device.Actor, action device.Action, target string, result device.Result, detail string) error
 }
 
 // AuditRadioChange audits RadioAuditEvents(old, next) as actor, with

@@ -89,7 +89,7 @@ func TestRadioLockoutThroughGateway(t *testing.T) {
 	cur, _ := gw.Site()
 	next := cur.Clone()
 	RadioWiFi.SetPermanentlyDisabled(next, true)
-	if _, err := gw.ApplySite(installer, next, "config.change"); err != nil {
+	if _, err := gw.ApplySite(device.Edit{Actor: installer, Action: "config.change", Base: gw.Rev()}, next); err != nil {
 		t.Fatalf("remote disable: %v", err)
 	}
 	if err := AuditRadioChange(gw, installer, cur, next); err != nil {
@@ -99,13 +99,13 @@ func TestRadioLockoutThroughGateway(t *testing.T) {
 	cur, rev := gw.Site()
 	back := cur.Clone()
 	RadioWiFi.SetPermanentlyDisabled(back, false)
-	if _, err := gw.ApplySite(installer, back, "config.change"); !errors.Is(err, ErrNeedsPhysicalAccess) {
+	if _, err := gw.ApplySite(device.Edit{Actor: installer, Action: "config.change", Base: gw.Rev()}, back); !errors.Is(err, ErrNeedsPhysicalAccess) {
 		t.Fatalf("remote re-enable: %v", err)
 	}
 	if now, r := gw.Site(); !now.WiFi.PermanentlyDisabled || r != rev {
 		t.Fatal("a refused change was stored")
 	}
-	if _, err := gw.ApplySite(device.LocalActor, back, "radio.enable"); err != nil {
+	if _, err := gw.ApplySite(device.Edit{Actor: device.LocalActor, Action: "radio.enable", Base: gw.Rev()}, back); err != nil {
 		t.Fatalf("local re-enable: %v", err)
 	}
 	events, err := st.ListAudit(store.AuditFilter{})

@@ -52,7 +52,7 @@ func newFixture(t *testing.T, require2FA ...device.Role) fixture {
 	site := device.DefaultSite()
 	site.Site.Name = "Plant room"
 	site.Access.Require2FA = append([]device.Role{}, require2FA...)
-	if _, err := gw.ApplySite(device.LocalActor, site, "config.change"); err != nil {
+	if _, err := gw.ApplySite(device.Edit{Actor: device.LocalActor, Action: "config.change", Base: gw.Rev()}, site); err != nil {
 		t.Fatal(err)
 	}
 	return fixture{svc: access.New(gw, access.Options{Hasher: fastHasher, Now: c.Now}), gw: gw, st: st, clock: c}

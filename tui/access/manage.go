@@ -130,7 +130,7 @@ func (s *Service) create(actor device.Actor, a Account, detail string) error {
 		if err := saveAccount(tx, a); err != nil {
 			return err
 		}
-		_, err := tx.AppendAudit(store.AuditEvent{Actor: actor.ID, Role: actor.Role, Action: "user.create", Target: a.ID, Result: device.ResultOK, Detail: strings.TrimSpace("role " + a.Role.String() + " " + detail)})
+		_, err := tx.AppendAudit(store.AuditEvent{Actor: actor.ID, Role: actor.Role, Action: "user.create", Target: a.ID, Result: string(device.ResultOK), Detail: strings.TrimSpace("role " + a.Role.String() + " " + detail)})
 		return err
 	})
 }
@@ -173,7 +173,7 @@ func (s *Service) change(actor device.Actor, perm Perm, id, action, detail strin
 		} else if err := saveAccount(tx, a); err != nil {
 			return err
 		}
-		_, err = tx.AppendAudit(store.AuditEvent{Actor: actor.ID, Role: actor.Role, Action: action, Target: a.ID, Result: device.ResultOK, Detail: detail})
+		_, err = tx.AppendAudit(store.AuditEvent{Actor: actor.ID, Role: actor.Role, Action: action, Target: a.ID, Result: string(device.ResultOK), Detail: detail})
 		return err
 	})
 }
@@ -375,7 +375,7 @@ func (s *Service) CompleteSteps(ctx context.Context, p Principal, e Enrolment) (
 			cur.Privacy = now
 		}
 		for _, ev := range events {
-			ev.Actor, ev.Role, ev.Target, ev.Result = cur.ID, cur.Role.String(), cur.ID, device.ResultOK
+			ev.Actor, ev.Role, ev.Target, ev.Result = cur.ID, cur.Role.String(), cur.ID, string(device.ResultOK)
 			if _, err := tx.AppendAudit(ev); err != nil {
 				return err
 			}

@@ -182,7 +182,7 @@ func (s *Service) LoginPassword(ctx context.Context, name, password, code string
 			return err
 		}
 		deny := func(detail string) error {
-			_, err := tx.AppendAudit(store.AuditEvent{Actor: cur.ID, Role: cur.Role.String(), Action: "login.failure", Target: cur.ID, Result: device.ResultDenied, Detail: detail})
+			_, err := tx.AppendAudit(store.AuditEvent{Actor: cur.ID, Role: cur.Role.String(), Action: "login.failure", Target: cur.ID, Result: string(device.ResultDenied), Detail: detail})
 			return err
 		}
 		if locked, why := cur.LockedAt(now); locked {
@@ -250,13 +250,13 @@ func (s *Service) LoginPublicKey(name string, key gossh.PublicKey) (Principal, e
 // MaxFailures, audits both and saves it, within tx.
 func countFailure(tx *store.Tx, cur *Account, now time.Time, detail string) error {
 	cur.Failures++
-	if _, err := tx.AppendAudit(store.AuditEvent{Actor: cur.ID, Role: cur.Role.String(), Action: "login.failure", Target: cur.ID, Result: device.ResultDenied, Detail: detail}); err != nil {
+	if _, err := tx.AppendAudit(store.AuditEvent{Actor: cur.ID, Role: cur.Role.String(), Action: "login.failure", Target: cur.ID, Result: string(device.ResultDenied), Detail: detail}); err != nil {
 		return err
 	}
 	if cur.Failures >= MaxFailures {
 		cur.Failures = 0
 		cur.LockedUntil = now.Add(LockoutDuration)
-		if _, err := tx.AppendAudit(store.AuditEvent{Actor: cur.ID, Role: cur.Role.String(), Action: "account.locked", Target: cur.ID, Result: device.ResultOK,
+		if _, err := tx.AppendAudit(store.AuditEvent{Actor: cur.ID, Role: cur.Role.String(), Action: "account.locked", Target: cur.ID, Result: string(device.ResultOK),
 			Detail: fmt.Sprintf("%d consecutive failures; locked until %s", MaxFailures, cur.LockedUntil.UTC().Format(time.RFC3339))}); err != nil {
 			return err
 		}
@@ -277,8 +277,8 @@ func (s *Service) fail(id, detail string) error {
 	return ErrDenied
 }
 
-func (s *Service) audit(actor device.Actor, action, target, result, detail string) {
-	_, _ = s.st.AppendAudit(store.AuditEvent{Actor: actor.ID, Role: actor.Role, Action: action, Target: target, Result: result, Detail: detail})
+func (s *Service) audit(actor device.Actor, action device.Action, target string, result device.Result, detail string) {
+	_, _ = s.st.AppendAudit(device.AuditEvent(actor, action, target, result, detail))
 }
 
 // AuditLogin records a successful login when its session starts (for public

@@ -150,8 +150,8 @@ func (s *Service) CompleteSetup(ctx context.Context, p Principal, req FirstAdmin
 			return err
 		}
 		for _, ev := range []store.AuditEvent{
-			{Actor: SetupUser, Role: SetupUser, Action: "user.create", Target: a.ID, Result: device.ResultOK, Detail: "first administrator"},
-			{Actor: a.ID, Role: a.Role.String(), Action: "privacy.accept", Target: a.ID, Result: device.ResultOK},
+			{Actor: SetupUser, Role: SetupUser, Action: "user.create", Target: a.ID, Result: string(device.ResultOK), Detail: "first administrator"},
+			{Actor: a.ID, Role: a.Role.String(), Action: "privacy.accept", Target: a.ID, Result: string(device.ResultOK)},
 		} {
 			if _, err := tx.AppendAudit(ev); err != nil {
 				return err

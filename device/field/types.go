@@ -1,0 +1,281 @@
+package field
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Protocol is a field protocol the gateway speaks.
+type Protocol uint8
+
+// Protocols, in the order the console lists them.
+const (
+	Modbus Protocol = iota + 1
+	BACnet
+	SNMP
+	CoAP
+	LoRa
+)
+
+var protocolNames = map[Protocol]string{Modbus: "modbus", BACnet: "bacnet", SNMP: "snmp", CoAP: "coap", LoRa: "lora"}
+
+// Protocols returns every protocol in listing order.
+func Protocols() []Protocol { return []Protocol{Modbus, BACnet, SNMP, CoAP, LoRa} }
+
+// String returns the protocol's name as the site file and JSON spell it.
+func (p Protocol) String() string {
+	if s, ok := protocolNames[p]; ok {
+		return s
+	}
+	return "protocol(" + strconv.Itoa(int(p)) + ")"
+}
+
+// ParseProtocol reads a protocol name.
+func ParseProtocol(s string) (Protocol, error) {
+	for p, n := range protocolNames {
+		if strings.EqualFold(s, n) {
+			return p, nil
+		}
+	}
+	return 0, fmt.Errorf("unknown protocol %q: use modbus, bacnet, snmp, coap or lora", s)
+}
+
+// MarshalText writes the protocol's name.
+func (p Protocol) MarshalText() ([]byte, error) { return []byte(p.String()), nil }
+
+// UnmarshalText reads a protocol name.
+func (p *Protocol) UnmarshalText(b []byte) error {
+	v, err := ParseProtocol(string(b))
+	if err != nil {
+		return err
+	}
+	*p = v
+	return nil
+}
+
+// Quality says how far a reading can be trusted.
+type Quality string
+
+// Qualities of DESIGN.md's machine-readable outputs.
+const (
+	QualityGood  Quality = "good"  // read in the last cycle
+	QualityStale Quality = "stale" // the last value, but the last cycle could not read it
+	QualityError Quality = "error" // the device refuses this point; Error says why
+)
+
+// Value is a point's value: a number or a bool. The zero Value is "no
+// value" and encodes as JSON null.
+type Value struct {
+	Num    float64
+	Bool   bool
+	IsBool bool
+	Valid  bool
+}
+
+// Number returns a numeric Value.
+func Number(v float64) Value { return Value{Num: v, Valid: true} }
+
+// Boolean returns a bool Value.
+func Boolean(b bool) Value { return Value{Bool: b, IsBool: true, Valid: true} }
+
+// MarshalJSON writes a number, true/false, or null.
+func (v Value) MarshalJSON() ([]byte, error) {
+	switch {
+	case !v.Valid:
+		return []byte("null"), nil
+	case v.IsBool:
+		return json.Marshal(v.Bool)
+	case math.IsNaN(v.Num) || math.IsInf(v.Num, 0):
+		// JSON has no NaN; a device sending one has no usable value.
+		return []byte("null"), nil
+	}
+	return []byte(strconv.FormatFloat(v.Num, 'g', -1, 64)), nil
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (v *Value) UnmarshalJSON(b []byte) error {
+	switch string(b) {
+	case "null":
+		*v = Value{}
+	case "true", "false":
+		*v = Boolean(string(b) == "true")
+	default:
+		f, err := strconv.ParseFloat(string(b), 64)
+		if err != nil {
+			return err
+		}
+		*v = Number(f)
+	}
+	return nil
+}
+
+// String formats the value for people (empty for no value), with up to
+// seven significant digits.
+func (v Value) String() string { return v.Format(7) }
+
+// Format formats the value with at most digits significant digits
+// (digits <= 0: full precision).
+func (v Value) Format(digits int) string {
+	switch {
+	case !v.Valid:
+		return ""
+	case v.IsBool:
+		return strconv.FormatBool(v.Bool)
+	case digits <= 0:
+		return strconv.FormatFloat(v.Num, 'g', -1, 64)
+	}
+	return strconv.FormatFloat(v.Num, 'g', digits, 64)
+}
+
+// ParseValue reads a value typed by a person: true/false/on/off or a
+// number.
+func ParseValue(s string) (Value, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "true", "on":
+		return Boolean(true), nil
+	case "false", "off":
+		return Boolean(false), nil
+	}
+	f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+		return Value{}, fmt.Errorf("%q is not a value: give a number, or true/false", s)
+	}
+	return Number(f), nil
+}
+
+// Reading is one point's value at a time (binding JSON field names).
+type Reading struct {
+	Device  string    `json:"device"`
+	Point   string    `json:"point"`
+	Value   Value     `json:"value"`
+	Unit    string    `json:"unit,omitempty"`
+	Quality Quality   `json:"quality"`
+	Error   string    `json:"error,omitempty"`
+	TS      time.Time `json:"ts"`
+}
+
+// State is a device's connection state.
+type State string
+
+// Device states.
+const (
+	StateUnknown  State = "unknown"  // not polled yet
+	StateOnline   State = "online"   // the last cycle read every point good
+	StateDegraded State = "degraded" // the last cycle failed in part, or wholly but not yet often enough for offline
+	StateOffline  State = "offline"  // consecutive cycles read nothing good; polled with backoff
+)
+
+// Status is a device's state and statistics.
+type Status struct {
+	Device      string            `json:"device"`
+	Protocol    Protocol          `json:"protocol"`
+	Bus         string            `json:"bus"`          // the bus, network or address the device is reached on
+	State       State             `json:"state"`        //
+	Since       time.Time         `json:"since"`        // when State last changed
+	LastPoll    time.Time         `json:"last_poll"`    // end of the last cycle (or last message received)
+	Requests    uint64            `json:"requests"`     // requests sent (or messages received)
+	Errors      map[string]uint64 `json:"errors"`       // failed requests by kind (timeout, exception, crc, framing, connection, …)
+	LastLatency time.Duration     `json:"last_latency"` // of the last successful request
+	LastError   string            `json:"last_error,omitempty"`
+	SuccessRate float64           `json:"success_rate"` // successful requests / requests, 0..1
+	NextPoll    time.Time         `json:"next_poll,omitzero"`
+}
+
+// Failed returns the number of failed requests.
+func (s Status) Failed() uint64 {
+	var n uint64
+	for _, v := range s.Errors {
+		n += v
+	}
+	return n
+}
+
+// Clone returns a copy that shares no map with s.
+func (s Status) Clone() Status {
+	c := s
+	c.Errors = make(map[string]uint64, len(s.Errors))
+	for k, v := range s.Errors {
+		c.Errors[k] = v
+	}
+	return c
+}
+
+// CycleState decides a device's state after a cycle from how many points it
+// read good out of total, and how many cycles in a row read none
+// (noneInRow, counting this one). A device whose every read fails is never
+// online: it is degraded until offlineAfter such cycles, then offline.
+func CycleState(good, total, noneInRow, offlineAfter int) State {
+	switch {
+	case total > 0 && good == total:
+		return StateOnline
+	case good > 0:
+		return StateDegraded
+	case noneInRow >= offlineAfter:
+		return StateOffline
+	}
+	return StateDegraded
+}
+
+// DeviceInfo is a device of the site as the field layer sees it.
+type DeviceInfo struct {
+	Name     string      `json:"name"`
+	Protocol Protocol    `json:"protocol"`
+	Bus      string      `json:"bus"` // bus, network or address
+	Points   []PointInfo `json:"points"`
+}
+
+// PointInfo is a point of a device.
+type PointInfo struct {
+	Name     string `json:"name"`
+	Unit     string `json:"unit,omitempty"`
+	Writable bool   `json:"writable,omitempty"`
+	// Precision is the significant digits the console shows (0: the
+	// default, DefaultPrecision).
+	Precision int `json:"precision,omitempty"`
+}
+
+// DefaultPrecision is the significant digits the console shows a value
+// with when its point says nothing.
+const DefaultPrecision = 4
+
+// Write is a confirmed write of a value to a point.
+type Write struct {
+	Device string
+	Point  string
+	Value  Value // Valid false: relinquish (write NULL) where the protocol has priorities
+	// Priority is the command priority 1..16 where the protocol has one
+	// (BACnet); 0 means the point's default.
+	Priority int
+}
+
+// Query asks a driver to discover devices.
+type Query struct {
+	Target string // a bus name, a network or an address; protocol-specific
+	From   int    // first id (unit id, instance) to probe; 0: the protocol's first
+	To     int    // last id; 0: the protocol's last
+}
+
+// Found is a device a discovery found.
+type Found struct {
+	Protocol Protocol `json:"protocol"`
+	Target   string   `json:"target"`            // the bus or network it was found on
+	ID       int      `json:"id"`                // unit id, device instance, …
+	Address  string   `json:"address,omitempty"` // where it answered, when not implied by Target
+	Vendor   string   `json:"vendor,omitempty"`
+	Model    string   `json:"model,omitempty"`
+	Revision string   `json:"revision,omitempty"`
+	Objects  int      `json:"objects,omitempty"` // points or objects it offers, where known
+	How      string   `json:"how"`               // how it was recognised
+}
+
+// Progress reports a discovery's progress.
+type Progress struct {
+	Current int // the id just probed
+	Done    int // ids probed so far
+	Total   int // ids to probe (0: unknown)
+	Found   int // devices found so far
+}

@@ -2,6 +2,7 @@ package cloudsync_test
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -207,8 +208,7 @@ func TestAgainstMosquitto(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	up.Start()
-	defer up.Stop()
+	devicetest.Run(t, up)
 	waitFor(t, "500 telemetry messages through Mosquitto", func() bool { return sub.count() >= 500 })
 	waitFor(t, "outbox drained", func() bool { return st.OutboxStats().Depth <= 2 })
 	if !strings.Contains(up.Status().Broker, "127.0.0.1") {
@@ -247,10 +247,13 @@ func BenchmarkDrainToMosquitto(b *testing.B) {
 			b.Fatal(err)
 		}
 		start := time.Now()
-		up.Start()
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- up.Run(ctx) }()
 		devicetest.Eventually(b, 2*time.Minute, "the outbox to drain", func() bool { return st.OutboxStats().Depth == 0 })
 		elapsed := time.Since(start)
-		up.Stop()
+		cancel()
+		<-done
 		b.ReportMetric(float64(records*perRecord)/elapsed.Seconds(), "readings/s")
 		sub.mu.Lock()
 		if sub.readings > 0 {

@@ -5,7 +5,7 @@
 //
 // # Topics
 //
-// Everything lives under sitegate/v1/{gateway_id}/ (DESIGN.md's MQTT
+// Everything lives under sitegate/v1/{gateway_id}/ (the README's MQTT
 // contract): telemetry, health, alerts, audit (from the outbox, each with
 // the record's gateway-wide seq), status (retained, and the last will),
 // config/reported (retained), config/desired (subscribed) and
@@ -116,13 +116,11 @@ type Uplink struct {
 	rate      []float64
 	published atomic.Uint64
 
-	ctx    context.Context // lives from Start to Stop
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	wake   chan struct{} // a new connection: restart the drain
+	ctx  context.Context // Run's; nil when not running (guarded by mu)
+	wake chan struct{}   // a new connection: restart the drain
 }
 
-// New prepares an uplink; Start runs it.
+// New prepares an uplink; Run runs it.
 func New(cfg Config) (*Uplink, error) {
 	if cfg.Gateway == nil {
 		return nil, errors.New("cloudsync: a gateway is required")
@@ -165,38 +163,37 @@ func New(cfg Config) (*Uplink, error) {
 	return u, nil
 }
 
-// Start runs the producers and, with a broker, the connection and drain.
-func (u *Uplink) Start() {
-	ctx, cancel := context.WithCancel(context.Background())
-	u.ctx, u.cancel = ctx, cancel
-	u.wg.Add(2)
-	go func() { defer u.wg.Done(); u.produce(ctx) }()
-	go func() { defer u.wg.Done(); u.sampleRate(ctx) }()
+// Run connects (when a broker is configured), drains the outbox and
+// produces health records until ctx ends; then it publishes the offline
+// status, disconnects and waits for its goroutines.
+func (u *Uplink) Run(ctx context.Context) error {
+	u.mu.Lock()
+	u.ctx = ctx
+	u.mu.Unlock()
+	var wg sync.WaitGroup
+	wg.Go(func() { u.produce(ctx) })
+	wg.Go(func() { u.sampleRate(ctx) })
 	if u.url != nil {
-		u.wg.Add(1)
-		go func() { defer u.wg.Done(); u.drain(ctx) }()
+		wg.Go(func() { u.drain(ctx) })
 		u.connect(ctx)
 	}
 	u.gw.SetUplink(u)
 	u.gw.AddHealthSource(u.fillHealth)
-}
-
-// Stop disconnects (publishing the offline status first) and stops.
-func (u *Uplink) Stop() {
+	<-ctx.Done()
 	u.gw.SetUplink(nil)
 	u.mu.Lock()
 	cm := u.cm
+	u.ctx = nil
 	u.mu.Unlock()
 	if cm != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		_ = u.publishStatus(ctx, cm, "offline")
-		_ = cm.Disconnect(ctx)
+		// ctx is done: the goodbye gets its own short deadline.
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		_ = u.publishStatus(sctx, cm, "offline")
+		_ = cm.Disconnect(sctx)
 		cancel()
 	}
-	if u.cancel != nil {
-		u.cancel()
-	}
-	u.wg.Wait()
+	wg.Wait()
+	return nil
 }
 
 func (u *Uplink) topic(stream string) string { return u.prefix + stream }
@@ -344,7 +341,7 @@ func (u *Uplink) SetCut(actor device.Actor, cut bool) error {
 		return nil
 	}
 	u.cut = cut
-	cm := u.cm
+	cm, runCtx := u.cm, u.ctx
 	u.mu.Unlock()
 	action := device.ActionUplinkRestore
 	if cut {
@@ -354,8 +351,8 @@ func (u *Uplink) SetCut(actor device.Actor, cut bool) error {
 			_ = cm.Disconnect(ctx)
 			cancel()
 		}
-	} else if u.ctx != nil {
-		u.connect(u.ctx)
+	} else if runCtx != nil && runCtx.Err() == nil {
+		u.connect(runCtx)
 	}
 	_ = u.gw.Audit(actor, action, "uplink", device.ResultOK)
 	u.gw.Publish(device.Event{Kind: device.EventUplink, Detail: string(action)})

@@ -129,9 +129,8 @@ func (e *env) startUplink(mod func(c *cloudsync.Config)) {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	up.Start()
 	e.up = up
-	e.t.Cleanup(up.Stop)
+	devicetest.Run(e.t, up)
 }
 
 func waitFor(t *testing.T, what string, cond func() bool) {

@@ -1,6 +1,6 @@
 package device
 
-// Action is an audit action: dotted, binding names (DESIGN.md's list plus
+// Action is an audit action: dotted, binding names (the README's list plus
 // the ones the README adds). Every audit event the gateway writes names
 // one of these.
 type Action string

@@ -7,7 +7,7 @@
 //
 // A site file is the whole commissioning state of a site in one YAML
 // document, with the sections site, access, clock, wan, cellular, wifi, lora
-// and modbus; DESIGN.md ("Site file (YAML)") has the binding field names.
+// and modbus; the README ("Site file") has the binding field names.
 // The same Site struct carries both yaml and json tags with the same names,
 // so the store keeps it as JSON and `config export` writes it as YAML.
 // Durations are Go durations ("500ms", "3m"); enums are written by name.

@@ -245,7 +245,7 @@ func (k LinkKind) MarshalText() ([]byte, error) { return linkKinds.marshal(k) }
 // UnmarshalText decodes a kind name; empty text means "not set".
 func (k *LinkKind) UnmarshalText(text []byte) error { return linkKinds.unmarshal(text, k) }
 
-// Role is an account role. Roles are granted explicitly; see DESIGN.md.
+// Role is an account role. Roles are granted explicitly; see README requirement 2.
 type Role uint8
 
 // Roles, from most to least privileged. The zero value means "not set".

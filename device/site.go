@@ -7,7 +7,7 @@ import (
 
 // Site is the whole commissioning state of a site: the site file. The same
 // struct is stored as JSON and exported as YAML; field names are the binding
-// ones of DESIGN.md.
+// ones of the README's site file contract.
 type Site struct {
 	// Revision is the stored revision a site file was exported from
 	// (`revision: N` at the top of the file). Importing the file is based

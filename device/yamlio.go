@@ -550,7 +550,7 @@ func EncodeSiteYAML(s *Site) ([]byte, error) {
 	styleSite(&n)
 	// The emitter quotes strings itself where their style would be wrong in
 	// context, with single quotes. Emit once, read back what it quoted,
-	// and make those double quotes, as DESIGN.md writes them.
+	// and make those double quotes, as the README's contract writes them.
 	first, err := emitYAML(&n, nil)
 	if err != nil {
 		return nil, err
@@ -588,7 +588,7 @@ func doubleQuote(n *yaml.Node) {
 }
 
 // styleSite chooses flow style where it reads better, as in the example
-// of DESIGN.md.
+// of the README's site file contract.
 func styleSite(root *yaml.Node) {
 	flowScalarLists(root)
 	flow := func(n *yaml.Node) {

@@ -456,7 +456,7 @@ func TestParseSiteLines(t *testing.T) {
 	}
 }
 
-// designExample is the site file example of DESIGN.md, verbatim: its field
+// designExample is the site file example of the product design (shared/DESIGN.md), verbatim: its field
 // names are binding, so it must keep decoding and validating.
 const designExample = `site:
   name: Plant room, building A

@@ -1,12 +1,12 @@
 package tui
 
 import (
-	"context"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/sitegate/sitegate/device/clockwork"
+	"github.com/sitegate/sitegate/device/devicetest"
 
 	tea "charm.land/bubbletea/v2"
 
@@ -42,9 +42,7 @@ func netEnv(t *testing.T) *env {
 	}
 	e.gw.AddHealthSource(m.FillHealth)
 	e.gw.SetNetwork(wan.NewControl(m, wifi.SimScanner{}, lora.New(func() *device.Site { s, _ := e.gw.Site(); return s }, &lora.Sim{})))
-	ctx, cancel := context.WithCancel(context.Background())
-	m.Start(ctx)
-	t.Cleanup(func() { cancel(); m.Stop() })
+	devicetest.Run(t, m)
 	waitFor(t, "ethernet active", func() bool { return e.gw.Health().WAN.Active == "ethernet" })
 	return e
 }

@@ -110,63 +110,61 @@ func runDaemon(ctx context.Context, o *daemonOptions, s streams) error {
 	if err != nil {
 		return err
 	}
-	// Firmware: verify a pending slot again and commit it, or fall back
-	// (this start is the "boot" of the A/B scheme).
-	fw, err := openFirmware(st, func(d string) { gw.Publish(device.Event{Kind: device.EventFirmware, Detail: d}) })
+	fw, err := bootFirmware(st, gw, log)
 	if err != nil {
 		return err
 	}
-	rep, err := fw.Boot()
-	if err != nil {
-		return err
-	}
-	if rep.FellBack || rep.Problem != "" {
-		log.Error("firmware fell back at start", "slot", rep.Slot, "version", rep.Version, "problem", rep.Problem)
-	} else {
-		log.Info("firmware", "slot", rep.Slot, "version", rep.Version, "committed", rep.Committed)
-	}
-	gw.AddHealthSource(fw.HealthSource())
-	gw.SetFirmware(firmwareUpdater{fw})
 	acc := access.New(gw, access.Options{})
 	if o.prepare != nil {
 		if err := o.prepare(gw, acc, log); err != nil {
 			return err
 		}
 	}
-	tok, err := acc.EnsureSetupToken()
+	if err := announceSetupToken(acc, log, s.err); err != nil {
+		return err
+	}
+	svcs, listen, err := buildServices(o, gw, acc, fw, log)
 	if err != nil {
 		return err
 	}
-	if tok.Token != "" {
-		// Requirement 1: no default password. The one-time token is the
-		// only way into a gateway without accounts. It goes to the
-		// operator's terminal only, not into the log the console shows.
-		log.Warn("no accounts yet: log in as user \"setup\" with the one-time setup token to create the first administrator",
-			"file", tok.Path, "expires", tok.Expires.UTC().Format(time.RFC3339))
-		fmt.Fprintf(s.err, "\n  one-time setup token: %s\n  (also in %s; valid until %s)\n\n", tok.Token, tok.Path, tok.Expires.UTC().Format(time.RFC3339))
+	ln, err := net.Listen("tcp", o.sshAddr)
+	if err != nil {
+		return fmt.Errorf("listen for SSH on %s: %w (choose another address with --ssh-addr)", o.sshAddr, err)
 	}
-	// The field engine polls the site's devices and follows its changes.
+	svcs = append(svcs, listen(ln))
+	_, rev := gw.Site()
+	log.Info("gateway started", "gateway_id", gw.ID(), "data", o.dataDir, "ssh", ln.Addr().String(), "site_rev", rev, "version", version)
+	if o.ready != nil {
+		o.ready(ln.Addr())
+	}
+	err = runServices(ctx, log, shutdownGrace, svcs)
+	log.Info("stopped")
+	return err
+}
+
+// buildServices makes the gateway's services, in start order (they stop in
+// the reverse order): the field drivers, time, the network, the uplink,
+// the health rules, and last the SSH door, which the caller binds.
+func buildServices(o *daemonOptions, gw *device.Gateway, acc *access.Service, fw *firmware.Manager, log *slog.Logger) ([]service, func(net.Listener) service, error) {
+	var svcs []service
+	// The field drivers poll the site's devices and follow its changes.
 	engine := modbus.New(gw, modbus.Options{Logger: log.With("component", "modbus")})
-	engineCtx, stopEngine := context.WithCancel(ctx)
-	engineDone := make(chan error, 1)
-	go func() { engineDone <- engine.Run(engineCtx) }()
-	defer func() { stopEngine(); <-engineDone }()
+	svcs = append(svcs, service{"modbus", engine.Run})
 	// Time: NTP servers of the site; the system clock is only reported on
-	// unless --set-clock (requirement 9).
+	// unless --set-clock (README requirement 9).
 	if o.setClock && os.Geteuid() != 0 {
-		return usagef("--set-clock needs root: the system clock can only be set by root")
+		return nil, nil, usagef("--set-clock needs root: the system clock can only be set by root")
 	}
 	clk := clock.New(clock.Options{Gateway: gw, SetClock: o.setClock, Logger: log.With("component", "clock"),
 		OnStep: func(by time.Duration, src string) {
-			_ = gw.AuditDetail(device.SystemActor, "clock.step", src, device.ResultOK, by.String())
+			_ = gw.AuditDetail(device.SystemActor, device.ActionClockStep, src, device.ResultOK, by.String())
 		}})
 	gw.AddHealthSource(clk.FillHealth)
-	clk.Start(ctx)
-	defer clk.Stop()
+	svcs = append(svcs, service{"clock", clk.Run})
 	// Network: WAN priority, probes with hysteresis, failover, SIMs, and
 	// the radio lock-out on every path that changes the site.
 	if o.net != "sim" && o.net != "linux" {
-		return usagef("--net %q: use sim or linux", o.net)
+		return nil, nil, usagef("--net %q: use sim or linux", o.net)
 	}
 	gw.AddSiteGuard(wifi.CheckRadioChange)
 	gw.AddSiteObserver(func(prev, next *device.Site, actor device.Actor) {
@@ -176,14 +174,11 @@ func runDaemon(ctx context.Context, o *daemonOptions, s streams) error {
 	})
 	be, err := wan.NewBackend(o.net, clockwork.System, log.With("component", "wan"))
 	if err != nil {
-		return err
-	}
-	if c, ok := be.(io.Closer); ok {
-		defer c.Close()
+		return nil, nil, err
 	}
 	netMgr, err := wan.New(gw, be, wan.Options{Logger: log.With("component", "wan")})
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	gw.AddHealthSource(netMgr.FillHealth)
 	gw.AddSiteObserver(func(_, _ *device.Site, _ device.Actor) { netMgr.Reconfigure() })
@@ -195,60 +190,94 @@ func runDaemon(ctx context.Context, o *daemonOptions, s streams) error {
 	}
 	radio := lora.New(func() *device.Site { s, _ := gw.Site(); return s }, loraBackend)
 	gw.SetNetwork(wan.NewControl(netMgr, scanner, radio))
-	netMgr.Start(ctx)
-	defer netMgr.Stop()
+	svcs = append(svcs, service{"wan", func(ctx context.Context) error {
+		err := netMgr.Run(ctx)
+		if c, ok := be.(io.Closer); ok {
+			_ = c.Close()
+		}
+		return err
+	}})
 	// The uplink drains the outbox to the cloud; without a broker the
 	// gateway works offline and the outbox fills, bounded.
 	var tlsCfg *tls.Config
 	if o.broker != "" {
 		if tlsCfg, err = cloudsync.LoadTLS(o.ca, o.cert, o.key); err != nil {
-			return err
+			return nil, nil, err
 		}
 	}
 	up, err := cloudsync.New(cloudsync.Config{Gateway: gw, Broker: o.broker, TLS: tlsCfg, Logger: log.With("component", "uplink"), Demo: o.demoUplink,
 		ClockSynced: func() bool { return clk.Status().Synced }})
 	if err != nil {
-		return usagef("%v", err)
+		return nil, nil, usagef("%v", err)
 	}
-	up.Start()
-	defer up.Stop()
+	svcs = append(svcs, service{"uplink", up.Run})
 	// Health rules raise and clear alerts (dashboard, alerts, uplink).
 	mon, err := health.New(gw, health.Options{Logger: log.With("component", "health"), DataDir: o.dataDir,
 		FirmwareFailed: fw.Failed, ClockUnsyncedFor: clk.UnsyncedFor})
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	mon.Start()
-	defer mon.Stop()
+	svcs = append(svcs, service{"health", mon.Run})
 	srv, err := tui.NewServer(tui.Config{Gateway: gw, Access: acc, DataDir: o.dataDir, Logger: log.With("component", "ssh"), Version: "sitegate_" + version})
 	if err != nil {
+		return nil, nil, err
+	}
+	listen := func(ln net.Listener) service {
+		return service{"ssh", func(ctx context.Context) error {
+			serveErr := make(chan error, 1)
+			go func() { serveErr <- srv.Serve(ln) }()
+			select {
+			case err := <-serveErr:
+				return err
+			case <-ctx.Done():
+			}
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
+			defer cancel()
+			if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, net.ErrClosed) {
+				log.Warn("ssh server did not stop cleanly", "err", err)
+			}
+			// A Serve that began after Shutdown would keep accepting:
+			// closing the listener ends it either way.
+			_ = ln.Close()
+			<-serveErr
+			return nil
+		}}
+	}
+	return svcs, listen, nil
+}
+
+// bootFirmware verifies a pending slot again and commits it, or falls back:
+// this start is the "boot" of the A/B scheme.
+func bootFirmware(st *store.Store, gw *device.Gateway, log *slog.Logger) (*firmware.Manager, error) {
+	fw, err := openFirmware(st, func(d string) { gw.Publish(device.Event{Kind: device.EventFirmware, Detail: d}) })
+	if err != nil {
+		return nil, err
+	}
+	rep, err := fw.Boot()
+	if err != nil {
+		return nil, err
+	}
+	if rep.FellBack || rep.Problem != "" {
+		log.Error("firmware fell back at start", "slot", rep.Slot, "version", rep.Version, "problem", rep.Problem)
+	} else {
+		log.Info("firmware", "slot", rep.Slot, "version", rep.Version, "committed", rep.Committed)
+	}
+	gw.AddHealthSource(fw.HealthSource())
+	gw.SetFirmware(firmwareUpdater{fw})
+	return fw, nil
+}
+
+// announceSetupToken makes the one-time setup token of a gateway without
+// accounts (README requirement 1: no default password; the token is the
+// only way in) and tells the operator's terminal, not the log the console
+// shows.
+func announceSetupToken(acc *access.Service, log *slog.Logger, terminal io.Writer) error {
+	tok, err := acc.EnsureSetupToken()
+	if err != nil || tok.Token == "" {
 		return err
 	}
-	ln, err := net.Listen("tcp", o.sshAddr)
-	if err != nil {
-		return fmt.Errorf("listen for SSH on %s: %w (choose another address with --ssh-addr)", o.sshAddr, err)
-	}
-	_, rev := gw.Site()
-	log.Info("gateway started", "gateway_id", gw.ID(), "data", o.dataDir, "ssh", ln.Addr().String(), "site_rev", rev, "version", version)
-	if o.ready != nil {
-		o.ready(ln.Addr())
-	}
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
-
-	select {
-	case <-ctx.Done():
-		log.Info("stopping", "grace", shutdownGrace.String())
-	case err := <-serveErr:
-		if err != nil {
-			return fmt.Errorf("ssh server: %w", err)
-		}
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, net.ErrClosed) {
-		log.Warn("ssh server did not stop cleanly", "err", err)
-	}
-	log.Info("stopped")
+	log.Warn("no accounts yet: log in as user \"setup\" with the one-time setup token to create the first administrator",
+		"file", tok.Path, "expires", tok.Expires.UTC().Format(time.RFC3339))
+	fmt.Fprintf(terminal, "\n  one-time setup token: %s\n  (also in %s; valid until %s)\n\n", tok.Token, tok.Path, tok.Expires.UTC().Format(time.RFC3339))
 	return nil
 }

@@ -15,7 +15,7 @@ import (
 )
 
 // needTool skips a test whose outside tool is missing, except in CI, where
-// its absence is a failure (DESIGN.md, Testing).
+// its absence is a failure (README, "Two commands").
 func needTool(t *testing.T, why string) {
 	t.Helper()
 	if os.Getenv("CI") != "" {

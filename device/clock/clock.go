@@ -14,6 +14,7 @@ import (
 	"github.com/beevik/ntp"
 
 	"github.com/sitegate/sitegate/device"
+	"github.com/sitegate/sitegate/device/clockwork"
 )
 
 // Defaults of Options.
@@ -71,11 +72,10 @@ type Options struct {
 	OnStep func(by time.Duration, source string)
 	// Query asks one server (default NetQuery).
 	Query QueryFunc
-	// Now is the clock of the service's bookkeeping (default time.Now).
-	Now func() time.Time
-	// After waits between rounds (default time.After); tests drive the
-	// loop through it.
-	After func(time.Duration) <-chan time.Time
+	// Clock is the time of the service's bookkeeping and of the waits
+	// between rounds (default the system clock); tests drive the loop with
+	// a clockwork.Fake.
+	Clock clockwork.Clock
 	// Logger receives state changes (default slog.Default()).
 	Logger *slog.Logger
 }
@@ -130,13 +130,9 @@ type Clock struct {
 	kissed   map[string]time.Time // server → suspended until
 	failures int                  // consecutive rounds without an accepted answer
 	inSync   bool                 // the latest accepted answer said |offset| < SyncedBound
-
-	runMu  sync.Mutex
-	cancel context.CancelFunc
-	done   chan struct{}
 }
 
-// New returns a stopped Clock.
+// New returns a Clock; Run runs it.
 func New(o Options) *Clock {
 	if o.Period <= 0 {
 		o.Period = DefaultPeriod
@@ -165,11 +161,8 @@ func New(o Options) *Clock {
 	if o.Query == nil {
 		o.Query = NetQuery
 	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
-	if o.After == nil {
-		o.After = time.After
+	if o.Clock == nil {
+		o.Clock = clockwork.System
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -184,42 +177,19 @@ func New(o Options) *Clock {
 			return s.Clock.NTPServers
 		}
 	}
-	return &Clock{o: o, log: o.Logger, start: o.Now(), kissed: map[string]time.Time{}}
+	return &Clock{o: o, log: o.Logger, start: o.Clock.Now(), kissed: map[string]time.Time{}}
 }
 
-// Start runs a round now and then one per period until ctx ends or Stop is
-// called. Starting a running Clock does nothing.
-func (c *Clock) Start(ctx context.Context) {
-	c.runMu.Lock()
-	defer c.runMu.Unlock()
-	if c.done != nil {
-		return
-	}
-	ctx, cancel := context.WithCancel(ctx)
+// Run runs a round now and then one per period, and at once when the
+// site's servers change, until ctx ends (a query in flight is abandoned).
+func (c *Clock) Run(ctx context.Context) error {
 	var sub *device.Subscription
 	if c.o.Gateway != nil {
 		sub = c.o.Gateway.Subscribe(8)
+		defer sub.Close()
 	}
-	c.cancel, c.done = cancel, make(chan struct{})
-	go func(done chan struct{}) {
-		defer close(done)
-		if sub != nil {
-			defer sub.Close()
-		}
-		c.loop(ctx, sub)
-	}(c.done)
-}
-
-// Stop ends the loop and waits for it (at most one query timeout).
-func (c *Clock) Stop() {
-	c.runMu.Lock()
-	defer c.runMu.Unlock()
-	if c.done == nil {
-		return
-	}
-	c.cancel()
-	<-c.done
-	c.cancel, c.done = nil, nil
+	c.loop(ctx, sub)
+	return nil
 }
 
 func (c *Clock) loop(ctx context.Context, sub *device.Subscription) {
@@ -230,13 +200,14 @@ func (c *Clock) loop(ctx context.Context, sub *device.Subscription) {
 	for {
 		c.Sync(ctx)
 		wait := c.nextDelay()
-		timer := c.o.After(wait)
+		timer := c.o.Clock.NewTimer(wait)
 	waiting:
 		for {
 			select {
 			case <-ctx.Done():
+				timer.Stop()
 				return
-			case <-timer:
+			case <-timer.C():
 				break waiting
 			case ev, ok := <-events:
 				if !ok {
@@ -248,6 +219,7 @@ func (c *Clock) loop(ctx context.Context, sub *device.Subscription) {
 				}
 			}
 		}
+		timer.Stop()
 	}
 }
 
@@ -292,7 +264,7 @@ func (c *Clock) Sync(ctx context.Context) Status {
 	defer c.roundMu.Unlock()
 
 	servers := cleanServers(c.o.Servers())
-	now := c.o.Now()
+	now := c.o.Clock.Now()
 	c.mu.Lock()
 	c.asked = servers
 	kissed := make(map[string]time.Time, len(c.kissed))
@@ -352,12 +324,12 @@ func (c *Clock) finish(answers []answer, chosen *answer, err error) Status {
 	if chosen != nil {
 		offset = chosen.resp.ClockOffset
 		if c.o.SetClock && offset.Abs() > c.o.StepThreshold {
-			if stepErr = c.o.SetTime(c.o.Now().Add(offset)); stepErr == nil {
+			if stepErr = c.o.SetTime(c.o.Clock.Now().Add(offset)); stepErr == nil {
 				stepBy, offset = offset, 0
 			}
 		}
 	}
-	now := c.o.Now() // after a step: the corrected time
+	now := c.o.Clock.Now() // after a step: the corrected time
 
 	c.mu.Lock()
 	prev := c.st
@@ -427,7 +399,7 @@ func (c *Clock) noteKisses(answers []answer, now time.Time) {
 
 // Status returns what the service knows now.
 func (c *Clock) Status() Status {
-	now := c.o.Now()
+	now := c.o.Clock.Now()
 	c.mu.Lock()
 	st := c.st
 	st.Servers = slices.Clone(st.Servers)
@@ -451,7 +423,7 @@ func (c *Clock) UnsyncedFor() time.Duration {
 	if !st.LastSync.IsZero() {
 		since = st.LastSync
 	}
-	return max(c.o.Now().Sub(since), 0)
+	return max(c.o.Clock.Now().Sub(since), 0)
 }
 
 // FillHealth fills the clock section of a health report; it is a

@@ -14,28 +14,13 @@ import (
 	"github.com/beevik/ntp"
 
 	"github.com/sitegate/sitegate/device"
+	"github.com/sitegate/sitegate/device/clockwork"
 	"github.com/sitegate/sitegate/device/devicetest"
 	"github.com/sitegate/sitegate/store/storetest"
 )
 
-// fakeNow is a settable clock for the service's bookkeeping.
-type fakeNow struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newFakeNow() *fakeNow { return &fakeNow{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)} }
-
-func (f *fakeNow) Now() time.Time {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.t
-}
-
-func (f *fakeNow) Add(d time.Duration) {
-	f.mu.Lock()
-	f.t = f.t.Add(d)
-	f.mu.Unlock()
+func newFakeNow() *clockwork.Fake {
+	return clockwork.NewFake(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 }
 
 // stepRecorder stands in for settimeofday.
@@ -65,7 +50,7 @@ func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)
 
 // newTestClock returns a Clock on a fake bookkeeping clock that asks the
 // given servers and steps nothing real.
-func newTestClock(t *testing.T, o Options, servers ...string) (*Clock, *fakeNow, *stepRecorder) {
+func newTestClock(t *testing.T, o Options, servers ...string) (*Clock, *clockwork.Fake, *stepRecorder) {
 	t.Helper()
 	now := newFakeNow()
 	rec := &stepRecorder{}
@@ -75,7 +60,10 @@ func newTestClock(t *testing.T, o Options, servers ...string) (*Clock, *fakeNow,
 	if o.Timeout == 0 {
 		o.Timeout = 2 * time.Second
 	}
-	o.Now, o.SetTime, o.Logger = now.Now, rec.set, quiet()
+	if o.Clock == nil {
+		o.Clock = now
+	}
+	o.SetTime, o.Logger = rec.set, quiet()
 	return New(o), now, rec
 }
 
@@ -378,22 +366,34 @@ func TestClockLoopSchedulesRounds(t *testing.T) {
 		}
 		return goodResponse(time.Millisecond), nil
 	}
-	delays := make(chan time.Duration)
-	tick := make(chan time.Time)
-	after := func(d time.Duration) <-chan time.Time { delays <- d; return tick }
-	c, _, _ := newTestClock(t, Options{Query: query, After: after, Period: time.Minute, RetryMin: 10 * time.Second}, "ntp.invalid")
-	c.Start(context.Background())
-	defer c.Stop()
+	clk := newFakeNow()
+	c, _, _ := newTestClock(t, Options{Query: query, Clock: clk, Period: time.Minute, RetryMin: 10 * time.Second}, "ntp.invalid")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	stop := sync.OnceFunc(func() { cancel(); <-done })
+	defer stop()
 
+	// next waits for the loop to arm its timer after round n and says how
+	// long it waits.
+	round := 1
 	next := func() time.Duration {
 		t.Helper()
-		select {
-		case d := <-delays:
-			return d
-		case <-time.After(10 * time.Second):
-			t.Fatal("the loop did not schedule a round")
-		}
-		return 0
+		var d time.Duration
+		devicetest.Eventually(t, 10*time.Second, "the loop to schedule a round", func() bool {
+			mu.Lock()
+			n := rounds
+			mu.Unlock()
+			var ok bool
+			d, ok = clk.Next()
+			return ok && n == round
+		})
+		return d
+	}
+	tick := func() {
+		d, _ := clk.Next()
+		round++
+		clk.Advance(d)
 	}
 	if d := next(); d != time.Minute || !c.Status().Synced {
 		t.Fatalf("after the first good round: wait %v, status %+v", d, c.Status())
@@ -402,7 +402,7 @@ func TestClockLoopSchedulesRounds(t *testing.T) {
 	fail = true
 	mu.Unlock()
 	for _, want := range []time.Duration{10 * time.Second, 20 * time.Second, 40 * time.Second, time.Minute, time.Minute} {
-		tick <- time.Time{}
+		tick()
 		if d := next(); d != want {
 			t.Fatalf("retry wait %v, want %v", d, want)
 		}
@@ -413,12 +413,11 @@ func TestClockLoopSchedulesRounds(t *testing.T) {
 	mu.Lock()
 	fail = false
 	mu.Unlock()
-	tick <- time.Time{}
+	tick()
 	if d := next(); d != time.Minute {
 		t.Fatalf("after recovering: wait %v", d)
 	}
-	c.Stop()
-	c.Stop() // twice is fine
+	stop()
 	mu.Lock()
 	n := rounds
 	mu.Unlock()
@@ -431,10 +430,13 @@ func TestClockLoopSchedulesRounds(t *testing.T) {
 func TestClockStopInterruptsQuery(t *testing.T) {
 	srv := startServer(t, serverConfig{silent: true})
 	c, _, _ := newTestClock(t, Options{Timeout: 30 * time.Second}, srv.Addr)
-	c.Start(context.Background())
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
 	devicetest.Eventually(t, 10*time.Second, "the silent server to be asked", func() bool { return srv.hits.Load() > 0 })
 	start := time.Now()
-	c.Stop()
+	cancel()
+	<-done
 	if took := time.Since(start); took > 2*time.Second {
 		t.Errorf("Stop took %v", took)
 	}
@@ -458,11 +460,10 @@ func TestClockFollowsGatewaySite(t *testing.T) {
 		}
 	}
 	setServers(a.Addr)
-	never := func(time.Duration) <-chan time.Time { return nil }
-	c, _, _ := newTestClock(t, Options{Gateway: gw, After: never})
+	// A fake clock that nobody advances: rounds come from site changes only.
+	c, _, _ := newTestClock(t, Options{Gateway: gw})
 	gw.AddHealthSource(c.FillHealth)
-	c.Start(context.Background())
-	defer c.Stop()
+	devicetest.Run(t, c)
 
 	waitFor := func(what string, ok func(device.ClockHealth) bool) {
 		t.Helper()

@@ -1,6 +1,6 @@
 // Package clock keeps track of whether the gateway's clock can be trusted.
 // Certificates, signatures and audit timestamps all depend on it
-// (DESIGN.md requirement 9), so the console and the health stream show it.
+// (README requirement 9), so the console and the health stream show it.
 //
 // A Clock asks the site's NTP servers (clock.ntp_servers: a host, or
 // host:port; the port defaults to 123) for the time when it starts and then

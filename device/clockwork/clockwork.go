@@ -162,6 +162,23 @@ func (f *Fake) Waiters() int {
 	return n
 }
 
+// Next returns how long until the next armed ticker or timer fires, so
+// that a test can see what a loop is waiting for; false when none is armed.
+func (f *Fake) Next() (time.Duration, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var next *fakeWaiter
+	for _, w := range f.waiters {
+		if w.armed && (next == nil || w.next.Before(next.next)) {
+			next = w
+		}
+	}
+	if next == nil {
+		return 0, false
+	}
+	return next.next.Sub(f.now), true
+}
+
 // Fired returns how many ticks and timers have come due so far (delivered
 // or dropped), so that a test can tell that nothing was due without
 // waiting.

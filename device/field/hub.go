@@ -306,7 +306,7 @@ type telemetryJSON struct {
 }
 
 // telemetryItem is a reading as the MQTT contract sends it: the fields of
-// DESIGN.md (no unit: the cloud has the site), the error only when there is
+// README's MQTT contract (no unit: the cloud has the site), the error only when there is
 // one, and the time to the millisecond. Every byte counts on a metered SIM.
 type telemetryItem struct {
 	Device  string    `json:"device"`

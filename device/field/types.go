@@ -60,7 +60,7 @@ func (p *Protocol) UnmarshalText(b []byte) error {
 // Quality says how far a reading can be trusted.
 type Quality string
 
-// Qualities of DESIGN.md's machine-readable outputs.
+// Qualities of the machine-readable outputs (README, "Contracts").
 const (
 	QualityGood  Quality = "good"  // read in the last cycle
 	QualityStale Quality = "stale" // the last value, but the last cycle could not read it

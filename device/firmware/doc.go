@@ -1,5 +1,5 @@
 // Package firmware installs vendor-signed firmware images into A/B slots
-// (DESIGN.md requirement 8): only images signed by the pinned vendor key
+// (README requirement 8): only images signed by the pinned vendor key
 // install, the signature and hash are checked before apply and again at the
 // next start, an image below the anti-rollback floor is refused, and a slot
 // that fails at start falls back to the other one.

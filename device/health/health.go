@@ -1,5 +1,5 @@
 // Package health samples the gateway's own state and raises and clears
-// alerts by rules (DESIGN.md requirement 14): frequent reboots, a failed
+// alerts by rules (README requirement 14): frequent reboots, a failed
 // firmware update, network changes, an unsynchronised clock, a nearly full
 // outbox or audit store, SIM data near its limit, a field device offline.
 //
@@ -20,6 +20,7 @@
 package health
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io/fs"
@@ -33,6 +34,7 @@ import (
 	"time"
 
 	"github.com/sitegate/sitegate/device"
+	"github.com/sitegate/sitegate/device/clockwork"
 	"github.com/sitegate/sitegate/device/field"
 )
 
@@ -60,7 +62,8 @@ const (
 // Options connect the monitor to the subsystems it watches; nil functions
 // mean "not available" and their rules never fire.
 type Options struct {
-	Now    func() time.Time
+	// Clock is the time source (default the system clock).
+	Clock  clockwork.Clock
 	Logger *slog.Logger
 	// DataDir is measured for disk use.
 	DataDir string
@@ -79,12 +82,12 @@ type Monitor struct {
 	o    Options
 	mu   sync.Mutex
 	live map[string]device.Alert
+	// sub is taken in New, so that no event between New and Run is lost;
+	// Run closes it (a Monitor runs once).
+	sub *device.Subscription
 	// lastNetwork is the time of the last network change.
 	lastNetwork time.Time
 	boots       []time.Time
-	sub         *device.Subscription
-	quit        chan struct{}
-	done        chan struct{}
 
 	// The data directory is walked at most every diskEvery: health is
 	// asked for often (every console session, every second).
@@ -99,8 +102,8 @@ const metaBoots = "health.boots"
 
 // New records this start as a boot and returns a monitor; Start runs it.
 func New(gw *device.Gateway, o Options) (*Monitor, error) {
-	if o.Now == nil {
-		o.Now = gw.Now
+	if o.Clock == nil {
+		o.Clock = clockwork.System
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -108,8 +111,9 @@ func New(gw *device.Gateway, o Options) (*Monitor, error) {
 	if o.Every <= 0 {
 		o.Every = 5 * time.Second
 	}
-	m := &Monitor{gw: gw, o: o, live: map[string]device.Alert{}}
+	m := &Monitor{gw: gw, o: o, live: map[string]device.Alert{}, sub: gw.Subscribe(64)}
 	if err := m.recordBoot(); err != nil {
+		m.sub.Close()
 		return nil, err
 	}
 	gw.AddHealthSource(m.fill)
@@ -123,7 +127,7 @@ func (m *Monitor) recordBoot() error {
 	raw, _ := st.Meta(metaBoots)
 	var boots []time.Time
 	_ = json.Unmarshal(raw, &boots)
-	now := m.o.Now().UTC()
+	now := m.o.Clock.Now().UTC()
 	boots = append(boots, now)
 	cut := now.Add(-24 * time.Hour)
 	kept := boots[:0]
@@ -147,41 +151,29 @@ func (m *Monitor) recordBoot() error {
 	return st.PutMeta(metaBoots+".total", []byte(fmt.Sprint(total+1)))
 }
 
-// Start evaluates the rules periodically and on events.
-func (m *Monitor) Start() {
-	m.sub = m.gw.Subscribe(64)
-	m.quit, m.done = make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(m.done)
-		t := time.NewTicker(m.o.Every)
-		defer t.Stop()
-		m.Evaluate()
-		for {
-			select {
-			case <-m.quit:
-				return
-			case <-t.C:
+// Run evaluates the rules every Every and on events that may change them,
+// until ctx ends.
+func (m *Monitor) Run(ctx context.Context) error {
+	sub := m.sub
+	defer sub.Close()
+	t := m.o.Clock.NewTicker(m.o.Every)
+	defer t.Stop()
+	m.Evaluate()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C():
+			m.Evaluate()
+		case ev, ok := <-sub.C():
+			if !ok {
+				return nil
+			}
+			if m.onEvent(ev) {
 				m.Evaluate()
-			case ev, ok := <-m.sub.C():
-				if !ok {
-					return
-				}
-				if m.onEvent(ev) {
-					m.Evaluate()
-				}
 			}
 		}
-	}()
-}
-
-// Stop ends the evaluation.
-func (m *Monitor) Stop() {
-	if m.quit == nil {
-		return
 	}
-	close(m.quit)
-	m.sub.Close()
-	<-m.done
 }
 
 // networkSections are the parts of the site that configure the network.
@@ -221,14 +213,14 @@ func (m *Monitor) onEvent(ev device.Event) bool {
 
 func (m *Monitor) noteNetwork(detail string) {
 	m.mu.Lock()
-	m.lastNetwork = m.o.Now()
+	m.lastNetwork = m.o.Clock.Now()
 	m.mu.Unlock()
 	m.set(RuleNetworkChanged, true, "warning", detail)
 }
 
 // Evaluate checks every rule now.
 func (m *Monitor) Evaluate() {
-	now := m.o.Now()
+	now := m.o.Clock.Now()
 	h := m.gw.Health()
 
 	starts := 0
@@ -288,7 +280,7 @@ type alertMessage struct {
 // set raises or clears rule. A raised alert keeps its first time; its
 // detail follows the latest evaluation.
 func (m *Monitor) set(rule string, on bool, severity, detail string) {
-	now := m.o.Now().UTC()
+	now := m.o.Clock.Now().UTC()
 	m.mu.Lock()
 	cur, was := m.live[rule]
 	var msg *alertMessage
@@ -337,7 +329,7 @@ func (m *Monitor) Alerts() []device.Alert {
 // fill adds the alerts and the system figures to health.
 func (m *Monitor) fill(h *device.Health) {
 	h.Alerts = m.Alerts()
-	now := m.o.Now()
+	now := m.o.Clock.Now()
 	var hour, day int
 	for _, b := range m.boots {
 		if now.Sub(b) <= time.Hour {

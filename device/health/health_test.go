@@ -5,11 +5,11 @@ import (
 	"io"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/sitegate/sitegate/device"
+	"github.com/sitegate/sitegate/device/clockwork"
 	"github.com/sitegate/sitegate/device/devicetest"
 	"github.com/sitegate/sitegate/device/field"
 	"github.com/sitegate/sitegate/device/health"
@@ -17,25 +17,17 @@ import (
 	"github.com/sitegate/sitegate/store/storetest"
 )
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
-
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 type fixture struct {
 	st    *store.Store
 	gw    *device.Gateway
-	clock *clock
+	clock *clockwork.Fake
 }
 
 func newFixture(t *testing.T, o store.Options) *fixture {
 	t.Helper()
-	c := &clock{t: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)}
+	c := clockwork.NewFake(time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC))
 	o.Now = c.Now
 	st := storetest.New(t, o)
 	gw, err := device.NewGateway(st, device.GatewayOptions{Now: c.Now, GatewayID: "gw-health"})
@@ -47,7 +39,7 @@ func newFixture(t *testing.T, o store.Options) *fixture {
 
 func (f *fixture) monitor(t *testing.T, o health.Options) *health.Monitor {
 	t.Helper()
-	o.Now, o.Logger = f.clock.Now, quiet
+	o.Clock, o.Logger = f.clock, quiet
 	m, err := health.New(f.gw, o)
 	if err != nil {
 		t.Fatal(err)
@@ -146,8 +138,7 @@ func TestClockFirmwareAndCapacityRules(t *testing.T) {
 func TestNetworkChangeAndModbusOffline(t *testing.T) {
 	f := newFixture(t, store.Options{})
 	m := f.monitor(t, health.Options{Every: time.Hour})
-	m.Start()
-	defer m.Stop()
+	devicetest.Run(t, m)
 	f.gw.Publish(device.Event{Kind: device.EventNetwork, Detail: "active cellular -> ethernet"})
 	waitFor(t, "network.changed", func() bool { return raised(m, health.RuleNetworkChanged) })
 	f.clock.Advance(health.NetworkQuiet)

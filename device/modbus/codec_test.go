@@ -20,7 +20,7 @@ const (
 
 // golden is one hand-written row: the registers a device sends and the raw
 // value they stand for. The words are typed out from the byte-order
-// definitions (DESIGN.md, codec.go), never computed, so that the table
+// definitions (README "Site file", codec.go), never computed, so that the table
 // checks the codec against the definition rather than against itself.
 type golden struct {
 	typ   device.DataType

@@ -95,10 +95,6 @@ type Manager struct {
 	roundMu sync.Mutex // one round at a time
 	kick    chan struct{}
 
-	runMu  sync.Mutex
-	cancel context.CancelFunc
-	done   chan struct{}
-
 	mu         sync.Mutex
 	cfg        config
 	links      map[device.LinkKind]*linkRun
@@ -187,38 +183,10 @@ func New(gw Gateway, be Backend, o Options) (*Manager, error) {
 // Backend returns the backend, for the sim backend's link control.
 func (m *Manager) Backend() Backend { return m.be }
 
-// Start runs the manager in the background until Stop.
-func (m *Manager) Start(ctx context.Context) {
-	m.runMu.Lock()
-	defer m.runMu.Unlock()
-	if m.cancel != nil {
-		return
-	}
-	ctx, m.cancel = context.WithCancel(ctx)
-	m.done = make(chan struct{})
-	go func() {
-		defer close(m.done)
-		m.Run(ctx)
-	}()
-}
-
-// Stop ends what Start began, waits for the current round and writes the
-// state that is not yet stored.
-func (m *Manager) Stop() {
-	m.runMu.Lock()
-	cancel, done := m.cancel, m.done
-	m.cancel, m.done = nil, nil
-	m.runMu.Unlock()
-	if cancel == nil {
-		return
-	}
-	cancel()
-	<-done
-}
-
-// Run probes every interval until ctx ends, starting at once. A change of
-// the probe interval in the site takes effect at the next round.
-func (m *Manager) Run(ctx context.Context) {
+// Run probes every interval until ctx ends, starting at once, and writes
+// the state not yet stored when it ends. A change of the probe interval in
+// the site takes effect at the next round.
+func (m *Manager) Run(ctx context.Context) error {
 	interval := m.round(ctx)
 	t := m.clk.NewTicker(interval)
 	defer t.Stop()
@@ -226,12 +194,12 @@ func (m *Manager) Run(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
-			return
+			return nil
 		case <-t.C():
 		case <-m.kick:
 		}
 		if ctx.Err() != nil {
-			return
+			return nil
 		}
 		if iv := m.round(ctx); iv != interval {
 			interval = iv

@@ -687,9 +687,11 @@ func TestDisabledLinksAndSiteChanges(t *testing.T) {
 
 func TestRunFollowsTheClockAndIntervalChanges(t *testing.T) {
 	h := newHarness(t, nil)
-	ctx := context.Background()
-	h.m.Start(ctx)
-	defer h.m.Stop()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- h.m.Run(ctx) }()
+	stop := sync.OnceFunc(func() { cancel(); <-done })
+	defer stop()
 	waitFor(t, "first round and ticker", func() bool { return h.m.Rounds() == 1 && h.clk.Waiters() == 1 })
 	h.down("ethernet")
 	for i := 2; i <= 4; i++ {
@@ -714,7 +716,7 @@ func TestRunFollowsTheClockAndIntervalChanges(t *testing.T) {
 	}
 	h.clk.Advance(time.Second)
 	waitFor(t, "round at the new interval", func() bool { return h.m.Rounds() == 6 })
-	h.m.Stop()
+	stop()
 	if h.clk.Waiters() != 0 {
 		t.Error("ticker left running")
 	}

@@ -139,10 +139,13 @@ func netnsHelper(raw string) int {
 		return fail(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	m.Start(ctx)
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
 	_, _ = io.Copy(io.Discard, os.Stdin)
 	cancel()
-	m.Stop()
+	if err := <-done; err != nil {
+		return fail(err)
+	}
 	return 0
 }
 

@@ -106,6 +106,9 @@ type Plan struct {
 	MaxFrequency uint32 `json:"max_frequency_hz"`
 }
 
+// MaxAppPayload is the largest application payload of any data rate.
+const MaxAppPayload = 242
+
 // EU868 limits.
 const (
 	// EU868MaxChannels is how many channels an EU868 device holds.

@@ -95,22 +95,21 @@ func (r Result) MarshalText() ([]byte, error) { return []byte(r.String()), nil }
 
 // Frame is one processed frame, for a frame log.
 type Frame struct {
-	Time      time.Time       `json:"time"`
-	Gateway   lorawan.EUI64   `json:"gateway"`
-	Gateways  int             `json:"gateways"`
-	MType     string          `json:"mtype"`
-	Device    string          `json:"device,omitempty"`
-	DevEUI    string          `json:"dev_eui,omitempty"`
-	DevAddr   string          `json:"dev_addr,omitempty"`
-	FCnt      uint32          `json:"fcnt"`
-	FPort     int             `json:"fport"` // -1: none
-	Size      int             `json:"size"`
-	RSSI      int             `json:"rssi"`
-	SNR       float64         `json:"snr"`
-	Frequency uint32          `json:"frequency_hz"`
-	DataRate  string          `json:"data_rate"`
-	Result    Result          `json:"result"`
-	Error     string          `json:"error,omitempty"`
-	Downlink  bool            `json:"downlink"`
-	addr      lorawan.DevAddr // unexported: set before DevAddr is known to be valid
+	Time      time.Time     `json:"time"`
+	Gateway   lorawan.EUI64 `json:"gateway"`
+	Gateways  int           `json:"gateways"`
+	MType     string        `json:"mtype"`
+	Device    string        `json:"device,omitempty"`
+	DevEUI    string        `json:"dev_eui,omitempty"`
+	DevAddr   string        `json:"dev_addr,omitempty"`
+	FCnt      uint32        `json:"fcnt"`
+	FPort     int           `json:"fport"` // -1: none
+	Size      int           `json:"size"`
+	RSSI      int           `json:"rssi"`
+	SNR       float64       `json:"snr"`
+	Frequency uint32        `json:"frequency_hz"`
+	DataRate  string        `json:"data_rate"`
+	Result    Result        `json:"result"`
+	Error     string        `json:"error,omitempty"`
+	Downlink  bool          `json:"downlink"`
 }

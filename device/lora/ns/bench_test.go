@@ -1,0 +1,148 @@
+package ns
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/sitegate/sitegate/device/lora/lorawan"
+	"github.com/sitegate/sitegate/device/lora/payload"
+	"github.com/sitegate/sitegate/device/lora/semtech"
+)
+
+// benchServer returns a server with n ABP devices, whose uplinks are
+// decoded with Cayenne LPP as the driver will, and a MemStore.
+func benchServer(b *testing.B, devs []Device) (*Server, *int) {
+	b.Helper()
+	decoded := new(int)
+	s, err := New(Config{NetID: 0x13, Devices: devs, Store: NewMemStore(), TX: &fakeTX{}, Rand: rand.NewChaCha8([32]byte{2}),
+		OnUplink: func(u Uplink) {
+			v, err := payload.CayenneLPP{}.Decode(u.FPort, u.Payload)
+			if err != nil {
+				b.Fatal(err)
+			}
+			*decoded += len(v)
+		}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return s, decoded
+}
+
+func abpDevices(n int) ([]Device, []lorawan.SessionKeys) {
+	devs := make([]Device, n)
+	keys := make([]lorawan.SessionKeys, n)
+	for i := range devs {
+		keys[i] = lorawan.SessionKeys{NwkSKey: lorawan.Key{1, byte(i), byte(i >> 8)}, AppSKey: lorawan.Key{2, byte(i), byte(i >> 8)}}
+		devs[i] = Device{Name: fmt.Sprintf("d%d", i), DevEUI: lorawan.EUI64{0, 0, 0, 0, 0, 0, byte(i >> 8), byte(i)}, Activation: ABP,
+			DevAddr: lorawan.DevAddr(0x26000000 + i), NwkSKey: keys[i].NwkSKey, AppSKey: keys[i].AppSKey}
+	}
+	return devs, keys
+}
+
+// BenchmarkUplink is frames per second through the network server:
+// decode, device lookup, MIC over the reconstructed counter, session
+// write to the store, decryption, and the Cayenne LPP codec.
+func BenchmarkUplink(b *testing.B) {
+	const devices = 100
+	devs, keys := abpDevices(devices)
+	s, decoded := benchServer(b, devs)
+	lpp := payload.LPP{}.Temperature(1, 21.5).Humidity(2, 40)
+	const chunk = 4096
+	frames := make([]semtech.Rx, 0, chunk)
+	now := time.Now()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if i%chunk == 0 {
+			b.StopTimer()
+			frames = frames[:0]
+			for j := i; j < i+chunk; j++ {
+				d := j % devices
+				phy, _ := lorawan.Data{MType: lorawan.UnconfirmedDataUp, DevAddr: devs[d].DevAddr, FCnt: uint32(j / devices), HasPort: true, FPort: 2, Payload: lpp}.Encode(keys[d])
+				frames = append(frames, semtech.Rx{Gateway: gw1, Received: now, RXPK: semtech.RXPK{Tmst: uint32(j), Freq: 868.1, Stat: 1,
+					Datr: semtech.DataRate{LoRa: "SF7BW125"}, RSSI: -70, LSNR: 7, Size: uint16(len(phy)), Data: phy}})
+			}
+			b.StartTimer()
+		}
+		s.process(frames[i%chunk], 1)
+	}
+	b.StopTimer()
+	if st := s.Stats(); st.Uplinks != uint64(b.N) || *decoded != 2*b.N {
+		b.Fatalf("%d of %d uplinks delivered (%+v)", st.Uplinks, b.N, st)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "frames/s")
+}
+
+// BenchmarkJoin is the latency of handling one join request: MIC, nonce
+// check, DevAddr allocation, key derivation, two store writes, join
+// accept encryption.
+func BenchmarkJoin(b *testing.B) {
+	const devices = 1000
+	devs := make([]Device, devices)
+	for i := range devs {
+		devs[i] = Device{Name: fmt.Sprintf("j%d", i), DevEUI: lorawan.EUI64{1, 0, 0, 0, 0, 0, byte(i >> 8), byte(i)}, Activation: OTAA,
+			JoinEUI: joinEUI, AppKey: lorawan.Key{3, byte(i), byte(i >> 8)}}
+	}
+	s, _ := benchServer(b, devs)
+	s.cfg.Now = func() time.Time { return time.Unix(0, 0) }
+	const chunk = 4096
+	frames := make([]semtech.Rx, 0, chunk)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if i%chunk == 0 {
+			b.StopTimer()
+			frames = frames[:0]
+			for j := i; j < i+chunk; j++ {
+				d := devs[j%devices]
+				phy := lorawan.JoinRequestFrame{JoinEUI: joinEUI, DevEUI: d.DevEUI, DevNonce: lorawan.DevNonce(j / devices)}.Encode(d.AppKey)
+				frames = append(frames, semtech.Rx{Gateway: gw1, Received: time.Unix(0, 0), RXPK: semtech.RXPK{Tmst: 1, Freq: 868.1, Stat: 1,
+					Datr: semtech.DataRate{LoRa: "SF7BW125"}, Size: uint16(len(phy)), Data: phy}})
+			}
+			b.StartTimer()
+		}
+		s.process(frames[i%chunk], 1)
+	}
+	b.StopTimer()
+	if st := s.Stats(); st.Joins != uint64(b.N) {
+		b.Fatalf("%d of %d joins (%+v)", st.Joins, b.N, st)
+	}
+}
+
+// BenchmarkMemoryPerDevice reports the heap one joined OTAA device costs,
+// measured over 1,000 devices (bytes/device).
+func BenchmarkMemoryPerDevice(b *testing.B) {
+	const devices = 1000
+	for range b.N {
+		devs := make([]Device, devices)
+		for i := range devs {
+			devs[i] = Device{Name: fmt.Sprintf("m%d", i), DevEUI: lorawan.EUI64{2, 0, 0, 0, 0, 0, byte(i >> 8), byte(i)}, Activation: OTAA,
+				JoinEUI: joinEUI, AppKey: lorawan.Key{4, byte(i), byte(i >> 8)}}
+		}
+		store := NewMemStore()
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		s, err := New(Config{NetID: 0x13, Devices: devs, Store: store, TX: &fakeTX{}, Rand: rand.NewChaCha8([32]byte{3}), Now: func() time.Time { return time.Unix(0, 0) }})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for i, d := range devs {
+			phy := lorawan.JoinRequestFrame{JoinEUI: joinEUI, DevEUI: d.DevEUI, DevNonce: 1}.Encode(d.AppKey)
+			s.process(semtech.Rx{Gateway: gw1, Received: time.Unix(0, 0), RXPK: semtech.RXPK{Tmst: uint32(i), Freq: 868.1, Stat: 1,
+				Datr: semtech.DataRate{LoRa: "SF7BW125"}, Size: uint16(len(phy)), Data: phy}}, 1)
+		}
+		// The store is the lead's bbolt in production: leave it out.
+		store.m = nil
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		if st := s.Stats(); st.Joins != devices {
+			b.Fatalf("%d joins", st.Joins)
+		}
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/devices, "bytes/device")
+		runtime.KeepAlive(s)
+	}
+}

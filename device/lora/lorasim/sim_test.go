@@ -1,14 +1,13 @@
 package lorasim
 
 import (
-	"context"
 	"fmt"
-	"net"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/sitegate/sitegate/device/devicetest"
+	"github.com/sitegate/sitegate/device/lora/internal/loratest"
 	"github.com/sitegate/sitegate/device/lora/lorawan"
 	"github.com/sitegate/sitegate/device/lora/ns"
 	"github.com/sitegate/sitegate/device/lora/payload"
@@ -43,11 +42,7 @@ type stack struct {
 
 func startStack(t *testing.T, devs []ns.Device, store ns.Store) (*stack, string) {
 	t.Helper()
-	conn, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
+	conn := loratest.ListenUDP(t)
 	st := &stack{ups: map[string][]payload.Value{}, n: map[string]int{}}
 	var nsrv *ns.Server
 	srv, err := semtech.NewServer(semtech.Config{Conn: conn, Limits: semtech.Limits{Gateways: []lorawan.EUI64{gatewayEUI}},
@@ -69,21 +64,9 @@ func startStack(t *testing.T, devs []ns.Device, store ns.Store) (*stack, string)
 		t.Fatal(err)
 	}
 	st.srv, st.ns = srv, nsrv
-	run(t, srv.Run)
-	run(t, nsrv.Run)
+	loratest.Run(t, srv.Run)
+	loratest.Run(t, nsrv.Run)
 	return st, conn.LocalAddr().String()
-}
-
-func run(t *testing.T, f func(context.Context) error) {
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() { done <- f(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	})
 }
 
 // The simulator joins its sensors through the real packet forwarder
@@ -97,7 +80,7 @@ func TestSimulatorEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	run(t, sim.Run)
+	loratest.Run(t, sim.Run)
 
 	devicetest.Eventually(t, 20*time.Second, func() string {
 		return fmt.Sprintf("three uplinks per sensor: %v (simulator %+v %+v, network server %+v, forwarder %+v)", st.counts(), sim.Stats(), sim.Sensors(), st.ns.Stats(), st.srv.Stats())

@@ -116,6 +116,16 @@ func lpMType(t testing.TB, s string) MType {
 
 func port(p int) *int { return &p }
 
+// withOp returns copies of vs that ask the peer for op.
+func withOp(vs []vec, op string) []vec {
+	out := make([]vec, len(vs))
+	for i, v := range vs {
+		v.Op = op
+		out[i] = v
+	}
+	return out
+}
+
 // dataVecs are the data frames both sides build and check.
 func dataVecs() []vec {
 	k := func(v vec) vec {
@@ -226,10 +236,7 @@ func TestInteropLoraPacket(t *testing.T) {
 	var golden []vec
 
 	// 1. lora-packet builds data frames; we decode, authenticate and decrypt.
-	ops := dataVecs()
-	for i := range ops {
-		ops[i].Op = "buildData"
-	}
+	ops := withOp(dataVecs(), "buildData")
 	for i, r := range runPeer(t, ops) {
 		v := ops[i]
 		v.Op, v.By, v.Kind, v.PHY = "", "lora-packet", "data", r.PHY
@@ -260,11 +267,7 @@ func TestInteropLoraPacket(t *testing.T) {
 
 	reqs, accs, skeys := joinVecs()
 	// 3. Join requests, both ways.
-	ops = nil
-	for _, v := range reqs {
-		v.Op = "buildJoinRequest"
-		ops = append(ops, v)
-	}
+	ops = withOp(reqs, "buildJoinRequest")
 	for _, v := range reqs {
 		j, k := v.joinRequest(t)
 		v.Op, v.PHY = "decodeJoinRequest", hex.EncodeToString(j.Encode(k))
@@ -291,11 +294,7 @@ func TestInteropLoraPacket(t *testing.T) {
 	}
 
 	// 4. Join accepts, both ways.
-	ops = nil
-	for _, v := range accs {
-		v.Op = "buildJoinAccept"
-		ops = append(ops, v)
-	}
+	ops = withOp(accs, "buildJoinAccept")
 	for _, v := range accs {
 		j, k := v.joinAccept(t)
 		b, err := j.Encode(k)
@@ -328,12 +327,7 @@ func TestInteropLoraPacket(t *testing.T) {
 	}
 
 	// 5. Session keys.
-	ops = nil
-	for _, v := range skeys {
-		v.Op = "sessionKeys"
-		ops = append(ops, v)
-	}
-	for i, r := range runPeer(t, ops) {
+	for i, r := range runPeer(t, withOp(skeys, "sessionKeys")) {
 		v := skeys[i]
 		k := v.sessionKeys(t)
 		if k.NwkSKey.Reveal() != r.NwkSKey || k.AppSKey.Reveal() != r.AppSKey {

@@ -31,6 +31,12 @@ func benchServer(b *testing.B, devs []Device) (*Server, *int) {
 	return s, decoded
 }
 
+// benchRx is an uplink heard by gw1 at SF7 on 868.1 MHz.
+func benchRx(phy []byte, at time.Time, tmst uint32) semtech.Rx {
+	return semtech.Rx{Gateway: gw1, Received: at, RXPK: semtech.RXPK{Tmst: tmst, Freq: 868.1, Stat: semtech.CRCOK,
+		Datr: semtech.DataRate{LoRa: "SF7BW125"}, RSSI: -70, LSNR: 7, Size: uint16(len(phy)), Data: phy}}
+}
+
 func abpDevices(n int) ([]Device, []lorawan.SessionKeys) {
 	devs := make([]Device, n)
 	keys := make([]lorawan.SessionKeys, n)
@@ -62,8 +68,7 @@ func BenchmarkUplink(b *testing.B) {
 			for j := i; j < i+chunk; j++ {
 				d := j % devices
 				phy, _ := lorawan.Data{MType: lorawan.UnconfirmedDataUp, DevAddr: devs[d].DevAddr, FCnt: uint32(j / devices), HasPort: true, FPort: 2, Payload: lpp}.Encode(keys[d])
-				frames = append(frames, semtech.Rx{Gateway: gw1, Received: now, RXPK: semtech.RXPK{Tmst: uint32(j), Freq: 868.1, Stat: 1,
-					Datr: semtech.DataRate{LoRa: "SF7BW125"}, RSSI: -70, LSNR: 7, Size: uint16(len(phy)), Data: phy}})
+				frames = append(frames, benchRx(phy, now, uint32(j)))
 			}
 			b.StartTimer()
 		}
@@ -99,8 +104,7 @@ func BenchmarkJoin(b *testing.B) {
 			for j := i; j < i+chunk; j++ {
 				d := devs[j%devices]
 				phy := lorawan.JoinRequestFrame{JoinEUI: joinEUI, DevEUI: d.DevEUI, DevNonce: lorawan.DevNonce(j / devices)}.Encode(d.AppKey)
-				frames = append(frames, semtech.Rx{Gateway: gw1, Received: time.Unix(0, 0), RXPK: semtech.RXPK{Tmst: 1, Freq: 868.1, Stat: 1,
-					Datr: semtech.DataRate{LoRa: "SF7BW125"}, Size: uint16(len(phy)), Data: phy}})
+				frames = append(frames, benchRx(phy, time.Unix(0, 0), 1))
 			}
 			b.StartTimer()
 		}
@@ -132,8 +136,7 @@ func BenchmarkMemoryPerDevice(b *testing.B) {
 		}
 		for i, d := range devs {
 			phy := lorawan.JoinRequestFrame{JoinEUI: joinEUI, DevEUI: d.DevEUI, DevNonce: 1}.Encode(d.AppKey)
-			s.process(semtech.Rx{Gateway: gw1, Received: time.Unix(0, 0), RXPK: semtech.RXPK{Tmst: uint32(i), Freq: 868.1, Stat: 1,
-				Datr: semtech.DataRate{LoRa: "SF7BW125"}, Size: uint16(len(phy)), Data: phy}}, 1)
+			s.process(benchRx(phy, time.Unix(0, 0), uint32(i)), 1)
 		}
 		// The store is the lead's bbolt in production: leave it out.
 		store.m = nil

@@ -236,27 +236,21 @@ func sameIdentity(a, b Device) bool {
 func (s *Server) load(d Device) (*devState, error) {
 	ds := &devState{dev: d}
 	ds.st.Name, ds.st.DevEUI, ds.st.Activation = d.Name, d.DevEUI, d.Activation.String()
-	b, err := s.cfg.Store.Get(sessionKey(d.DevEUI))
-	switch {
-	case errors.Is(err, ErrNotFound):
-	case err != nil:
-		return nil, fmt.Errorf("load session: %w", err)
-	default:
-		if ds.rec, err = decodeRecord(b); err != nil {
-			return nil, fmt.Errorf("%s: %w", sessionKey(d.DevEUI), err)
-		}
+	err := s.get(sessionKey(d.DevEUI), func(b []byte) (err error) {
+		ds.rec, err = decodeRecord(b)
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
 	switch d.Activation {
 	case OTAA:
-		b, err := s.cfg.Store.Get(devNonceKey(d.DevEUI))
-		switch {
-		case errors.Is(err, ErrNotFound):
-		case err != nil:
-			return nil, fmt.Errorf("load devnonces: %w", err)
-		default:
-			if ds.nonces, err = decodeNonces(b); err != nil {
-				return nil, fmt.Errorf("%s: %w", devNonceKey(d.DevEUI), err)
-			}
+		err := s.get(devNonceKey(d.DevEUI), func(b []byte) (err error) {
+			ds.nonces, err = decodeNonces(b)
+			return err
+		})
+		if err != nil {
+			return nil, err
 		}
 	case ABP:
 		// The site's keys make the session; stored counters carry over
@@ -268,6 +262,22 @@ func (s *Server) load(d Device) (*devState, error) {
 	}
 	ds.st.Joined = ds.rec.HasSession
 	return ds, nil
+}
+
+// get decodes the stored value of key with decode; a key without a value
+// leaves things as they are.
+func (s *Server) get(key string, decode func([]byte) error) error {
+	b, err := s.cfg.Store.Get(key)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return nil
+	case err != nil:
+		return fmt.Errorf("load %s: %w", key, err)
+	}
+	if err := decode(b); err != nil {
+		return fmt.Errorf("%s: %w", key, err)
+	}
+	return nil
 }
 
 // HandleRx queues an uplink for Run. It never blocks: when the queue is

@@ -1,7 +1,6 @@
 package ns
 
 import (
-	"context"
 	"errors"
 	"math/rand/v2"
 	"sync"
@@ -9,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sitegate/sitegate/device/devicetest"
+	"github.com/sitegate/sitegate/device/lora/internal/loratest"
 	"github.com/sitegate/sitegate/device/lora/lorawan"
 	"github.com/sitegate/sitegate/device/lora/semtech"
 )
@@ -90,15 +90,7 @@ func start(t *testing.T, store Store, devs []Device, mod func(*Config)) *harness
 		t.Fatal(err)
 	}
 	h.s = s
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	})
+	loratest.Run(t, s.Run)
 	return h
 }
 

@@ -2,7 +2,6 @@ package semtech
 
 import (
 	"bytes"
-	"context"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -10,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sitegate/sitegate/device/devicetest"
+	"github.com/sitegate/sitegate/device/lora/internal/loratest"
 )
 
 // remoteNS is a stand-in for a remote network server: it records what
@@ -63,15 +63,7 @@ func startRelay(t *testing.T, cfg RelayConfig) (*Relay, net.Addr) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() { done <- r.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
+	loratest.Run(t, r.Run)
 	return r, conn.LocalAddr()
 }
 

@@ -1,7 +1,6 @@
 package semtech
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"net"
@@ -10,20 +9,13 @@ import (
 	"time"
 
 	"github.com/sitegate/sitegate/device/devicetest"
+	"github.com/sitegate/sitegate/device/lora/internal/loratest"
 	"github.com/sitegate/sitegate/device/lora/lorawan"
 )
 
 const wait = 5 * time.Second
 
-func listen(t *testing.T) net.PacketConn {
-	t.Helper()
-	c, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
-}
+func listen(t *testing.T) net.PacketConn { return loratest.ListenUDP(t) }
 
 func send(t *testing.T, from net.PacketConn, to net.Addr, p Packet) {
 	t.Helper()
@@ -80,15 +72,7 @@ func startServer(t *testing.T, cfg Config) (*Server, net.Addr) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
+	loratest.Run(t, s.Run)
 	return s, conn.LocalAddr()
 }
 

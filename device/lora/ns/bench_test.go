@@ -31,6 +31,28 @@ func benchServer(b *testing.B, devs []Device) (*Server, *int) {
 	return s, decoded
 }
 
+// processAll processes b.N frames made by frame(j), which the devices
+// make outside the timed part, a chunk at a time. The timer is stopped
+// when it returns.
+func processAll(b *testing.B, s *Server, frame func(j int) semtech.Rx) {
+	const chunk = 4096
+	frames := make([]semtech.Rx, 0, chunk)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if i%chunk == 0 {
+			b.StopTimer()
+			frames = frames[:0]
+			for j := i; j < i+chunk; j++ {
+				frames = append(frames, frame(j))
+			}
+			b.StartTimer()
+		}
+		s.process(frames[i%chunk], 1)
+	}
+	b.StopTimer()
+}
+
 // benchRx is an uplink heard by gw1 at SF7 on 868.1 MHz.
 func benchRx(phy []byte, at time.Time, tmst uint32) semtech.Rx {
 	return semtech.Rx{Gateway: gw1, Received: at, RXPK: semtech.RXPK{Tmst: tmst, Freq: 868.1, Stat: semtech.CRCOK,
@@ -56,25 +78,12 @@ func BenchmarkUplink(b *testing.B) {
 	devs, keys := abpDevices(devices)
 	s, decoded := benchServer(b, devs)
 	lpp := payload.LPP{}.Temperature(1, 21.5).Humidity(2, 40)
-	const chunk = 4096
-	frames := make([]semtech.Rx, 0, chunk)
 	now := time.Now()
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if i%chunk == 0 {
-			b.StopTimer()
-			frames = frames[:0]
-			for j := i; j < i+chunk; j++ {
-				d := j % devices
-				phy, _ := lorawan.Data{MType: lorawan.UnconfirmedDataUp, DevAddr: devs[d].DevAddr, FCnt: uint32(j / devices), HasPort: true, FPort: 2, Payload: lpp}.Encode(keys[d])
-				frames = append(frames, benchRx(phy, now, uint32(j)))
-			}
-			b.StartTimer()
-		}
-		s.process(frames[i%chunk], 1)
-	}
-	b.StopTimer()
+	processAll(b, s, func(j int) semtech.Rx {
+		d := j % devices
+		phy, _ := lorawan.Data{MType: lorawan.UnconfirmedDataUp, DevAddr: devs[d].DevAddr, FCnt: uint32(j / devices), HasPort: true, FPort: 2, Payload: lpp}.Encode(keys[d])
+		return benchRx(phy, now, uint32(j))
+	})
 	if st := s.Stats(); st.Uplinks != uint64(b.N) || *decoded != 2*b.N {
 		b.Fatalf("%d of %d uplinks delivered (%+v)", st.Uplinks, b.N, st)
 	}
@@ -93,24 +102,11 @@ func BenchmarkJoin(b *testing.B) {
 	}
 	s, _ := benchServer(b, devs)
 	s.cfg.Now = func() time.Time { return time.Unix(0, 0) }
-	const chunk = 4096
-	frames := make([]semtech.Rx, 0, chunk)
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if i%chunk == 0 {
-			b.StopTimer()
-			frames = frames[:0]
-			for j := i; j < i+chunk; j++ {
-				d := devs[j%devices]
-				phy := lorawan.JoinRequestFrame{JoinEUI: joinEUI, DevEUI: d.DevEUI, DevNonce: lorawan.DevNonce(j / devices)}.Encode(d.AppKey)
-				frames = append(frames, benchRx(phy, time.Unix(0, 0), 1))
-			}
-			b.StartTimer()
-		}
-		s.process(frames[i%chunk], 1)
-	}
-	b.StopTimer()
+	processAll(b, s, func(j int) semtech.Rx {
+		d := devs[j%devices]
+		phy := lorawan.JoinRequestFrame{JoinEUI: joinEUI, DevEUI: d.DevEUI, DevNonce: lorawan.DevNonce(j / devices)}.Encode(d.AppKey)
+		return benchRx(phy, time.Unix(0, 0), 1)
+	})
 	if st := s.Stats(); st.Joins != uint64(b.N) {
 		b.Fatalf("%d of %d joins (%+v)", st.Joins, b.N, st)
 	}

@@ -195,12 +195,15 @@ func (s *Server) SetDevices(devs []Device) error {
 	old := s.byEUI
 	s.mu.Unlock()
 	byEUI := make(map[lorawan.EUI64]*devState, len(devs))
+	kept := map[*devState]Device{}
 	for _, d := range devs {
 		if d.Class == 0 {
 			d.Class = ClassA
 		}
 		if o := old[d.DevEUI]; o != nil && sameIdentity(o.dev, d) {
-			o.dev = d
+			// Renamed or recoded: the state carries over (updated below,
+			// under the lock, as Run reads it).
+			kept[o] = d
 			byEUI[d.DevEUI] = o
 			continue
 		}
@@ -212,6 +215,9 @@ func (s *Server) SetDevices(devs []Device) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	for ds, d := range kept {
+		ds.dev, ds.st.Name = d, d.Name
+	}
 	s.byEUI = byEUI
 	s.byName = make(map[string]*devState, len(byEUI))
 	s.byAddr = make(map[lorawan.DevAddr][]*devState, len(byEUI))

@@ -129,6 +129,7 @@ type Server struct {
 	rx   chan semtech.Rx
 	kick chan struct{}
 
+	setMu  sync.Mutex // serialises SetDevices
 	mu     sync.Mutex
 	byEUI  map[lorawan.EUI64]*devState
 	byName map[string]*devState
@@ -191,6 +192,8 @@ func (s *Server) SetDevices(devs []Device) error {
 	if err := CheckDevices(devs); err != nil {
 		return fmt.Errorf("lora network server: %w", err)
 	}
+	s.setMu.Lock()
+	defer s.setMu.Unlock()
 	s.mu.Lock()
 	old := s.byEUI
 	s.mu.Unlock()

@@ -191,3 +191,37 @@ func TestRevertWithARadioDisabledMeanwhile(t *testing.T) {
 		t.Fatalf("after revert: priority %v, wifi %+v", now.WAN.Priority, now.WiFi)
 	}
 }
+
+func TestKVIsDurableAndNamespaced(t *testing.T) {
+	dir := t.TempDir()
+	st := storetest.Open(t, dir)
+	gw, err := device.NewGateway(st, device.GatewayOptions{GatewayID: "gw-kv"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := gw.KV("lora"), gw.KV("coap")
+	if _, err := a.Get("session/1"); !errors.Is(err, device.ErrNoValue) {
+		t.Fatalf("unset key: %v", err)
+	}
+	for _, k := range []string{"session/1", "session/2", "nonce/1"} {
+		if err := a.Put(k, []byte(k)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Put("session/9", []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := a.Keys("session/", 0)
+	if err != nil || strings.Join(keys, ",") != "session/1,session/2" {
+		t.Fatalf("keys %v %v", keys, err)
+	}
+	if err := a.Put("big", make([]byte, device.MaxKVValue+1)); err == nil {
+		t.Fatal("an oversized value was stored")
+	}
+	if err := a.Delete("session/1"); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := a.Get("session/2"); err != nil || string(v) != "session/2" {
+		t.Fatalf("get %q %v", v, err)
+	}
+}

@@ -23,6 +23,52 @@ func (s *Site) FieldDevices() []field.DeviceInfo {
 	return out
 }
 
+// deviceRef is a field device's name and where the site file defines it.
+type deviceRef struct {
+	name string
+	path string
+}
+
+// fieldDeviceRefs lists every field device of every protocol section, for
+// the site-wide uniqueness of names. Each protocol section adds its own.
+func (s *Site) fieldDeviceRefs() []deviceRef {
+	var out []deviceRef
+	for i, d := range s.Modbus.Devices {
+		out = append(out, deviceRef{d.Name, pathf("modbus.devices[%d]", i)})
+	}
+	return out
+}
+
+// validateFieldNames reports a device name used by two protocol sections:
+// names are unique across the whole site, so that `points read NAME`, the
+// console tree and telemetry never need the protocol. Duplicates within
+// one section are reported by that section.
+func (s *Site) validateFieldNames(v *problems) {
+	first := map[string]deviceRef{}
+	for _, r := range s.fieldDeviceRefs() {
+		if r.name == "" {
+			continue
+		}
+		prev, dup := first[r.name]
+		if !dup {
+			first[r.name] = r
+			continue
+		}
+		if sectionOf(prev.path) != sectionOf(r.path) {
+			v.add(r.path+".name", "device %q is already defined at %s: device names are unique across the site, whatever the protocol", r.name, prev.path)
+		}
+	}
+}
+
+func sectionOf(path string) string {
+	for i, c := range path {
+		if c == '.' {
+			return path[:i]
+		}
+	}
+	return path
+}
+
 // Field returns the gateway's field layer: latest readings, device
 // statuses, on-demand reads, writes and discovery, whatever the protocol.
 func (g *Gateway) Field() *field.Hub { return g.field }

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -413,4 +414,16 @@ func (s *Store) Meta(key string) ([]byte, error) {
 // PutMeta sets a caller metadata value in its own transaction.
 func (s *Store) PutMeta(key string, value []byte) error {
 	return s.Update(func(tx *Tx) error { return tx.PutMeta(key, value) })
+}
+
+// MetaKeys returns the metadata keys that start with prefix, in order, at
+// most limit of them (limit <= 0: all).
+func (t *Tx) MetaKeys(prefix string, limit int) []string {
+	var out []string
+	c := t.tx.Bucket(bucketMeta).Cursor()
+	p := []byte(prefix)
+	for k, _ := c.Seek(p); k != nil && bytes.HasPrefix(k, p) && (limit <= 0 || len(out) < limit); k, _ = c.Next() {
+		out = append(out, string(k))
+	}
+	return out
 }

@@ -5,10 +5,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 )
+
+// MaxPointsPerDevice bounds the points kept for one device: a sensor that
+// names its own points cannot grow the gateway's memory without bound.
+const MaxPointsPerDevice = 1024
 
 // HubOptions connect a Hub to the rest of the gateway.
 type HubOptions struct {
@@ -126,9 +131,18 @@ func (h *Hub) Record(st Status, readings []Reading) error {
 		latest = make(map[string]Reading, len(info.Points))
 		h.latest[st.Device] = latest
 	}
+	kept := readings[:0:0]
 	for _, r := range readings {
+		if r.Device != st.Device || !info.DynamicPoints && !hasPoint(info, r.Point) {
+			continue // a point the site no longer has
+		}
+		if _, known := latest[r.Point]; !known && len(latest) >= MaxPointsPerDevice {
+			continue
+		}
 		latest[r.Point] = r
+		kept = append(kept, r)
 	}
+	readings = kept
 	h.status[st.Device] = st
 	h.mu.Unlock()
 	if h.o.Notify != nil {
@@ -159,13 +173,23 @@ func (h *Hub) Latest(device string) ([]Reading, bool) {
 		return nil, false
 	}
 	latest := h.latest[device]
-	out := make([]Reading, 0, len(info.Points))
+	out := make([]Reading, 0, max(len(info.Points), len(latest)))
 	for _, p := range info.Points {
 		r, ok := latest[p.Name]
 		if !ok {
 			r = Reading{Device: device, Point: p.Name, Unit: p.Unit, Quality: QualityStale, Error: "not read yet"}
 		}
 		out = append(out, r)
+	}
+	if info.DynamicPoints {
+		var extra []Reading
+		for name, r := range latest {
+			if !hasPoint(info, name) {
+				extra = append(extra, r)
+			}
+		}
+		slices.SortFunc(extra, func(a, b Reading) int { return strings.Compare(a.Point, b.Point) })
+		out = append(out, extra...)
 	}
 	return out, true
 }

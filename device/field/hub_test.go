@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -164,5 +165,22 @@ func TestValueParseAndFormat(t *testing.T) {
 	}
 	if got := field.Number(21.456789).Format(4); got != "21.46" {
 		t.Errorf("Format(4) = %s", got)
+	}
+}
+
+// A device that names its own points keeps what it sends, bounded.
+func TestHubDynamicPoints(t *testing.T) {
+	h := field.NewHub(field.HubOptions{})
+	h.SetTopology([]field.DeviceInfo{{Name: "room-7", Protocol: field.LoRa, DynamicPoints: true, Points: []field.PointInfo{{Name: "battery"}}}})
+	var rs []field.Reading
+	for i := 0; i < field.MaxPointsPerDevice+10; i++ {
+		rs = append(rs, field.Reading{Device: "room-7", Point: fmt.Sprintf("p%05d", i), Value: field.Number(float64(i)), Quality: field.QualityGood})
+	}
+	if err := h.Record(field.Status{Device: "room-7", State: field.StateOnline}, rs); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := h.Latest("room-7")
+	if got[0].Point != "battery" || len(got) != field.MaxPointsPerDevice+1 || got[1].Point != "p00000" {
+		t.Fatalf("%d readings, first %s, second %s", len(got), got[0].Point, got[1].Point)
 	}
 }

@@ -226,6 +226,10 @@ type DeviceInfo struct {
 	Protocol Protocol    `json:"protocol"`
 	Bus      string      `json:"bus"` // bus, network or address
 	Points   []PointInfo `json:"points"`
+	// DynamicPoints: the device names its points itself (a LoRaWAN
+	// sensor's Cayenne LPP channels, a CoAP sensor's body): readings of
+	// points not listed are kept too, after the listed ones, by name.
+	DynamicPoints bool `json:"dynamic_points,omitempty"`
 }
 
 // PointInfo is a point of a device.

@@ -33,8 +33,9 @@ type Hub struct {
 	o HubOptions
 
 	mu      sync.RWMutex
-	order   []string              // device names in site order
-	topo    map[string]DeviceInfo // by device name
+	order   []string                   // device names in site order
+	topo    map[string]DeviceInfo      // by device name
+	points  map[string]map[string]bool // device → its listed point names
 	latest  map[string]map[string]Reading
 	status  map[string]Status
 	drivers map[Protocol]Driver
@@ -54,10 +55,16 @@ func (h *Hub) SetTopology(devices []DeviceInfo) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	next := make(map[string]DeviceInfo, len(devices))
+	points := make(map[string]map[string]bool, len(devices))
 	order := make([]string, 0, len(devices))
 	for _, d := range devices {
 		d.Points = slices.Clone(d.Points)
 		next[d.Name] = d
+		set := make(map[string]bool, len(d.Points))
+		for _, p := range d.Points {
+			set[p.Name] = true
+		}
+		points[d.Name] = set
 		order = append(order, d.Name)
 	}
 	for name := range h.topo {
@@ -66,7 +73,7 @@ func (h *Hub) SetTopology(devices []DeviceInfo) {
 			delete(h.status, name)
 		}
 	}
-	h.topo, h.order = next, order
+	h.topo, h.order, h.points = next, order, points
 }
 
 // Topology returns the site's devices in site order.
@@ -131,18 +138,31 @@ func (h *Hub) Record(st Status, readings []Reading) error {
 		latest = make(map[string]Reading, len(info.Points))
 		h.latest[st.Device] = latest
 	}
-	kept := readings[:0:0]
-	for _, r := range readings {
-		if r.Device != st.Device || !info.DynamicPoints && !hasPoint(info, r.Point) {
-			continue // a point the site no longer has
+	listed := h.points[st.Device]
+	accept := func(r Reading) bool {
+		if r.Device != st.Device || !info.DynamicPoints && !listed[r.Point] {
+			return false // a point the site no longer has
 		}
-		if _, known := latest[r.Point]; !known && len(latest) >= MaxPointsPerDevice {
-			continue
+		_, known := latest[r.Point]
+		return known || len(latest) < MaxPointsPerDevice
+	}
+	filtered := false
+	for i, r := range readings {
+		if !accept(r) {
+			// Rare: copy the acceptable ones, leaving the caller's slice alone.
+			kept := slices.Clone(readings[:i])
+			for _, r := range readings[i+1:] {
+				if accept(r) {
+					kept = append(kept, r)
+					latest[r.Point] = r
+				}
+			}
+			readings, filtered = kept, true
+			break
 		}
 		latest[r.Point] = r
-		kept = append(kept, r)
 	}
-	readings = kept
+	_ = filtered
 	h.status[st.Device] = st
 	h.mu.Unlock()
 	if h.o.Notify != nil {
@@ -184,7 +204,7 @@ func (h *Hub) Latest(device string) ([]Reading, bool) {
 	if info.DynamicPoints {
 		var extra []Reading
 		for name, r := range latest {
-			if !hasPoint(info, name) {
+			if !h.points[device][name] {
 				extra = append(extra, r)
 			}
 		}

@@ -5,4 +5,6 @@ import (
 	"strings"
 )
 
-func hexDecode(s string) ([]byte, error) { return hex.DecodeString(strings.Join(strings.Fields(s), "")) }
+func hexDecode(s string) ([]byte, error) {
+	return hex.DecodeString(strings.Join(strings.Fields(s), ""))
+}

@@ -103,7 +103,7 @@ type Stats struct {
 type counters struct {
 	received, sent, malformed, networkMessages, notForUs, unknownInvoke   atomic.Uint64
 	timeouts, retries, segmentsReceived, segmentTimeouts, reassemblyOverf atomic.Uint64
-	iamReceived, iamEvicted, busy, covReceived                           atomic.Uint64
+	iamReceived, iamEvicted, busy, covReceived                            atomic.Uint64
 	served, rejectsSent, abortsSent, errorsSent, covSent, covFailed       atomic.Uint64
 }
 

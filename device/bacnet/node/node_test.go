@@ -347,13 +347,13 @@ func TestBadInputIsCountedAndIsolated(t *testing.T) {
 	to := clink.LocalAddr()
 	before := c.Stats()
 	for _, h := range []string{
-		"81 0A 0009 01 04 00",          // bvlc length lies
-		"82 0A 0007 01 04 00",          // not bacnet/ip
-		"81 0A 0006 02 00",             // npdu version 2
-		"81 0A 0008 01 00 0C 00",       // apdu type 12 does not exist
-		"81 0A 000A 01 00 30 07 0C 0C", // complex-ack for invoke 7, never sent
-		"81 0A 000A 01 00 10 00 C4 02", // i-am cut short
-		"81 0A 000A 01 80 01 0005 00",  // i-am-router-to-network: skipped
+		"81 0A 0009 01 04 00",                  // bvlc length lies
+		"82 0A 0007 01 04 00",                  // not bacnet/ip
+		"81 0A 0006 02 00",                     // npdu version 2
+		"81 0A 0008 01 00 0C 00",               // apdu type 12 does not exist
+		"81 0A 000A 01 00 30 07 0C 0C",         // complex-ack for invoke 7, never sent
+		"81 0A 000A 01 00 10 00 C4 02",         // i-am cut short
+		"81 0A 000A 01 80 01 0005 00",          // i-am-router-to-network: skipped
 		"81 0A 000D 01 20 0009 01 0A FF 10 08", // for network 9: not ours
 	} {
 		bad.sendBytes(to, unhexT(t, h))

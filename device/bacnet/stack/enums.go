@@ -470,9 +470,9 @@ type Units uint32
 
 // Units used by name in this package.
 const (
-	UnitsNoUnits       Units = 95
+	UnitsNoUnits        Units = 95
 	UnitsDegreesCelsius Units = 62
-	UnitsPercent       Units = 98
+	UnitsPercent        Units = 98
 )
 
 var unitNames = map[Units]string{
@@ -618,7 +618,9 @@ func (o ObjectID) Encode() (uint32, error) {
 	return uint32(o.Type)<<22 | o.Instance, nil
 }
 
-func (o ObjectID) String() string { return o.Type.String() + ":" + strconv.FormatUint(uint64(o.Instance), 10) }
+func (o ObjectID) String() string {
+	return o.Type.String() + ":" + strconv.FormatUint(uint64(o.Instance), 10)
+}
 
 // ParseObjectID parses "analog-input:1" or "0:1" (the site file's form).
 func ParseObjectID(s string) (ObjectID, error) {

@@ -183,7 +183,7 @@ type DiscoverOptions struct {
 // opts.Wait, by instance. Asking for exactly one instance returns as soon
 // as it answers.
 func (n *Node) Discover(ctx context.Context, opts DiscoverOptions) ([]DeviceInfo, error) {
-	if !n.running.Load() {
+	if n.ended.Load() {
 		return nil, ErrNotRunning
 	}
 	w := stack.WhoIs{HasRange: opts.HasRange, Low: opts.Low, High: opts.High}

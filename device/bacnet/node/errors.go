@@ -26,7 +26,8 @@ var (
 	ErrBusy = errors.New("too many requests in flight")
 	// ErrUnknownDevice means no I-Am from that device instance was seen.
 	ErrUnknownDevice = errors.New("device not discovered")
-	// ErrNotRunning means the node's Run has not started or has ended.
+	// ErrNotRunning means the node's Run has ended. (Before Run starts,
+	// requests are sent and wait for Run to receive their answers.)
 	ErrNotRunning = errors.New("bacnet node is not running")
 	// ErrConfig means the node, link or server configuration is unusable.
 	ErrConfig = errors.New("invalid bacnet configuration")

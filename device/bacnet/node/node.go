@@ -117,7 +117,8 @@ type Node struct {
 	now  func() time.Time
 	c    counters
 
-	running atomic.Bool
+	running atomic.Bool     // Run is running
+	ended   atomic.Bool     // Run has returned: requests fail at once
 	runCtx  context.Context // set while Run runs; for work Run owns
 	wg      sync.WaitGroup  // goroutines Run waits for
 	serving chan struct{}   // semaphore of maxServing
@@ -186,7 +187,7 @@ func (n *Node) Run(ctx context.Context) error {
 	if !n.running.CompareAndSwap(false, true) {
 		return fmt.Errorf("node: already running: %w", ErrConfig)
 	}
-	defer n.running.Store(false)
+	defer func() { n.ended.Store(true); n.running.Store(false) }()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	n.tsm.mu.Lock()

@@ -93,7 +93,7 @@ func (t *tsm) finish(x *txn, r reply) {
 // again after each APDU timeout up to Retries times. The answer's payload
 // is the whole (reassembled) service ack.
 func (n *Node) request(ctx context.Context, to Address, service stack.ConfirmedService, body []byte) (stack.APDU, error) {
-	if !n.running.Load() {
+	if n.ended.Load() {
 		return stack.APDU{}, ErrNotRunning
 	}
 	if to.IsBroadcast() {

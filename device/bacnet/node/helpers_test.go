@@ -2,10 +2,8 @@ package node
 
 import (
 	"context"
-	"errors"
 	"net"
 	"net/netip"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -121,35 +119,34 @@ type frame struct {
 
 // recv reads the next frame; ok false after timeout.
 func (r *raw) recv(timeout time.Duration) (frame, bool) {
-	r.t.Helper()
 	buf := make([]byte, 2048)
 	_ = r.conn.SetReadDeadline(time.Now().Add(timeout))
-	for {
-		n, from, err := r.conn.ReadFrom(buf)
-		if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, net.ErrClosed) {
-			return frame{}, false
-		}
-		if err != nil {
-			r.t.Fatal(err)
-		}
-		b := append([]byte(nil), buf[:n]...)
-		f := frame{from: from.(*net.UDPAddr).AddrPort()}
-		if f.bvlc, err = stack.DecodeBVLC(b); err != nil {
-			r.t.Fatalf("peer sent a bad bvlc: %v", err)
-		}
-		if f.bvlc.NPDU == nil {
-			return f, true
-		}
-		if f.npdu, err = stack.DecodeNPDU(f.bvlc.NPDU); err != nil {
-			r.t.Fatalf("peer sent a bad npdu: %v", err)
-		}
-		if !f.npdu.IsNetworkMessage {
-			if f.apdu, err = stack.DecodeAPDU(f.npdu.Payload); err != nil {
-				r.t.Fatalf("peer sent a bad apdu: %v", err)
-			}
-		}
+	n, from, err := r.conn.ReadFrom(buf)
+	if err != nil {
+		// Timeouts, and the socket closed at the end of the test.
+		return frame{}, false
+	}
+	b := append([]byte(nil), buf[:n]...)
+	f := frame{from: from.(*net.UDPAddr).AddrPort()}
+	// Errorf, not Fatalf: recv also runs on the fake devices' goroutines.
+	if f.bvlc, err = stack.DecodeBVLC(b); err != nil {
+		r.t.Errorf("peer sent a bad bvlc: %v", err)
+		return frame{}, false
+	}
+	if f.bvlc.NPDU == nil {
 		return f, true
 	}
+	if f.npdu, err = stack.DecodeNPDU(f.bvlc.NPDU); err != nil {
+		r.t.Errorf("peer sent a bad npdu: %v", err)
+		return frame{}, false
+	}
+	if !f.npdu.IsNetworkMessage {
+		if f.apdu, err = stack.DecodeAPDU(f.npdu.Payload); err != nil {
+			r.t.Errorf("peer sent a bad apdu: %v", err)
+			return frame{}, false
+		}
+	}
+	return f, true
 }
 
 // expect reads frames until one satisfies ok.

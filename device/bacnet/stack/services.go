@@ -151,10 +151,15 @@ func decodePropIndex(r *Reader, tag uint8) (PropertyID, uint32, error) {
 		if err != nil {
 			return 0, 0, fmt.Errorf("array index: %w", err)
 		}
-		if i >= uint64(NoIndex) {
+		switch {
+		case i == uint64(NoIndex):
+			// Some stacks (@bacnet-js/client in COV notifications) send
+			// their "whole array" marker instead of leaving the index out.
+		case i > uint64(NoIndex):
 			return 0, 0, fmt.Errorf("array index %d: %w", i, ErrRange)
+		default:
+			idx = uint32(i)
 		}
-		idx = uint32(i)
 	}
 	return PropertyID(p), idx, nil
 }

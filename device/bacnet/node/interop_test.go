@@ -59,11 +59,15 @@ type peerReply struct {
 	Result json.RawMessage `json:"result"`
 }
 
-func startPeer(t testing.TB, instance uint32) *peer {
+func startPeer(t testing.TB, instance uint32, extraInputs ...int) *peer {
 	t.Helper()
 	needPeer(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, "node", "peer.js", fmt.Sprint(instance))
+	args := []string{"peer.js", fmt.Sprint(instance)}
+	if len(extraInputs) > 0 {
+		args = append(args, fmt.Sprint(extraInputs[0]))
+	}
+	cmd := exec.CommandContext(ctx, "node", args...)
 	cmd.Dir = interopDir
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()

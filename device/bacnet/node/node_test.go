@@ -527,3 +527,68 @@ func TestForeignDevice(t *testing.T) {
 		t.Fatalf("forwarded i-am: %+v", d)
 	}
 }
+
+// Who-Is goes out as an Original-Broadcast-NPDU to the configured
+// broadcast address; subscriptions are renewed before their lifetime ends;
+// the server rejects services it does not have and aborts segmented
+// requests.
+func TestBroadcastRenewalAndRefusals(t *testing.T) {
+	dev := newRaw(t)
+	c, clink := start(t, Config{}, BIPConfig{Broadcast: addrOf(dev.conn)})
+	ctx := context.Background()
+	found := make(chan []DeviceInfo, 1)
+	go func() { d, _ := c.Discover(ctx, DiscoverOptions{Wait: time.Second}); found <- d }()
+	who := dev.expect("broadcast who-is", func(f frame) bool { return f.bvlc.Function == stack.BVLCOriginalBroadcastNPDU })
+	if stack.UnconfirmedService(who.apdu.Service) != stack.ServiceWhoIs || who.npdu.HasDest {
+		t.Fatalf("broadcast %+v", who)
+	}
+	dev.iam(who.from, 55, 1476, stack.SegmentedBoth)
+	if d := <-found; len(d) != 1 || d[0].Instance != 55 || !d[0].Segmentation.CanTransmit() {
+		t.Fatalf("found %+v", d)
+	}
+
+	// Renewal: a 2 s lifetime is renewed after about 1 s.
+	var mu sync.Mutex
+	subscribes := 0
+	go func() {
+		for {
+			f, ok := dev.recv(wait)
+			if !ok {
+				return
+			}
+			if f.apdu.Type == stack.PDUConfirmedRequest && stack.ConfirmedService(f.apdu.Service) == stack.ServiceSubscribeCOV {
+				mu.Lock()
+				subscribes++
+				mu.Unlock()
+				dev.send(f.from, stack.NPDU{}, stack.APDU{Type: stack.PDUSimpleAck, InvokeID: f.apdu.InvokeID, Service: f.apdu.Service})
+			}
+		}
+	}()
+	sub, err := c.Subscribe(ctx, dev.addr(), av1, SubscribeOptions{Lifetime: MinLifetime})
+	if err != nil || sub.Err() != nil {
+		t.Fatal(err)
+	}
+	devicetest.Eventually(t, wait, "subscription renewed", func() bool { mu.Lock(); defer mu.Unlock(); return subscribes >= 2 })
+
+	// The gateway's server: unknown services are rejected, segmented
+	// requests aborted.
+	s := newServer(t, 0)
+	_, slink := start(t, Config{Server: s.srv}, BIPConfig{})
+	asker := newRaw(t)
+	asker.send(slink.LocalAddr(), stack.NPDU{ExpectingReply: true}, stack.APDU{Type: stack.PDUConfirmedRequest, MaxAPDU: 5, InvokeID: 4, Service: 26, Payload: []byte{0x0C, 0, 0, 0, 1}})
+	f := asker.expect("reject", func(f frame) bool { return f.apdu.Type == stack.PDUReject })
+	if f.apdu.InvokeID != 4 || stack.RejectReason(f.apdu.Reason) != stack.RejectUnrecognizedService {
+		t.Fatalf("read-range answered %+v", f.apdu)
+	}
+	asker.send(slink.LocalAddr(), stack.NPDU{ExpectingReply: true}, stack.APDU{Type: stack.PDUConfirmedRequest, Segmented: true, MoreFollows: true, MaxAPDU: 5, InvokeID: 5, Service: 12, Payload: []byte{0x0C}})
+	f = asker.expect("abort", func(f frame) bool { return f.apdu.Type == stack.PDUAbort })
+	if f.apdu.InvokeID != 5 || !f.apdu.Server || stack.AbortReason(f.apdu.Reason) != stack.AbortSegmentationNotSupported {
+		t.Fatalf("segmented request answered %+v", f.apdu)
+	}
+	asker.send(slink.LocalAddr(), stack.NPDU{ExpectingReply: true}, stack.APDU{Type: stack.PDUConfirmedRequest, MaxAPDU: 5, InvokeID: 6, Service: 12, Payload: []byte{0x0C, 0x02}})
+	f = asker.expect("reject of a truncated request", func(f frame) bool { return f.apdu.Type == stack.PDUReject })
+	if f.apdu.InvokeID != 6 {
+		t.Fatalf("truncated request answered %+v", f.apdu)
+	}
+	_ = clink
+}

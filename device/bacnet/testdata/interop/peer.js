@@ -5,7 +5,7 @@
 // runs client requests the test sends on stdin. Everything it sees goes to
 // stdout as one JSON object per line.
 //
-// Usage: node peer.js DEVICE_INSTANCE     (binds 127.0.0.1 on a free port)
+// Usage: node peer.js DEVICE_INSTANCE [EXTRA_INPUTS]   (binds 127.0.0.1 on a free port)
 'use strict'
 
 const readline = require('node:readline')
@@ -44,6 +44,10 @@ add({ id: { type: 8, instance }, name: 'node-peer' })
 add({ id: { type: 0, instance: 1 }, name: 'supply-temp', pv: 21.5, units: 62, fault: false })
 add({ id: { type: 2, instance: 2 }, name: 'setpoint', pv: 20, units: 62, prio: new Array(16).fill(null), relinquish: 20 })
 add({ id: { type: 5, instance: 3 }, name: 'fan', pv: 0 })
+// Extra analog inputs for the polling benchmark: node peer.js INSTANCE COUNT.
+for (let i = 0; i < Number(process.argv[3] || 0); i++) {
+  add({ id: { type: 0, instance: 100 + i }, name: `ai-${100 + i}`, pv: i / 4, units: 62, fault: false })
+}
 
 function pvOf (obj) {
   if (obj.id.type === 5) return { type: T.ENUMERATED, value: obj.pv }

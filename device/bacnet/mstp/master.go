@@ -431,6 +431,17 @@ func (m *master) send(t FrameType, dst uint8, data []byte) {
 	m.l.write(Frame{Type: t, Dest: dst, Src: m.ts, Data: data})
 }
 
+// restartPoll polls the station after `after` for a successor, knowing
+// none meanwhile: the shared action of GenerateToken, FindNewSuccessor and
+// SoleMasterRestartMaintenancePFM.
+func (m *master) restartPoll(after uint8, tokenCount int) state {
+	m.ps = m.next(after)
+	m.send(PollForMaster, m.ps, nil)
+	m.setNS(m.ts)
+	m.retryCount, m.tokenCount = 0, tokenCount
+	return stPollForMaster
+}
+
 func (m *master) run() {
 	st := stInitialize
 	for m.ctx.Err() == nil {
@@ -470,11 +481,7 @@ func (m *master) step(st state) state {
 			return stNoToken
 		}
 		l.lost.Add(1)
-		m.ps = m.next(m.ts)
-		m.send(PollForMaster, m.ps, nil)
-		m.setNS(m.ts)
-		m.tokenCount, m.retryCount = 0, 0
-		return stPollForMaster
+		return m.restartPoll(m.ts, 0) // GenerateToken
 
 	case stUseToken:
 		if m.frameCount >= l.cfg.MaxInfoFrames {
@@ -559,11 +566,7 @@ func (m *master) step(st state) state {
 			m.retryCount, m.tokenCount = 0, 1
 			return stPassToken
 		default:
-			m.ps = m.next(m.ns)
-			m.send(PollForMaster, m.ps, nil)
-			m.setNS(m.ts)
-			m.retryCount, m.tokenCount = 0, 1
-			return stPollForMaster
+			return m.restartPoll(m.ns, 1) // SoleMasterRestartMaintenancePFM
 		}
 
 	case stPassToken:
@@ -580,12 +583,7 @@ func (m *master) step(st state) state {
 			m.send(Token, m.ns, nil)
 			return stPassToken
 		}
-		// FindNewSuccessor.
-		m.ps = m.next(m.ns)
-		m.send(PollForMaster, m.ps, nil)
-		m.setNS(m.ts)
-		m.retryCount, m.tokenCount = 0, 0
-		return stPollForMaster
+		return m.restartPoll(m.ns, 0) // FindNewSuccessor
 
 	case stPollForMaster:
 		f, ok := m.wait(tm.UsageTimeout)

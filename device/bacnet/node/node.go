@@ -187,7 +187,17 @@ func (n *Node) Run(ctx context.Context) error {
 	if !n.running.CompareAndSwap(false, true) {
 		return fmt.Errorf("node: already running: %w", ErrConfig)
 	}
-	defer func() { n.ended.Store(true); n.running.Store(false) }()
+	defer func() {
+		n.ended.Store(true)
+		n.running.Store(false)
+		// Nothing will answer the transactions still waiting: end them now
+		// rather than at their timeouts.
+		n.tsm.mu.Lock()
+		for _, x := range n.tsm.pending {
+			n.tsm.finish(x, reply{err: ErrNotRunning})
+		}
+		n.tsm.mu.Unlock()
+	}()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	n.tsm.mu.Lock()

@@ -452,6 +452,24 @@ func (s *Server) propertyList(o stack.ObjectID) ([]stack.PropertyID, error) {
 	return props, nil
 }
 
+// propertyListValue is the property-list array: every property but the
+// three every object has and property-list itself (clause 12.1.1.4.1).
+func (s *Server) propertyListValue(ref stack.PropertyRef) ([]stack.Value, error) {
+	props, err := s.propertyList(ref.Object)
+	if err != nil {
+		return nil, err
+	}
+	var vs []stack.Value
+	for _, p := range props {
+		switch p {
+		case stack.PropObjectIdentifier, stack.PropObjectName, stack.PropObjectType, stack.PropPropertyList:
+		default:
+			vs = append(vs, stack.Enumerated(uint64(p)))
+		}
+	}
+	return array(ref, vs)
+}
+
 // array answers an array property: index 0 is the length (clause 12.1.5).
 func array(ref stack.PropertyRef, elems []stack.Value) ([]stack.Value, error) {
 	switch {
@@ -496,16 +514,7 @@ func (s *Server) read(ctx context.Context, ref stack.PropertyRef) ([]stack.Value
 			return scalar(ref, stack.CharString(obj.Description))
 		}
 	case stack.PropPropertyList:
-		props, _ := s.propertyList(ref.Object)
-		var vs []stack.Value
-		for _, p := range props {
-			switch p {
-			case stack.PropObjectIdentifier, stack.PropObjectName, stack.PropObjectType, stack.PropPropertyList:
-			default:
-				vs = append(vs, stack.Enumerated(uint64(p)))
-			}
-		}
-		return array(ref, vs)
+		return s.propertyListValue(ref)
 	case stack.PropPresentValue:
 		r, _ := s.reading(ctx, obj)
 		return scalar(ref, obj.encode(r.Value))
@@ -672,16 +681,7 @@ func (s *Server) readDevice(ref stack.PropertyRef) ([]stack.Value, error) {
 		}
 		return array(ref, vs)
 	case stack.PropPropertyList:
-		props, _ := s.propertyList(s.device)
-		var vs []stack.Value
-		for _, p := range props {
-			switch p {
-			case stack.PropObjectIdentifier, stack.PropObjectName, stack.PropObjectType, stack.PropPropertyList:
-			default:
-				vs = append(vs, stack.Enumerated(uint64(p)))
-			}
-		}
-		return array(ref, vs)
+		return s.propertyListValue(ref)
 	case stack.PropMaxAPDULengthAccepted:
 		return scalar(ref, stack.Unsigned(uint64(n.link.MaxAPDU())))
 	case stack.PropSegmentationSupported:

@@ -69,9 +69,9 @@ func EncodeMaxSegments(n int) uint8 {
 	return code
 }
 
-// DecodeMaxSegments is the segment count of a code; 0 (unspecified) and 7
-// (more than 64) read as the bounds a sender must respect: 2 and 128...
-// a receiver caps any count with its own MaxSegments.
+// DecodeMaxSegments is the segment count of a code. 0 (unspecified) reads
+// as 2, the least a segmenting device accepts, and 7 (more than 64) as 128;
+// a receiver bounds whatever it gets by its own reassembly limit anyway.
 func DecodeMaxSegments(code uint8) int {
 	switch code & 7 {
 	case 0:

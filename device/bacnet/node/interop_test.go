@@ -160,6 +160,15 @@ func (p *peer) do(cmd map[string]any, v any) error {
 	}
 }
 
+// await waits for the first event with those fields: the peer prints it
+// before answering, but its stdout may be read after the answer arrived.
+func (p *peer) await(t testing.TB, match map[string]any) map[string]any {
+	t.Helper()
+	var e map[string]any
+	devicetest.Eventually(t, wait, fmt.Sprintf("peer event %v", match), func() bool { e = p.event(match); return e != nil })
+	return e
+}
+
 // event is the first event with those fields, or nil.
 func (p *peer) event(match map[string]any) map[string]any {
 	p.mu.Lock()
@@ -331,7 +340,7 @@ func TestInteropNodePeer(t *testing.T) {
 		if _, err := c.Subscribe(ctx, p.addr, av2, SubscribeOptions{Confirmed: true, Lifetime: time.Minute}); err != nil {
 			t.Fatal(err)
 		}
-		if e := p.event(map[string]any{"event": "subscribe", "object": "2:2"}); e == nil || e["confirmed"] != true || e["lifetime"] != float64(60) {
+		if e := p.await(t, map[string]any{"event": "subscribe", "object": "2:2"}); e == nil || e["confirmed"] != true || e["lifetime"] != float64(60) {
 			t.Fatalf("peer saw subscription %v", e)
 		}
 		devicetest.Eventually(t, wait, "initial unconfirmed notification", covIs(ai1, false, 21.5))
@@ -346,7 +355,7 @@ func TestInteropNodePeer(t *testing.T) {
 		if err := c.Write(ctx, p.addr, av2, stack.Real(23), 8); err != nil {
 			t.Fatal(err)
 		}
-		if e := p.event(map[string]any{"event": "write", "object": "2:2", "priority": 8}); e == nil || e["value"] != float64(23) {
+		if e := p.await(t, map[string]any{"event": "write", "object": "2:2", "priority": 8}); e == nil || e["value"] != float64(23) {
 			t.Fatalf("peer saw write %v", e)
 		}
 		pa, err := c.ReadProperty(ctx, p.addr, stack.PropertyRef{Object: av2, Property: stack.PropPriorityArray, Index: 8})
@@ -357,7 +366,7 @@ func TestInteropNodePeer(t *testing.T) {
 		if err := c.Relinquish(ctx, p.addr, av2, 8); err != nil {
 			t.Fatal(err)
 		}
-		if e := p.event(map[string]any{"event": "write", "object": "2:2", "priority": 8, "value": nil}); e == nil || e["pv"] != float64(20) {
+		if e := p.await(t, map[string]any{"event": "write", "object": "2:2", "priority": 8, "value": nil}); e == nil || e["pv"] != float64(20) {
 			t.Fatalf("peer saw relinquish %v", e)
 		}
 		if err := c.Write(ctx, p.addr, bv3, stack.Enumerated(1), 0); err != nil {

@@ -110,7 +110,7 @@ func (n *Node) readChunk(ctx context.Context, dev Address, rs []stack.ReadResult
 	a, err := n.request(ctx, dev, stack.ServiceReadPropertyMultiple, body)
 	switch {
 	case err == nil:
-	case IsRejected(err, stack.RejectUnrecognizedService) ||
+	case IsRejected(err, stack.RejectUnrecognizedService) || IsError(err, stack.ErrorCodeRejectUnrecognizedSvc) ||
 		IsError(err, stack.ErrorCodeServiceRequestDenied, stack.ErrorCodeOptionalNotSupported) && isServicesClass(err):
 		return errNoRPM
 	case tooBig(err) || IsError(err) || IsRejected(err):
@@ -158,6 +158,8 @@ func isServicesClass(err error) bool {
 func tooBig(err error) bool {
 	return IsAborted(err, stack.AbortSegmentationNotSupported, stack.AbortBufferOverflow, stack.AbortAPDUTooLong, stack.AbortOutOfResources) ||
 		IsRejected(err, stack.RejectBufferOverflow) || errors.Is(err, ErrReplyTooLarge) ||
+		IsError(err, stack.ErrorCodeAbortBufferOverflow, stack.ErrorCodeAbortSegmentationNotSupp,
+			stack.ErrorCodeRejectBufferOverflow, stack.ErrorCodeAbortAPDUTooLong) ||
 		errors.Is(err, ErrAPDUTooLong) || errors.Is(err, ErrSegmentTimeout)
 }
 

@@ -69,6 +69,7 @@ func startPeer(t testing.TB, instance uint32, extraInputs ...int) *peer {
 	}
 	cmd := exec.CommandContext(ctx, "node", args...)
 	cmd.Dir = interopDir
+	cmd.Env = append(os.Environ(), "PEER_NO_RPM="+os.Getenv("PEER_NO_RPM"))
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()
 	if err != nil {
@@ -433,4 +434,25 @@ func TestInteropNodePeer(t *testing.T) {
 		}
 	})
 	rec.save(t)
+}
+
+// A peer device without ReadPropertyMultiple (the library's own answer to
+// an unhandled service: an Error with reject-unrecognized-service) is read
+// property by property, and the refusal is remembered.
+func TestInteropRPMRefused(t *testing.T) {
+	t.Setenv("PEER_NO_RPM", "1")
+	p := startPeer(t, 4321)
+	c, _ := start(t, Config{}, BIPConfig{})
+	ctx := context.Background()
+	ai1 := stack.ObjectID{Type: stack.ObjectAnalogInput, Instance: 1}
+	refs := []stack.PropertyRef{stack.Ref(ai1, stack.PropPresentValue), stack.Ref(ai1, stack.PropUnits), stack.Ref(ai1, stack.PropStatusFlags)}
+	for range 2 {
+		res, err := c.ReadProperties(ctx, p.addr, refs)
+		if err != nil || res[0].Values[0].Real != 21.5 || res[1].Values[0].Unsigned != 62 || res[2].Values[0].Bits.Length != 4 {
+			t.Fatalf("fallback: %+v %v", res, err)
+		}
+	}
+	if st := c.Stats(); st.Sent != 1+2*3 {
+		t.Fatalf("sent %d requests, want one refused RPM and six ReadProperty", st.Sent)
+	}
 }

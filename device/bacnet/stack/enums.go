@@ -261,6 +261,13 @@ const (
 	ErrorCodeNotCOVProperty         ErrorCode = 44
 	ErrorCodeOptionalNotSupported   ErrorCode = 45
 	ErrorCodePropertyIsNotAnArray   ErrorCode = 50
+	// The abort-* and reject-* codes report an abort or reject reason in
+	// an Error PDU, which some stacks send instead of the Abort or Reject.
+	ErrorCodeAbortBufferOverflow      ErrorCode = 51
+	ErrorCodeAbortSegmentationNotSupp ErrorCode = 54
+	ErrorCodeRejectBufferOverflow     ErrorCode = 59
+	ErrorCodeRejectUnrecognizedSvc    ErrorCode = 67
+	ErrorCodeAbortAPDUTooLong         ErrorCode = 123
 )
 
 var errorCodeNames = map[ErrorCode]string{
@@ -285,7 +292,15 @@ var errorCodeNames = map[ErrorCode]string{
 	45: "optional-functionality-not-supported", 46: "invalid-configuration-data",
 	47: "datatype-not-supported", 48: "duplicate-name", 49: "duplicate-object-id",
 	50: "property-is-not-an-array", 51: "abort-buffer-overflow",
+	52: "abort-invalid-apdu-in-this-state", 53: "abort-preempted-by-higher-priority-task",
+	54: "abort-segmentation-not-supported", 55: "abort-proprietary", 56: "abort-other",
+	59: "reject-buffer-overflow", 60: "reject-inconsistent-parameters",
+	61: "reject-invalid-parameter-data-type", 62: "reject-invalid-tag",
+	63: "reject-missing-required-parameter", 64: "reject-parameter-out-of-range",
+	65: "reject-too-many-arguments", 66: "reject-undefined-enumeration",
+	67: "reject-unrecognized-service", 68: "reject-proprietary", 69: "reject-other",
 	123: "abort-apdu-too-long", 124: "abort-application-exceeded-reply-time",
+	125: "abort-out-of-resources", 126: "abort-tsm-timeout", 127: "abort-window-size-out-of-range",
 }
 
 var errorCodeIndex = index(errorCodeNames)

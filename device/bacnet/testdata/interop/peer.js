@@ -153,7 +153,9 @@ client.on('readProperty', (m) => {
   }
 })
 
-client.on('readPropertyMultiple', (m) => {
+// PEER_NO_RPM=1 leaves ReadPropertyMultiple unhandled, as a small device
+// would: the library then answers it with Error services/reject-unrecognized-service.
+if (process.env.PEER_NO_RPM !== '1') client.on('readPropertyMultiple', (m) => {
   const values = m.payload.properties.map((spec) => {
     let props = spec.properties
     if (props.length === 1 && props[0].id === P.ALL) props = propsOf(spec.objectId).map((id) => ({ id, index: ARRAY_ALL }))

@@ -288,14 +288,18 @@ func (l *Link) write(f Frame) {
 // Run runs the master node until ctx ends: a reader goroutine decodes
 // frames from the port, and this goroutine runs the master state machine
 // (clause 9.5.6), handing data frames to deliver.
-func (l *Link) Run(ctx context.Context, deliver func(src, npdu []byte)) error {
-	ctx, cancel := context.WithCancel(ctx)
+func (l *Link) Run(parent context.Context, deliver func(src, npdu []byte)) error {
+	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
 	l.touch()
 	var wg sync.WaitGroup
 	readErr := make(chan error, 1)
 	wg.Add(2)
-	go func() { defer wg.Done(); readErr <- l.read(ctx) }()
+	go func() {
+		defer wg.Done()
+		readErr <- l.read(ctx)
+		cancel() // a dead port ends the state machine too
+	}()
 	go func() {
 		defer wg.Done()
 		<-ctx.Done()
@@ -309,7 +313,7 @@ func (l *Link) Run(ctx context.Context, deliver func(src, npdu []byte)) error {
 	m.run()
 	cancel()
 	wg.Wait()
-	if err := <-readErr; err != nil && ctx.Err() == nil {
+	if err := <-readErr; err != nil && parent.Err() == nil {
 		return err
 	}
 	return nil

@@ -5,6 +5,7 @@ package mstp
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"slices"
@@ -264,9 +265,13 @@ func (d *delivered) has(src byte, data string) bool {
 // testTiming is the standard's at 38400 baud.
 var testTiming = StandardTiming(38400)
 
-func startLink(t *testing.T, port *os.File, mac, max uint8, d *delivered) *Link {
+func startLink(t *testing.T, port *os.File, mac, max uint8, d *delivered, infoFrames ...int) *Link {
 	t.Helper()
-	l, err := New(Config{Port: port, MAC: mac, MaxMaster: max, Baud: 38400})
+	cfg := Config{Port: port, MAC: mac, MaxMaster: max, Baud: 38400}
+	if len(infoFrames) > 0 {
+		cfg.MaxInfoFrames = infoFrames[0]
+	}
+	l, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -425,5 +430,57 @@ func TestConfigChecks(t *testing.T) {
 	tm := StandardTiming(9600)
 	if tm.Turnaround < 4*time.Millisecond || tm.Turnaround > 5*time.Millisecond {
 		t.Errorf("turnaround at 9600 baud %s, want 40 bit times (4.17 ms)", tm.Turnaround)
+	}
+}
+
+// One token lets the node send at most max_info_frames frames.
+func TestMaxInfoFrames(t *testing.T) {
+	a, b := linePair(t)
+	d := &delivered{}
+	l := startLink(t, a, 3, 7, d, 2)
+	h := startHarness(t, b, 3, 7, 1)
+	devicetest.Eventually(t, wait, "ring formed", func() bool { return h.saw(token(3, 1)) })
+	for i := 0; i < 5; i++ {
+		if err := l.Send(nil, npdu(false, fmt.Sprint("f", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	devicetest.Eventually(t, wait, "all five sent", func() bool {
+		return h.saw(func(f Frame) bool { return f.Type == DataNotExpectingReply && string(f.Data) == string(npdu(false, "f4")) })
+	})
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	run, most := 0, 0
+	for _, f := range h.seen {
+		switch {
+		case f.Type == DataNotExpectingReply && f.Src == 3:
+			run++
+			most = max(most, run)
+		case f.Type == Token && f.Src == 3:
+			run = 0
+		}
+	}
+	if most != 2 {
+		t.Fatalf("at most %d frames per token, want 2", most)
+	}
+}
+
+// A port that fails ends Run with its error.
+func TestRunEndsOnPortError(t *testing.T) {
+	a, _ := linePair(t)
+	l, err := New(Config{Port: a, MAC: 1, Baud: 9600})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- l.Run(context.Background(), func(_, _ []byte) {}) }()
+	a.Close()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("Run returned no error for a closed port")
+		}
+	case <-time.After(wait):
+		t.Fatal("Run did not end after its port failed")
 	}
 }

@@ -446,7 +446,9 @@ func TestMaxInfoFrames(t *testing.T) {
 		}
 	}
 	devicetest.Eventually(t, wait, "all five sent", func() bool {
-		return h.saw(func(f Frame) bool { return f.Type == DataNotExpectingReply && string(f.Data) == string(npdu(false, "f4")) })
+		return h.saw(func(f Frame) bool {
+			return f.Type == DataNotExpectingReply && string(f.Data) == string(npdu(false, "f4"))
+		})
 	})
 	h.mu.Lock()
 	defer h.mu.Unlock()

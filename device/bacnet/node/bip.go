@@ -227,9 +227,13 @@ func (b *BIP) handle(from netip.AddrPort, frame []byte, deliver func(src, npdu [
 	}
 }
 
+// reregisterAfter is when an accepted registration is renewed: at half the
+// TTL. J.5.2.3 gives the BBMD 30 s of grace beyond the TTL; renewing at half
+// leaves room for lost packets and a retry or two before the entry expires.
+func reregisterAfter(ttl time.Duration) time.Duration { return ttl / 2 }
+
 // register keeps the foreign-device registration alive: at start, then
-// at half the TTL (J.5.2.3 gives the BBMD 30 s of grace beyond the TTL; half
-// leaves room for a lost packet or two).
+// at reregisterAfter the TTL.
 func (b *BIP) register(ctx context.Context) {
 	ttl := uint16(b.cfg.TTL / time.Second)
 	next := time.NewTimer(0)
@@ -249,7 +253,7 @@ func (b *BIP) register(ctx context.Context) {
 				if !b.registered.Swap(true) {
 					b.log.Info("bacnet/ip: registered as foreign device", "bbmd", b.cfg.BBMD, "ttl", b.cfg.TTL)
 				}
-				next.Reset(b.cfg.TTL / 2)
+				next.Reset(reregisterAfter(b.cfg.TTL))
 				continue
 			}
 			b.registered.Store(false)

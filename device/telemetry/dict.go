@@ -1,0 +1,311 @@
+package telemetry
+
+import (
+	"bytes"
+	"compress/flate"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// DictID identifies a dictionary by its content: the first 8 bytes of a
+// SHA-256 over its canonical (front-coded, uncompressed) names. Equal
+// series lists have equal ids, whoever built them, so a store keeps each
+// dictionary once.
+type DictID [8]byte
+
+// String returns the id in hex.
+func (id DictID) String() string { return hex.EncodeToString(id[:]) }
+
+// ParseDictID reads an id as String writes it.
+func ParseDictID(s string) (DictID, error) {
+	var id DictID
+	b, err := hex.DecodeString(s)
+	if err != nil || len(b) != len(id) {
+		return id, fmt.Errorf("dictionary id %q is not 16 hex digits", s)
+	}
+	copy(id[:], b)
+	return id, nil
+}
+
+// Dictionary is an ordered list of distinct series; frames refer to series
+// by their index in it. A Dictionary is immutable and safe for concurrent
+// use.
+type Dictionary struct {
+	series []Series
+	index  map[Series]int
+	raw    []byte // front-coded names
+	id     DictID
+}
+
+const (
+	magicDict  = 0xD1 // dictionary, version 1
+	dictPlain  = 0    // front-coded names as they are
+	dictFlate  = 1    // front-coded names, DEFLATE-compressed (RFC 1951)
+	flateRatio = 1032 // DEFLATE's largest expansion on decompression, rounded up
+)
+
+// NewDictionary returns a dictionary of series in the given order. Names
+// are at most MaxNameLen bytes, series distinct, at most MaxSeries.
+func NewDictionary(series []Series) (*Dictionary, error) {
+	d, err := newDictionary(series, true)
+	if err != nil {
+		return nil, fmt.Errorf("dictionary: %w", err)
+	}
+	return d, nil
+}
+
+// newDictionary builds a dictionary; the id only when asked (a block's
+// dictionary needs none).
+func newDictionary(series []Series, withID bool) (*Dictionary, error) {
+	if len(series) > MaxSeries {
+		return nil, fmt.Errorf("%d series is more than %d: %w", len(series), MaxSeries, ErrTooLarge)
+	}
+	d := &Dictionary{series: append([]Series(nil), series...), index: make(map[Series]int, len(series))}
+	for i, s := range d.series {
+		if len(s.Device) > MaxNameLen || len(s.Point) > MaxNameLen {
+			return nil, fmt.Errorf("series %d (%.40q): a name is longer than %d bytes: %w", i, s.String(), MaxNameLen, ErrTooLarge)
+		}
+		if j, dup := d.index[s]; dup {
+			return nil, fmt.Errorf("series %d (%q) is also series %d: %w", i, s.String(), j, ErrInvalid)
+		}
+		d.index[s] = i
+	}
+	d.raw = frontCode(d.series)
+	if len(d.raw) > MaxNamesBytes {
+		return nil, fmt.Errorf("names take %d bytes, more than %d: %w", len(d.raw), MaxNamesBytes, ErrTooLarge)
+	}
+	if withID {
+		d.id = dictID(len(d.series), d.raw)
+	}
+	return d, nil
+}
+
+// With returns a dictionary with d's series (same indexes) followed by
+// those of add not yet in d, or d itself when there are none: how a
+// dictionary grows when the site gains points, so that frames written
+// before stay valid with either.
+func (d *Dictionary) With(add ...Series) (*Dictionary, error) {
+	var extra []Series
+	seen := map[Series]bool{}
+	for _, s := range add {
+		if _, ok := d.index[s]; !ok && !seen[s] {
+			seen[s] = true
+			extra = append(extra, s)
+		}
+	}
+	if len(extra) == 0 {
+		return d, nil
+	}
+	return NewDictionary(append(append(make([]Series, 0, len(d.series)+len(extra)), d.series...), extra...))
+}
+
+// ID returns the dictionary's content id.
+func (d *Dictionary) ID() DictID { return d.id }
+
+// Len returns the number of series.
+func (d *Dictionary) Len() int { return len(d.series) }
+
+// Series returns series i; false when i is outside the dictionary.
+func (d *Dictionary) Series(i int) (Series, bool) {
+	if i < 0 || i >= len(d.series) {
+		return Series{}, false
+	}
+	return d.series[i], true
+}
+
+// Index returns the index of s; false when s is not in the dictionary.
+func (d *Dictionary) Index(s Series) (int, bool) {
+	i, ok := d.index[s]
+	return i, ok
+}
+
+// All returns a copy of the series in order.
+func (d *Dictionary) All() []Series { return append([]Series(nil), d.series...) }
+
+// MarshalBinary encodes the dictionary (see the package doc).
+func (d *Dictionary) MarshalBinary() ([]byte, error) { return d.AppendBinary(nil) }
+
+// AppendBinary appends the encoded dictionary to dst: the front-coded
+// names, DEFLATE-compressed when that is smaller.
+func (d *Dictionary) AppendBinary(dst []byte) ([]byte, error) {
+	dst = append(dst, magicDict)
+	dst = binary.AppendUvarint(dst, uint64(len(d.series)))
+	if len(d.raw) >= 64 {
+		var z bytes.Buffer
+		fw, _ := flate.NewWriter(&z, flate.BestCompression) // the level is valid
+		_, _ = fw.Write(d.raw)                              // a bytes.Buffer does not fail
+		_ = fw.Close()
+		rawLen := binary.AppendUvarint(nil, uint64(len(d.raw)))
+		if len(rawLen)+z.Len() < len(d.raw) {
+			dst = append(dst, dictFlate)
+			dst = append(dst, rawLen...)
+			return append(dst, z.Bytes()...), nil
+		}
+	}
+	dst = append(dst, dictPlain)
+	return append(dst, d.raw...), nil
+}
+
+// DecodeDictionary decodes what AppendBinary wrote.
+func DecodeDictionary(src []byte) (*Dictionary, error) {
+	d, err := decodeDictionary(src)
+	if err != nil {
+		return nil, fmt.Errorf("decode dictionary: %w", err)
+	}
+	return d, nil
+}
+
+func decodeDictionary(src []byte) (*Dictionary, error) {
+	if len(src) > MaxPayload {
+		return nil, fmt.Errorf("%d bytes is more than %d: %w", len(src), MaxPayload, ErrTooLarge)
+	}
+	r := &reader{b: src}
+	magic, err := r.byte("format byte")
+	if err != nil {
+		return nil, err
+	}
+	if magic != magicDict {
+		return nil, fmt.Errorf("format byte %#02x is not a dictionary (%#02x): %w", magic, magicDict, ErrVersion)
+	}
+	n, err := r.count("series count", MaxSeries)
+	if err != nil {
+		return nil, err
+	}
+	mode, err := r.byte("names encoding")
+	if err != nil {
+		return nil, err
+	}
+	var raw []byte
+	switch mode {
+	case dictPlain:
+		raw = src[r.off:]
+	case dictFlate:
+		rawLen, err := r.count("names length", MaxNamesBytes)
+		if err != nil {
+			return nil, err
+		}
+		if rawLen > r.left()*flateRatio+64 {
+			return nil, fmt.Errorf("names length %d cannot come from %d compressed bytes: %w", rawLen, r.left(), ErrCorrupt)
+		}
+		raw, err = inflate(src[r.off:], rawLen)
+		if err != nil {
+			return nil, fmt.Errorf("names: %w", err)
+		}
+	default:
+		return nil, fmt.Errorf("names encoding %d is unknown: %w", mode, ErrCorrupt)
+	}
+	// Every series takes at least 4 bytes (four varints).
+	if n > len(raw)/4 {
+		return nil, fmt.Errorf("%d series cannot fit in %d bytes of names: %w", n, len(raw), ErrTruncated)
+	}
+	series, err := unfrontCode(raw, n)
+	if err != nil {
+		return nil, err
+	}
+	d := &Dictionary{series: series, index: make(map[Series]int, n), raw: raw, id: dictID(n, raw)}
+	for i, s := range series {
+		if j, dup := d.index[s]; dup {
+			return nil, fmt.Errorf("series %d (%q) is also series %d: %w", i, s.String(), j, ErrCorrupt)
+		}
+		d.index[s] = i
+	}
+	if mode == dictPlain {
+		d.raw = append([]byte(nil), raw...) // do not keep the caller's buffer
+	}
+	return d, nil
+}
+
+// inflate decompresses exactly n bytes from a DEFLATE stream that must end
+// with the input.
+func inflate(z []byte, n int) ([]byte, error) {
+	br := bytes.NewReader(z)
+	fr := flate.NewReader(br)
+	out := make([]byte, n)
+	if _, err := io.ReadFull(fr, out); err != nil {
+		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("shorter than the %d bytes declared: %w", n, ErrCorrupt)
+		}
+		return nil, fmt.Errorf("deflate: %v: %w", err, ErrCorrupt)
+	}
+	var one [1]byte
+	if k, err := fr.Read(one[:]); k != 0 || err != io.EOF {
+		return nil, fmt.Errorf("longer than the %d bytes declared: %w", n, ErrCorrupt)
+	}
+	if br.Len() != 0 {
+		return nil, fmt.Errorf("%d bytes after the compressed names: %w", br.Len(), ErrCorrupt)
+	}
+	return out, nil
+}
+
+func dictID(n int, raw []byte) DictID {
+	h := sha256.New()
+	h.Write([]byte{magicDict})
+	h.Write(binary.AppendUvarint(nil, uint64(n)))
+	h.Write(raw)
+	var id DictID
+	copy(id[:], h.Sum(nil))
+	return id
+}
+
+// frontCode writes each name as the length of the prefix it shares with
+// the same name of the series before, then the rest: a device's name
+// costs 2 bytes after its first point, and points numbered alike share
+// their stems.
+func frontCode(series []Series) []byte {
+	var out []byte
+	var prevDev, prevPt string
+	for _, s := range series {
+		out = appendFront(out, prevDev, s.Device)
+		out = appendFront(out, prevPt, s.Point)
+		prevDev, prevPt = s.Device, s.Point
+	}
+	return out
+}
+
+func appendFront(dst []byte, prev, s string) []byte {
+	k := 0
+	for k < len(prev) && k < len(s) && prev[k] == s[k] {
+		k++
+	}
+	dst = binary.AppendUvarint(dst, uint64(k))
+	return appendText(dst, s[k:])
+}
+
+func unfrontCode(raw []byte, n int) ([]Series, error) {
+	r := &reader{b: raw}
+	out := make([]Series, n)
+	var prevDev, prevPt string
+	var err error
+	for i := range out {
+		if prevDev, err = readFront(r, prevDev); err != nil {
+			return nil, fmt.Errorf("series %d device: %w", i, err)
+		}
+		if prevPt, err = readFront(r, prevPt); err != nil {
+			return nil, fmt.Errorf("series %d point: %w", i, err)
+		}
+		out[i] = Series{Device: prevDev, Point: prevPt}
+	}
+	if r.left() != 0 {
+		return nil, fmt.Errorf("%d bytes after the last name: %w", r.left(), ErrCorrupt)
+	}
+	return out, nil
+}
+
+func readFront(r *reader, prev string) (string, error) {
+	k, err := r.count("shared prefix", len(prev))
+	if err != nil {
+		return "", err
+	}
+	suffix, err := r.text("name", MaxNameLen-k)
+	if err != nil {
+		return "", err
+	}
+	if k == len(prev) && suffix == "" {
+		return prev, nil // the same name: no new string
+	}
+	return prev[:k] + suffix, nil
+}

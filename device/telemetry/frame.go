@@ -1,0 +1,719 @@
+package telemetry
+
+import (
+	"cmp"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"slices"
+)
+
+// Frame is what the store keeps per group commit: the samples of every
+// series read in about one commit interval. It names its dictionary by id
+// and its series by index in it, and decodes on its own.
+type Frame struct {
+	Dict   DictID
+	Series []SeriesSamples
+}
+
+// SeriesSamples are the samples of the series at Index of the frame's
+// dictionary.
+type SeriesSamples struct {
+	Index   int
+	Samples []Sample
+}
+
+// Add appends samples of series index (merged with the last entry when it
+// is the same series; the encoder merges the others).
+func (f *Frame) Add(index int, samples ...Sample) {
+	if n := len(f.Series); n > 0 && f.Series[n-1].Index == index {
+		f.Series[n-1].Samples = append(f.Series[n-1].Samples, samples...)
+		return
+	}
+	f.Series = append(f.Series, SeriesSamples{Index: index, Samples: samples})
+}
+
+// Len returns the number of samples.
+func (f *Frame) Len() int {
+	n := 0
+	for _, s := range f.Series {
+		n += len(s.Samples)
+	}
+	return n
+}
+
+// FrameHeader is what the first bytes of a frame say.
+type FrameHeader struct {
+	Dict     DictID
+	BaseTime int64 // Unix ms: the first sample's time
+	Samples  int
+}
+
+const (
+	magicFrame = 0xF1 // frame, version 1
+
+	codeAbsent = 0x00
+	codeBool   = 0x01
+	codeF32    = 0x02
+	codeF64    = 0x03
+	codeDiv    = 0x10 // | p: float64(m) / 10^p
+	codeMul    = 0x20 // | p: float64(m) * 10^-p, p ≥ 1
+)
+
+// Encoder encodes frames and blocks, reusing its scratch space from one
+// call to the next. The zero Encoder is ready; it is not safe for
+// concurrent use.
+type Encoder struct {
+	views    []view
+	groupOf  []int32
+	groups   []group
+	byHash   map[uint64][]int32
+	members  []int32
+	runs     []run
+	codes    []codeRun
+	values   []byte
+	bools    []byte
+	nbools   int
+	errTexts []string
+	errRef   map[string]int
+	excs     []exception
+	merged   []Sample
+
+	// block scratch
+	bw, cand, alt bitWriter
+	times         []int64
+	nums          []float64
+	numBits       []uint64
+	mants         []int64
+}
+
+type view struct {
+	index   int
+	samples []Sample
+}
+
+type group struct {
+	first int32 // the view whose times the group shares
+	n     int32 // members
+	off   int32 // into members
+}
+
+type run struct{ start, n int }
+
+type codeRun struct {
+	code byte
+	n    int
+}
+
+type exception struct {
+	pos     int
+	quality Quality
+	ref     int // 0: no text; i: errTexts[i-1]
+}
+
+// AppendFrame appends the encoded frame to dst (see the package doc).
+// Series with no samples are left out; several entries for one series are
+// merged in order. Samples keep their order, so times may go backwards or
+// repeat. Error texts longer than MaxErrorLen are cut (TruncateError).
+func AppendFrame(dst []byte, f *Frame) ([]byte, error) {
+	var e Encoder
+	return e.AppendFrame(dst, f)
+}
+
+// AppendFrame is the package's AppendFrame with e's scratch space.
+func (e *Encoder) AppendFrame(dst []byte, f *Frame) ([]byte, error) {
+	out, err := e.appendFrame(dst, f)
+	if err != nil {
+		return dst, fmt.Errorf("encode frame: %w", err)
+	}
+	return out, nil
+}
+
+func (e *Encoder) appendFrame(dst []byte, f *Frame) ([]byte, error) {
+	n, err := e.collect(f)
+	if err != nil {
+		return nil, err
+	}
+	e.groupViews(func(i int) []Sample { return e.views[i].samples })
+
+	start := len(dst)
+	dst = append(dst, magicFrame)
+	dst = append(dst, f.Dict[:]...)
+	var base int64
+	if len(e.groups) > 0 {
+		base = e.views[e.groups[0].first].samples[0].Time
+	}
+	dst = appendVarint(dst, base)
+	dst = binary.AppendUvarint(dst, uint64(n))
+	dst = binary.AppendUvarint(dst, uint64(len(e.groups)))
+	cursor := 0
+	for _, g := range e.groups {
+		times := e.views[g.first].samples
+		dst = binary.AppendUvarint(dst, uint64(len(times)))
+		prev := base
+		for _, s := range times {
+			dst = appendVarint(dst, int64(uint64(s.Time)-uint64(prev)))
+			prev = s.Time
+		}
+		e.runs = e.runs[:0]
+		for _, m := range e.members[g.off : g.off+g.n] {
+			idx := e.views[m].index
+			if k := len(e.runs) - 1; k >= 0 && e.runs[k].start+e.runs[k].n == idx {
+				e.runs[k].n++
+				continue
+			}
+			e.runs = append(e.runs, run{idx, 1})
+		}
+		dst = binary.AppendUvarint(dst, uint64(len(e.runs)))
+		for _, r := range e.runs {
+			dst = appendVarint(dst, int64(r.start-cursor))
+			dst = binary.AppendUvarint(dst, uint64(r.n-1))
+			cursor = r.start + r.n
+		}
+	}
+
+	e.frameValues()
+	dst = binary.AppendUvarint(dst, uint64(len(e.codes)))
+	for _, c := range e.codes {
+		dst = append(dst, c.code)
+		dst = binary.AppendUvarint(dst, uint64(c.n-1))
+	}
+	dst = append(dst, e.values...)
+	dst = append(dst, e.bools...)
+	dst = e.appendErrTexts(dst)
+	dst = binary.AppendUvarint(dst, uint64(len(e.excs)))
+	prev := -1
+	for _, x := range e.excs {
+		dst = binary.AppendUvarint(dst, uint64(x.pos-prev-1))
+		dst = append(dst, byte(x.quality))
+		dst = binary.AppendUvarint(dst, uint64(x.ref))
+		prev = x.pos
+	}
+	clear(e.views) // keep no caller's samples alive
+	if len(dst)-start > MaxPayload {
+		return nil, fmt.Errorf("%d bytes is more than %d: %w", len(dst)-start, MaxPayload, ErrTooLarge)
+	}
+	return dst, nil
+}
+
+// collect fills e.views with f's non-empty series in index order, merged,
+// checked, and returns the number of samples.
+func (e *Encoder) collect(f *Frame) (int, error) {
+	e.views = e.views[:0]
+	e.merged = e.merged[:0]
+	n := 0
+	for _, s := range f.Series {
+		if len(s.Samples) == 0 {
+			continue
+		}
+		if s.Index < 0 || s.Index >= MaxSeries {
+			return 0, fmt.Errorf("series index %d is outside 0..%d: %w", s.Index, MaxSeries-1, ErrInvalid)
+		}
+		n += len(s.Samples)
+		if n > MaxSamples {
+			return 0, fmt.Errorf("more than %d samples: %w", MaxSamples, ErrTooLarge)
+		}
+		for i := range s.Samples {
+			if err := checkSample(&s.Samples[i]); err != nil {
+				return 0, fmt.Errorf("series %d sample %d: %w", s.Index, i, err)
+			}
+		}
+		e.views = append(e.views, view{s.Index, s.Samples})
+	}
+	byIndex := func(a, b view) int { return cmp.Compare(a.index, b.index) }
+	if !slices.IsSortedFunc(e.views, byIndex) {
+		slices.SortStableFunc(e.views, byIndex)
+	}
+	// Merge entries of one series; the merged samples live in e.merged.
+	out := e.views[:0]
+	for i := 0; i < len(e.views); {
+		j := i + 1
+		for j < len(e.views) && e.views[j].index == e.views[i].index {
+			j++
+		}
+		v := e.views[i]
+		if j > i+1 {
+			from := len(e.merged)
+			for _, w := range e.views[i:j] {
+				e.merged = append(e.merged, w.samples...)
+			}
+			v.samples = e.merged[from:len(e.merged):len(e.merged)]
+		}
+		out = append(out, v)
+		i = j
+	}
+	e.views = out
+	return n, nil
+}
+
+// groupViews puts views with the same sample times (in the same order)
+// into one group, groups in order of first appearance, and fills
+// e.members with each group's views in view order.
+func (e *Encoder) groupViews(samplesOf func(int) []Sample) {
+	nv := len(e.views)
+	e.groups = e.groups[:0]
+	e.groupOf = slices.Grow(e.groupOf[:0], nv)[:nv]
+	if e.byHash == nil {
+		e.byHash = make(map[uint64][]int32)
+	}
+	clear(e.byHash)
+	for i := range nv {
+		ts := samplesOf(i)
+		if i > 0 && sameTimes(samplesOf(int(e.groups[e.groupOf[i-1]].first)), ts) {
+			e.groupOf[i] = e.groupOf[i-1]
+			e.groups[e.groupOf[i]].n++
+			continue
+		}
+		h := hashTimes(ts)
+		found := int32(-1)
+		for _, g := range e.byHash[h] {
+			if sameTimes(samplesOf(int(e.groups[g].first)), ts) {
+				found = g
+				break
+			}
+		}
+		if found < 0 {
+			found = int32(len(e.groups))
+			e.groups = append(e.groups, group{first: int32(i)})
+			e.byHash[h] = append(e.byHash[h], found)
+		}
+		e.groupOf[i] = found
+		e.groups[found].n++
+	}
+	off := int32(0)
+	for i := range e.groups {
+		e.groups[i].off = off
+		off += e.groups[i].n
+		e.groups[i].n = 0
+	}
+	e.members = slices.Grow(e.members[:0], nv)[:nv]
+	for i := range nv {
+		g := &e.groups[e.groupOf[i]]
+		e.members[g.off+g.n] = int32(i)
+		g.n++
+	}
+}
+
+func sameTimes(a, b []Sample) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].Time != b[i].Time {
+			return false
+		}
+	}
+	return true
+}
+
+func hashTimes(s []Sample) uint64 {
+	h := uint64(14695981039346656037) ^ uint64(len(s))
+	for _, x := range s {
+		h ^= uint64(x.Time)
+		h *= 1099511628211
+		h ^= h >> 29
+	}
+	return h
+}
+
+// frameValues computes the value codes, values, bools and exceptions of
+// the samples in frame order (group, member, sample).
+func (e *Encoder) frameValues() {
+	e.codes, e.values, e.bools, e.nbools, e.excs = e.codes[:0], e.values[:0], e.bools[:0], 0, e.excs[:0]
+	e.resetErrTexts()
+	prev := byte(0xFF)
+	pos := 0
+	for _, g := range e.groups {
+		for _, m := range e.members[g.off : g.off+g.n] {
+			for i := range e.views[m].samples {
+				s := &e.views[m].samples[i]
+				code := e.appendValue(s.Value, prev)
+				if k := len(e.codes) - 1; k >= 0 && e.codes[k].code == code {
+					e.codes[k].n++
+				} else {
+					e.codes = append(e.codes, codeRun{code, 1})
+				}
+				prev = code
+				if s.Quality != QualityGood || s.Error != "" {
+					e.excs = append(e.excs, exception{pos, s.Quality, e.errText(s.Error)})
+				}
+				pos++
+			}
+		}
+	}
+}
+
+// appendValue appends v to e.values (or e.bools) in the cheapest code,
+// keeping the previous sample's code when that costs at most 2 bytes more
+// (a change of code costs a run of about 2 bytes, and often another to
+// change back).
+func (e *Encoder) appendValue(v Value, prev byte) byte {
+	switch v.Kind {
+	case KindAbsent:
+		return codeAbsent
+	case KindBool:
+		if e.nbools%8 == 0 {
+			e.bools = append(e.bools, 0)
+		}
+		if v.Bool {
+			e.bools[len(e.bools)-1] |= 1 << (e.nbools % 8)
+		}
+		e.nbools++
+		return codeBool
+	}
+	x := v.Num
+	code, size := byte(codeF64), 8
+	var m int64
+	if d, mm, ok := smallestDecimal(x); ok {
+		code, m, size = decimalCode(d), mm, uvarintLen(zigzag(mm))
+	}
+	f32, isF32 := narrow32(x)
+	if isF32 && size > 4 {
+		code, size = codeF32, 4
+	}
+	if prev != code {
+		switch {
+		case prev == codeF32 && isF32 && size+2 >= 4:
+			code = codeF32
+		case prev == codeF64 && size+2 >= 8:
+			code = codeF64
+		case prev&0xF0 == codeDiv || prev&0xF0 == codeMul:
+			if d, ok := codeDecimal(prev); ok {
+				if mm, ok := d.mantissa(x); ok && uvarintLen(zigzag(mm)) <= size+2 {
+					code, m = prev, mm
+				}
+			}
+		}
+	}
+	switch code {
+	case codeF32:
+		e.values = binary.LittleEndian.AppendUint32(e.values, f32)
+	case codeF64:
+		e.values = binary.LittleEndian.AppendUint64(e.values, math.Float64bits(x))
+	default:
+		e.values = binary.AppendUvarint(e.values, zigzag(m))
+	}
+	return code
+}
+
+func decimalCode(d decimal) byte {
+	if d.mul {
+		return codeMul | d.p
+	}
+	return codeDiv | d.p
+}
+
+func codeDecimal(c byte) (decimal, bool) {
+	switch c & 0xF0 {
+	case codeDiv:
+		return decimal{p: c & 0x0F}, true
+	case codeMul:
+		return decimal{mul: true, p: c & 0x0F}, c&0x0F != 0
+	}
+	return decimal{}, false
+}
+
+func uvarintLen(u uint64) int {
+	n := 1
+	for u >= 0x80 {
+		u >>= 7
+		n++
+	}
+	return n
+}
+
+func (e *Encoder) resetErrTexts() {
+	e.errTexts = e.errTexts[:0]
+	if e.errRef == nil {
+		e.errRef = make(map[string]int)
+	}
+	clear(e.errRef)
+}
+
+// errText returns the reference of an error text, adding it to the table.
+func (e *Encoder) errText(s string) int {
+	if s == "" {
+		return 0
+	}
+	s = TruncateError(s)
+	if ref, ok := e.errRef[s]; ok {
+		return ref
+	}
+	e.errTexts = append(e.errTexts, s)
+	e.errRef[s] = len(e.errTexts)
+	return len(e.errTexts)
+}
+
+func (e *Encoder) appendErrTexts(dst []byte) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(e.errTexts)))
+	for _, t := range e.errTexts {
+		dst = appendText(dst, t)
+	}
+	return dst
+}
+
+// ReadFrameHeader reads a frame's header only: enough to find its
+// dictionary and count its samples without decoding it.
+func ReadFrameHeader(src []byte) (FrameHeader, error) {
+	r := &reader{b: src}
+	h, err := readFrameHeader(r)
+	if err != nil {
+		return h, fmt.Errorf("decode frame: %w", err)
+	}
+	return h, nil
+}
+
+func readFrameHeader(r *reader) (FrameHeader, error) {
+	var h FrameHeader
+	if len(r.b) > MaxPayload {
+		return h, fmt.Errorf("%d bytes is more than %d: %w", len(r.b), MaxPayload, ErrTooLarge)
+	}
+	magic, err := r.byte("format byte")
+	if err != nil {
+		return h, err
+	}
+	if magic != magicFrame {
+		return h, fmt.Errorf("format byte %#02x is not a frame (%#02x): %w", magic, magicFrame, ErrVersion)
+	}
+	id, err := r.bytes(len(h.Dict), "dictionary id")
+	if err != nil {
+		return h, err
+	}
+	copy(h.Dict[:], id)
+	if h.BaseTime, err = r.varint("base time"); err != nil {
+		return h, err
+	}
+	h.Samples, err = r.count("sample count", MaxSamples)
+	return h, err
+}
+
+// DecodeFrame decodes what AppendFrame wrote: one entry per series, in
+// index order, samples in their order.
+func DecodeFrame(src []byte) (*Frame, error) {
+	f, err := decodeFrame(src)
+	if err != nil {
+		return nil, fmt.Errorf("decode frame: %w", err)
+	}
+	return f, nil
+}
+
+func decodeFrame(src []byte) (*Frame, error) {
+	r := &reader{b: src}
+	h, err := readFrameHeader(r)
+	if err != nil {
+		return nil, err
+	}
+	n := h.Samples
+	ng, err := r.count("group count", n)
+	if err != nil {
+		return nil, err
+	}
+	if ng > r.left()/5 { // a group takes at least 5 bytes
+		return nil, fmt.Errorf("%d groups cannot fit in %d bytes: %w", ng, r.left(), ErrTruncated)
+	}
+	f := &Frame{Dict: h.Dict}
+	samples := make([]Sample, n)
+	var seen [MaxSeries / 8]byte
+	var times []int64
+	pos, cursor := 0, 0
+	for g := range ng {
+		k, err := r.count("time count", n-pos)
+		if err != nil {
+			return nil, fmt.Errorf("group %d: %w", g, err)
+		}
+		if k == 0 || k > r.left() {
+			return nil, fmt.Errorf("group %d: %d times: %w", g, k, ErrCorrupt)
+		}
+		times = times[:0]
+		t := h.BaseTime
+		for range k {
+			d, err := r.varint("time")
+			if err != nil {
+				return nil, fmt.Errorf("group %d: %w", g, err)
+			}
+			t = int64(uint64(t) + uint64(d))
+			times = append(times, t)
+		}
+		nr, err := r.count("run count", r.left()/2)
+		if err != nil {
+			return nil, fmt.Errorf("group %d: %w", g, err)
+		}
+		if nr == 0 {
+			return nil, fmt.Errorf("group %d has no series: %w", g, ErrCorrupt)
+		}
+		for range nr {
+			d, err := r.varint("run start")
+			if err != nil {
+				return nil, fmt.Errorf("group %d: %w", g, err)
+			}
+			ln, err := r.count("run length", MaxSeries-1)
+			if err != nil {
+				return nil, fmt.Errorf("group %d: %w", g, err)
+			}
+			ln++
+			start := int64(cursor) + d
+			if d < -MaxSeries || d > MaxSeries || start < 0 || start+int64(ln) > MaxSeries {
+				return nil, fmt.Errorf("group %d: series %d..%d outside 0..%d: %w", g, start, start+int64(ln)-1, MaxSeries-1, ErrCorrupt)
+			}
+			if ln > (n-pos)/k {
+				return nil, fmt.Errorf("group %d: more samples than the %d declared: %w", g, n, ErrCorrupt)
+			}
+			for idx := int(start); idx < int(start)+ln; idx++ {
+				if seen[idx/8]&(1<<(idx%8)) != 0 {
+					return nil, fmt.Errorf("group %d: series %d appears twice: %w", g, idx, ErrCorrupt)
+				}
+				seen[idx/8] |= 1 << (idx % 8)
+				ss := samples[pos : pos+k : pos+k]
+				for i := range ss {
+					ss[i].Time = times[i]
+				}
+				f.Series = append(f.Series, SeriesSamples{Index: idx, Samples: ss})
+				pos += k
+			}
+			cursor = int(start) + ln
+		}
+	}
+	if pos != n {
+		return nil, fmt.Errorf("groups hold %d samples, the header says %d: %w", pos, n, ErrCorrupt)
+	}
+
+	nc, err := r.count("code run count", n)
+	if err != nil {
+		return nil, err
+	}
+	if nc > r.left()/2 {
+		return nil, fmt.Errorf("%d code runs cannot fit in %d bytes: %w", nc, r.left(), ErrTruncated)
+	}
+	runs := make([]codeRun, nc)
+	covered, nbools := 0, 0
+	for i := range runs {
+		c, err := r.byte("value code")
+		if err != nil {
+			return nil, err
+		}
+		if _, ok := codeDecimal(c); !ok && c > codeF64 {
+			return nil, fmt.Errorf("value code run %d: code %#02x is unknown: %w", i, c, ErrCorrupt)
+		}
+		ln, err := r.count("value code run length", n-covered-1)
+		if err != nil {
+			return nil, fmt.Errorf("value code run %d: %w", i, err)
+		}
+		runs[i] = codeRun{c, ln + 1}
+		covered += ln + 1
+		if c == codeBool {
+			nbools += ln + 1
+		}
+	}
+	if covered != n {
+		return nil, fmt.Errorf("value codes cover %d samples of %d: %w", covered, n, ErrCorrupt)
+	}
+	pos = 0
+	for _, cr := range runs {
+		for range cr.n {
+			v := &samples[pos].Value
+			switch cr.code {
+			case codeAbsent:
+			case codeBool:
+				v.Kind = KindBool
+			case codeF32:
+				b, err := r.bytes(4, "float32 value")
+				if err != nil {
+					return nil, fmt.Errorf("sample %d: %w", pos, err)
+				}
+				*v = Number(widen32(binary.LittleEndian.Uint32(b)))
+			case codeF64:
+				b, err := r.bytes(8, "float64 value")
+				if err != nil {
+					return nil, fmt.Errorf("sample %d: %w", pos, err)
+				}
+				*v = Number(math.Float64frombits(binary.LittleEndian.Uint64(b)))
+			default:
+				d, _ := codeDecimal(cr.code)
+				m, err := r.varint("decimal value")
+				if err != nil {
+					return nil, fmt.Errorf("sample %d: %w", pos, err)
+				}
+				*v = Number(d.value(m))
+			}
+			pos++
+		}
+	}
+	bools, err := r.bytes((nbools+7)/8, "bools")
+	if err != nil {
+		return nil, err
+	}
+	if nbools%8 != 0 && bools[len(bools)-1]>>(nbools%8) != 0 {
+		return nil, fmt.Errorf("bools: padding bits are not zero: %w", ErrCorrupt)
+	}
+	b := 0
+	for i := range samples {
+		if samples[i].Value.Kind == KindBool {
+			samples[i].Value.Bool = bools[b/8]&(1<<(b%8)) != 0
+			b++
+		}
+	}
+
+	texts, err := readErrTexts(r, n)
+	if err != nil {
+		return nil, err
+	}
+	nx, err := r.count("exception count", n)
+	if err != nil {
+		return nil, err
+	}
+	if nx > r.left()/3 {
+		return nil, fmt.Errorf("%d exceptions cannot fit in %d bytes: %w", nx, r.left(), ErrTruncated)
+	}
+	pos = -1
+	for i := range nx {
+		gap, err := r.count("exception gap", n-pos-2)
+		if err != nil {
+			return nil, fmt.Errorf("exception %d: %w", i, err)
+		}
+		pos += gap + 1
+		q, err := r.byte("quality")
+		if err != nil {
+			return nil, fmt.Errorf("exception %d: %w", i, err)
+		}
+		if !Quality(q).Valid() {
+			return nil, fmt.Errorf("exception %d: quality %d is unknown: %w", i, q, ErrCorrupt)
+		}
+		ref, err := r.count("error reference", len(texts))
+		if err != nil {
+			return nil, fmt.Errorf("exception %d: %w", i, err)
+		}
+		samples[pos].Quality = Quality(q)
+		if ref > 0 {
+			samples[pos].Error = texts[ref-1]
+		}
+	}
+	if r.left() != 0 {
+		return nil, fmt.Errorf("%d bytes after the end: %w", r.left(), ErrCorrupt)
+	}
+	byIndex := func(a, b SeriesSamples) int { return cmp.Compare(a.Index, b.Index) }
+	if !slices.IsSortedFunc(f.Series, byIndex) {
+		slices.SortFunc(f.Series, byIndex)
+	}
+	return f, nil
+}
+
+// readErrTexts reads an error text table of at most max entries.
+func readErrTexts(r *reader, max int) ([]string, error) {
+	ne, err := r.count("error text count", max)
+	if err != nil {
+		return nil, err
+	}
+	if ne > r.left() {
+		return nil, fmt.Errorf("%d error texts cannot fit in %d bytes: %w", ne, r.left(), ErrTruncated)
+	}
+	texts := make([]string, ne)
+	for i := range texts {
+		if texts[i], err = r.text("error text", MaxErrorLen); err != nil {
+			return nil, fmt.Errorf("error text %d: %w", i, err)
+		}
+		if texts[i] == "" {
+			return nil, fmt.Errorf("error text %d is empty: %w", i, ErrCorrupt)
+		}
+	}
+	return texts, nil
+}

@@ -3,6 +3,7 @@ package telemetry
 import (
 	"encoding/binary"
 	"fmt"
+	"math"
 	"math/bits"
 )
 
@@ -187,6 +188,42 @@ func vlcLen(u uint64) int {
 	return 69
 }
 
+// expGolomb writes u as an exponential-Golomb code of order k: q = u>>k
+// as n-1 zeros and q+1 in n bits, then the k low bits of u. Values below
+// 2^k take k+1 bits, and each doubling beyond costs 2 more, so an outlier
+// costs little. (q+1 has 65 bits for the largest q.)
+func (w *bitWriter) expGolomb(u uint64, k uint) {
+	q := u >> k
+	if q == math.MaxUint64 {
+		w.bits(0, 64)
+		w.bits(1, 1)
+		w.bits(0, 64)
+	} else {
+		n := uint(bits.Len64(q + 1))
+		w.bits(0, n-1)
+		w.bits(q+1, n)
+	}
+	w.bits(u, k)
+}
+
+// expGolombLen is the number of bits expGolomb writes.
+func expGolombLen(u uint64, k uint) int {
+	q := u >> k
+	n := 65
+	if q != math.MaxUint64 {
+		n = bits.Len64(q + 1)
+	}
+	return 2*n - 1 + int(k)
+}
+
+// lenPrefixed writes u as 7 bits of bit length, then its bits: for a
+// first value, which has nothing to be small against.
+func (w *bitWriter) lenPrefixed(u uint64) {
+	n := uint(bits.Len64(u))
+	w.bits(uint64(n), 7)
+	w.bits(u, n)
+}
+
 // bitReader reads what bitWriter wrote.
 type bitReader struct {
 	b   []byte
@@ -249,6 +286,78 @@ func (r *bitReader) vlc(what string) (uint64, error) {
 	b := vlcBuckets[ones-1]
 	v, err := r.bits(b.width, what)
 	return v + b.base, err
+}
+
+func (r *bitReader) expGolomb(k uint, what string) (uint64, error) {
+	zeros := uint(0)
+	for {
+		n := uint(min(56, r.left()))
+		if n == 0 {
+			return 0, fmt.Errorf("%s: %w", what, ErrTruncated)
+		}
+		v, _ := r.peek(n)
+		lz := uint(bits.LeadingZeros64(v << (64 - n)))
+		if lz < n {
+			zeros += lz
+			r.pos += lz
+			break
+		}
+		zeros += n
+		r.pos += n
+		if zeros > 64 {
+			return 0, fmt.Errorf("%s: more than 64 leading zeros: %w", what, ErrCorrupt)
+		}
+	}
+	if zeros > 64 {
+		return 0, fmt.Errorf("%s: more than 64 leading zeros: %w", what, ErrCorrupt)
+	}
+	var q uint64
+	if zeros == 64 {
+		if one, err := r.bits(1, what); err != nil || one != 1 {
+			return 0, fmt.Errorf("%s: %w", what, ErrTruncated)
+		}
+		rest, err := r.bits(64, what)
+		if err != nil {
+			return 0, err
+		}
+		if rest != 0 {
+			return 0, fmt.Errorf("%s: beyond 2^64: %w", what, ErrCorrupt)
+		}
+		q = math.MaxUint64
+	} else {
+		w, err := r.bits(zeros+1, what)
+		if err != nil {
+			return 0, err
+		}
+		q = w - 1
+	}
+	if k > 0 && q > math.MaxUint64>>k {
+		return 0, fmt.Errorf("%s: beyond 2^64: %w", what, ErrCorrupt)
+	}
+	low, err := r.bits(k, what)
+	if err != nil {
+		return 0, err
+	}
+	return q<<k | low, nil
+}
+
+func (r *bitReader) lenPrefixed(what string) (uint64, error) {
+	n, err := r.bits(7, what)
+	if err != nil {
+		return 0, err
+	}
+	if n > 64 {
+		return 0, fmt.Errorf("%s: %d bits: %w", what, n, ErrCorrupt)
+	}
+	return r.bits(uint(n), what)
+}
+
+// peek returns the next n ≤ 56 bits (n ≤ left) without consuming them.
+func (r *bitReader) peek(n uint) (uint64, error) {
+	pos := r.pos
+	v, err := r.bits(n, "")
+	r.pos = pos
+	return v, err
 }
 
 // count reads a vlc that sizes something, bounded by max.

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"math/bits"
 	"slices"
 )
 
@@ -44,9 +45,10 @@ func (b *Block) Add(s Series, samples ...Sample) {
 	i, ok := b.index[s]
 	if !ok {
 		b.index[s] = len(b.Series)
-		// Clipped: a later Add reallocates instead of writing into the
-		// caller's array (a decoded frame's samples share one).
-		b.Series = append(b.Series, BlockSeries{s, slices.Clip(samples)})
+		// A copy with room for a batch window of 1 s frames: Add never
+		// writes into the caller's array (a decoded frame's samples share
+		// one), and a block of ten frames grows each series once.
+		b.Series = append(b.Series, BlockSeries{s, append(make([]Sample, 0, max(16, len(samples))), samples...)})
 		return
 	}
 	b.Series[i].Samples = append(b.Series[i].Samples, samples...)
@@ -81,6 +83,7 @@ const (
 	numF64 = 0 // number modes of a series in a block
 	numF32 = 1
 	numDec = 2
+	numInt = 3 // float bits as integers (+1 bit: 0 binary32, 1 binary64)
 )
 
 // AppendBlock appends the encoded block to dst (see the package doc).
@@ -190,38 +193,80 @@ func (e *Encoder) appendBlock(dst []byte, b *Block) ([]byte, error) {
 	return dst, nil
 }
 
-// writeSeq writes integers: the first against ref, the others as deltas
-// or as deltas of deltas (one bit says which), whichever is shorter.
-// Arithmetic wraps, so any int64s round-trip.
+// writeSeq writes integers: the first against ref, length-prefixed; then
+// a 1 bit when all are equal, else a 0 bit and the others as deltas or
+// deltas of deltas (1 bit says which) in exponential-Golomb codes of one
+// order k (6 bits), the pair that takes the fewest bits. Arithmetic wraps,
+// so any int64s round-trip.
 func writeSeq(w *bitWriter, v []int64, ref int64) {
-	w.vlc(zigzag(int64(uint64(v[0]) - uint64(ref))))
+	w.lenPrefixed(zigzag(int64(uint64(v[0]) - uint64(ref))))
 	if len(v) < 2 {
 		return
 	}
-	costD, costDD := 0, 0
+	constant := true
+	for _, x := range v[1:] {
+		if x != v[0] {
+			constant = false
+			break
+		}
+	}
+	w.bit(constant) // a status code, a setpoint, a stale value
+	if constant {
+		return
+	}
+	dod, k := bestSeqCode(v)
+	w.bit(dod)
+	w.bits(uint64(k), 6)
 	var prevD int64
 	for i := 1; i < len(v); i++ {
 		d := int64(uint64(v[i]) - uint64(v[i-1]))
-		costD += vlcLen(zigzag(d))
-		costDD += vlcLen(zigzag(int64(uint64(d) - uint64(prevD))))
-		prevD = d
-	}
-	dod := costDD < costD
-	w.bit(dod)
-	prevD = 0
-	for i := 1; i < len(v); i++ {
-		d := int64(uint64(v[i]) - uint64(v[i-1]))
 		if dod {
-			w.vlc(zigzag(int64(uint64(d) - uint64(prevD))))
+			w.expGolomb(zigzag(int64(uint64(d)-uint64(prevD))), k)
 		} else {
-			w.vlc(zigzag(d))
+			w.expGolomb(zigzag(d), k)
 		}
 		prevD = d
 	}
 }
 
+// bestSeqCode tries both residuals with every order up to the largest
+// residual's length and returns the shortest.
+func bestSeqCode(v []int64) (dod bool, k uint) {
+	best := math.MaxInt
+	for _, mode := range [2]bool{false, true} {
+		maxLen := 0
+		var prevD int64
+		for i := 1; i < len(v); i++ {
+			d := int64(uint64(v[i]) - uint64(v[i-1]))
+			u := zigzag(d)
+			if mode {
+				u = zigzag(int64(uint64(d) - uint64(prevD)))
+			}
+			maxLen = max(maxLen, bits.Len64(u))
+			prevD = d
+		}
+		for kk := uint(0); kk <= uint(min(maxLen, 63)); kk++ {
+			cost := 0
+			prevD = 0
+			for i := 1; i < len(v) && cost < best; i++ {
+				d := int64(uint64(v[i]) - uint64(v[i-1]))
+				u := zigzag(d)
+				if mode {
+					u = zigzag(int64(uint64(d) - uint64(prevD)))
+				}
+				cost += expGolombLen(u, kk)
+				prevD = d
+			}
+			if cost < best {
+				best, dod, k = cost, mode, kk
+			}
+		}
+	}
+	return dod, k
+}
+
 func readSeq(r *bitReader, v []int64, ref int64) error {
-	u, err := r.vlc("first value")
+	u, err := r.lenPrefixed("first value")
 	if err != nil {
 		return err
 	}
@@ -229,13 +274,27 @@ func readSeq(r *bitReader, v []int64, ref int64) error {
 	if len(v) < 2 {
 		return nil
 	}
+	constant, err := r.bit("constant")
+	if err != nil {
+		return err
+	}
+	if constant {
+		for i := range v {
+			v[i] = v[0]
+		}
+		return nil
+	}
 	dod, err := r.bit("delta mode")
+	if err != nil {
+		return err
+	}
+	k, err := r.bits(6, "code order")
 	if err != nil {
 		return err
 	}
 	var d int64
 	for i := 1; i < len(v); i++ {
-		u, err := r.vlc("delta")
+		u, err := r.expGolomb(uint(k), "delta")
 		if err != nil {
 			return err
 		}
@@ -319,11 +378,31 @@ func (e *Encoder) writeNumbers(nums []float64) {
 		e.alt.bits(numF64, 2)
 		writeXOR(&e.alt, e.numBits, 64)
 	}
-	if best >= 0 && best <= e.alt.len() {
+	// The same bits as integers, delta or delta-of-delta coded: shorter
+	// than XOR for smooth signals, whose bit patterns move by similar
+	// steps (a sine's slope, a counter's rate) while XOR sees a new
+	// pattern every time.
+	e.mants = e.mants[:0]
+	for _, u := range e.numBits {
+		if f32 {
+			e.mants = append(e.mants, int64(int32(u)))
+		} else {
+			e.mants = append(e.mants, int64(u))
+		}
+	}
+	e.alt2.reset(e.alt2.buf[:0])
+	e.alt2.bits(numInt, 2)
+	e.alt2.bit(!f32)
+	writeSeq(&e.alt2, e.mants, 0)
+	w := &e.alt
+	if e.alt2.len() < w.len() {
+		w = &e.alt2
+	}
+	if best >= 0 && best <= w.len() {
 		e.cand.appendTo(&e.bw)
 		return
 	}
-	e.alt.appendTo(&e.bw)
+	w.appendTo(&e.bw)
 }
 
 // commonDecimal finds the decimal code with the fewest decimals that fits
@@ -482,14 +561,20 @@ func (e *Encoder) writeQuality(samples []Sample) {
 
 // DecodeBlock decodes what AppendBlock wrote.
 func DecodeBlock(src []byte) (*Block, error) {
-	b, err := decodeBlock(src)
+	var d Decoder
+	return d.DecodeBlock(src)
+}
+
+// DecodeBlock is the package's DecodeBlock with d's scratch space.
+func (d *Decoder) DecodeBlock(src []byte) (*Block, error) {
+	b, err := d.decodeBlock(src)
 	if err != nil {
 		return nil, fmt.Errorf("decode block: %w", err)
 	}
 	return b, nil
 }
 
-func decodeBlock(src []byte) (*Block, error) {
+func (d *Decoder) decodeBlock(src []byte) (*Block, error) {
 	if len(src) > MaxPayload {
 		return nil, fmt.Errorf("%d bytes is more than %d: %w", len(src), MaxPayload, ErrTooLarge)
 	}
@@ -532,7 +617,7 @@ func decodeBlock(src []byte) (*Block, error) {
 		return nil, err
 	}
 	db, _ := r.bytes(dl, "dictionary")
-	dict, err := decodeDictionary(db)
+	dict, err := d.decodeDictionary(db, false)
 	if err != nil {
 		return nil, fmt.Errorf("dictionary: %w", err)
 	}
@@ -707,8 +792,26 @@ func readNumbers(r *bitReader, ss []Sample, nn int, mants *[]int64, bitsBuf *[]u
 		} else {
 			put(func(i int) float64 { return math.Float64frombits(v[i]) })
 		}
-	default:
-		return fmt.Errorf("number mode %d is unknown: %w", mode, ErrCorrupt)
+	default: // numInt
+		wide, err := r.bit("integer width")
+		if err != nil {
+			return err
+		}
+		m := slices.Grow((*mants)[:0], nn)[:nn]
+		*mants = m
+		if err := readSeq(r, m, 0); err != nil {
+			return err
+		}
+		if wide {
+			put(func(i int) float64 { return math.Float64frombits(uint64(m[i])) })
+		} else {
+			for i, v := range m {
+				if v != int64(int32(v)) {
+					return fmt.Errorf("value %d: %d is not a binary32: %w", i, v, ErrCorrupt)
+				}
+			}
+			put(func(i int) float64 { return widen32(uint32(m[i])) })
+		}
 	}
 	return nil
 }

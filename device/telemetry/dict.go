@@ -6,9 +6,8 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
-	"errors"
 	"fmt"
-	"io"
+	"slices"
 )
 
 // DictID identifies a dictionary by its content: the first 8 bytes of a
@@ -152,14 +151,22 @@ func (d *Dictionary) AppendBinary(dst []byte) ([]byte, error) {
 
 // DecodeDictionary decodes what AppendBinary wrote.
 func DecodeDictionary(src []byte) (*Dictionary, error) {
-	d, err := decodeDictionary(src)
+	var dec Decoder
+	return dec.DecodeDictionary(src)
+}
+
+// DecodeDictionary is the package's DecodeDictionary with d's scratch
+// space.
+func (dec *Decoder) DecodeDictionary(src []byte) (*Dictionary, error) {
+	d, err := dec.decodeDictionary(src, true)
 	if err != nil {
 		return nil, fmt.Errorf("decode dictionary: %w", err)
 	}
 	return d, nil
 }
 
-func decodeDictionary(src []byte) (*Dictionary, error) {
+// decodeDictionary decodes a dictionary; its id only when asked.
+func (dec *Decoder) decodeDictionary(src []byte, withID bool) (*Dictionary, error) {
 	if len(src) > MaxPayload {
 		return nil, fmt.Errorf("%d bytes is more than %d: %w", len(src), MaxPayload, ErrTooLarge)
 	}
@@ -188,10 +195,7 @@ func decodeDictionary(src []byte) (*Dictionary, error) {
 		if err != nil {
 			return nil, err
 		}
-		if rawLen > r.left()*flateRatio+64 {
-			return nil, fmt.Errorf("names length %d cannot come from %d compressed bytes: %w", rawLen, r.left(), ErrCorrupt)
-		}
-		raw, err = inflate(src[r.off:], rawLen)
+		raw, err = dec.inflate(nil, src[r.off:], rawLen)
 		if err != nil {
 			return nil, fmt.Errorf("names: %w", err)
 		}
@@ -206,7 +210,10 @@ func decodeDictionary(src []byte) (*Dictionary, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Dictionary{series: series, index: make(map[Series]int, n), raw: raw, id: dictID(n, raw)}
+	d := &Dictionary{series: series, index: make(map[Series]int, n), raw: raw}
+	if withID {
+		d.id = dictID(n, raw)
+	}
 	for i, s := range series {
 		if j, dup := d.index[s]; dup {
 			return nil, fmt.Errorf("series %d (%q) is also series %d: %w", i, s.String(), j, ErrCorrupt)
@@ -214,31 +221,9 @@ func decodeDictionary(src []byte) (*Dictionary, error) {
 		d.index[s] = i
 	}
 	if mode == dictPlain {
-		d.raw = append([]byte(nil), raw...) // do not keep the caller's buffer
+		d.raw = slices.Clone(raw) // do not keep the caller's buffer
 	}
 	return d, nil
-}
-
-// inflate decompresses exactly n bytes from a DEFLATE stream that must end
-// with the input.
-func inflate(z []byte, n int) ([]byte, error) {
-	br := bytes.NewReader(z)
-	fr := flate.NewReader(br)
-	out := make([]byte, n)
-	if _, err := io.ReadFull(fr, out); err != nil {
-		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("shorter than the %d bytes declared: %w", n, ErrCorrupt)
-		}
-		return nil, fmt.Errorf("deflate: %v: %w", err, ErrCorrupt)
-	}
-	var one [1]byte
-	if k, err := fr.Read(one[:]); k != 0 || err != io.EOF {
-		return nil, fmt.Errorf("longer than the %d bytes declared: %w", n, ErrCorrupt)
-	}
-	if br.Len() != 0 {
-		return nil, fmt.Errorf("%d bytes after the compressed names: %w", br.Len(), ErrCorrupt)
-	}
-	return out, nil
 }
 
 func dictID(n int, raw []byte) DictID {

@@ -14,10 +14,10 @@ import (
 var specials = []float64{
 	0, math.Copysign(0, -1), 1, -1, math.Inf(1), math.Inf(-1),
 	math.NaN(),
-	math.Float64frombits(0x7FF8000000000001),         // quiet NaN, low payload (not binary32)
-	math.Float64frombits(0xFFF8000020000000),         // negative NaN with a binary32 payload
-	math.Float64frombits(0x7FF0000000000001),         // signalling NaN
-	math.Float64frombits(0x7FF4000000000000),         // signalling NaN, binary32 payload
+	math.Float64frombits(0x7FF8000000000001), // quiet NaN, low payload (not binary32)
+	math.Float64frombits(0xFFF8000020000000), // negative NaN with a binary32 payload
+	math.Float64frombits(0x7FF0000000000001), // signalling NaN
+	math.Float64frombits(0x7FF4000000000000), // signalling NaN, binary32 payload
 	math.MaxFloat64, -math.MaxFloat64, math.SmallestNonzeroFloat64,
 	math.MaxFloat32, math.SmallestNonzeroFloat32, -math.SmallestNonzeroFloat32,
 	1 << 53, -(1 << 53), 1<<53 + 2, 1 << 62, 0.1, 0.3, scaled(213, 0.1), 21.3, scaled(3, 0.1), scaled(35, 0.01),

@@ -371,7 +371,7 @@ func TestDecimalCodes(t *testing.T) {
 	}{
 		{21.3, false, 1, 213},
 		{scaled(213, 0.1), false, 1, 213}, // happens to equal 213 / 10
-		{scaled(3, 0.1), true, 1, 3}, // 0.30000000000000004
+		{scaled(3, 0.1), true, 1, 3},      // 0.30000000000000004
 		{0.3, false, 1, 3},
 		{-12.75, false, 2, -1275},
 		{1e6, false, 0, 1e6},

@@ -159,8 +159,8 @@ func ParseKind(s string) (Kind, error) {
 // absent. Only the field of its kind is meaningful; encoders ignore the
 // others and decoders leave them zero.
 type Value struct {
-	Kind Kind
 	Num  float64
+	Kind Kind
 	Bool bool
 }
 

@@ -98,10 +98,10 @@ type Encoder struct {
 
 	// block scratch
 	bw, cand, alt, alt2 bitWriter
-	times         []int64
-	nums          []float64
-	numBits       []uint64
-	mants         []int64
+	times               []int64
+	nums                []float64
+	numBits             []uint64
+	mants               []int64
 }
 
 type view struct {
@@ -572,7 +572,7 @@ func DecodeFrame(src []byte) (*Frame, error) {
 // concurrent use. Decoded values share nothing with the Decoder or the
 // input.
 type Decoder struct {
-	zr   io.ReadCloser // flate reader, reset for each input
+	zr      io.ReadCloser // flate reader, reset for each input
 	zsrc    bytes.Reader
 	body    []byte
 	entries []uint64

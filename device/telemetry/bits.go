@@ -3,9 +3,43 @@ package telemetry
 import (
 	"encoding/binary"
 	"fmt"
+	"hash/crc32"
 	"math"
 	"math/bits"
 )
+
+// castagnoli is CRC-32C, which amd64 and arm64 compute in hardware.
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// seal appends the CRC-32C of dst[start:] (little endian): every frame,
+// block and dictionary ends with one, so a bit flipped on flash or on the
+// way is an error rather than a wrong reading (bbolt keeps no checksums
+// of its values).
+func seal(dst []byte, start int) []byte {
+	return binary.LittleEndian.AppendUint32(dst, crc32.Checksum(dst[start:], castagnoli))
+}
+
+// open checks an input's size, format byte and checksum, and returns a
+// reader of what lies between the format byte and the checksum.
+func open(src []byte, magic byte, kind string) (*reader, error) {
+	if len(src) > MaxPayload {
+		return nil, fmt.Errorf("%d bytes is more than %d: %w", len(src), MaxPayload, ErrTooLarge)
+	}
+	if len(src) == 0 {
+		return nil, fmt.Errorf("format byte: %w", ErrTruncated)
+	}
+	if src[0] != magic {
+		return nil, fmt.Errorf("format byte %#02x is not a %s (%#02x): %w", src[0], kind, magic, ErrVersion)
+	}
+	if len(src) < 5 {
+		return nil, fmt.Errorf("%d bytes is too short for a %s: %w", len(src), kind, ErrTruncated)
+	}
+	body := src[:len(src)-4]
+	if got, want := crc32.Checksum(body, castagnoli), binary.LittleEndian.Uint32(src[len(body):]); got != want {
+		return nil, fmt.Errorf("checksum %08x, the %s says %08x (damaged or cut): %w", got, kind, want, ErrCorrupt)
+	}
+	return &reader{b: body, off: 1}, nil
+}
 
 // reader reads the byte-aligned parts of a payload. Every read checks the
 // bytes left and names what it was reading when they run out.
@@ -173,19 +207,6 @@ func (w *bitWriter) vlc(u uint64) {
 	}
 	w.bits(0b11111, 5)
 	w.bits(u, 64)
-}
-
-// vlcLen is the number of bits vlc writes for u.
-func vlcLen(u uint64) int {
-	if u == 0 {
-		return 1
-	}
-	for _, b := range vlcBuckets {
-		if u-b.base < 1<<b.width {
-			return int(b.prefixLen + b.width)
-		}
-	}
-	return 69
 }
 
 // expGolomb writes u as an exponential-Golomb code of order k: q = u>>k

@@ -1,6 +1,7 @@
 package telemetry
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"math"
@@ -116,7 +117,7 @@ func (e *Encoder) appendBlock(dst []byte, b *Block) ([]byte, error) {
 		}
 	}
 	e.views = e.views[:0]
-	names := make([]Series, 0, len(b.Series))
+	e.names = e.names[:0]
 	n := 0
 	for i, s := range b.Series {
 		if len(s.Samples) == 0 {
@@ -131,13 +132,18 @@ func (e *Encoder) appendBlock(dst []byte, b *Block) ([]byte, error) {
 				return nil, fmt.Errorf("series %d (%q) sample %d: %w", i, s.Series.String(), j, err)
 			}
 		}
-		e.views = append(e.views, view{len(names), s.Samples})
-		names = append(names, s.Series)
+		e.views = append(e.views, view{len(e.names), s.Samples})
+		e.names = append(e.names, s.Series)
 	}
-	dict, err := newDictionary(names, false)
+	if e.nameIndex == nil {
+		e.nameIndex = make(map[Series]int)
+	}
+	clear(e.nameIndex)
+	raw, err := checkNames(e.raw[:0], e.names, e.nameIndex)
 	if err != nil {
 		return nil, err
 	}
+	e.raw = raw
 	e.groupViews(func(i int) []Sample { return e.views[i].samples })
 
 	var base int64
@@ -178,14 +184,21 @@ func (e *Encoder) appendBlock(dst []byte, b *Block) ([]byte, error) {
 			dst = binary.AppendUvarint(dst, s-b.Seqs[i-1]-1)
 		}
 	}
-	dictBytes, _ := dict.AppendBinary(e.values[:0]) // e.values is free here
-	e.values = dictBytes
-	dst = binary.AppendUvarint(dst, uint64(len(dictBytes)))
-	dst = append(dst, dictBytes...)
+	// Consecutive blocks of a site usually carry the same names: compress
+	// them once.
+	if len(e.lastDict) == 0 || len(e.names) != e.lastCount || !bytes.Equal(raw, e.lastNames) {
+		e.lastDict = e.dictZ.append(e.lastDict[:0], len(e.names), raw)
+		e.lastNames = append(e.lastNames[:0], raw...)
+		e.lastCount = len(e.names)
+	}
+	clear(e.names) // keep no caller's strings alive
+	dst = binary.AppendUvarint(dst, uint64(len(e.lastDict)))
+	dst = append(dst, e.lastDict...)
 	dst = appendVarint(dst, base)
 	dst = binary.AppendUvarint(dst, uint64(n))
 	dst = e.appendErrTexts(dst)
 	dst = append(dst, body...)
+	dst = seal(dst, start)
 	clear(e.views)
 	if len(dst)-start > MaxPayload {
 		return nil, fmt.Errorf("%d bytes is more than %d: %w", len(dst)-start, MaxPayload, ErrTooLarge)
@@ -575,16 +588,9 @@ func (d *Decoder) DecodeBlock(src []byte) (*Block, error) {
 }
 
 func (d *Decoder) decodeBlock(src []byte) (*Block, error) {
-	if len(src) > MaxPayload {
-		return nil, fmt.Errorf("%d bytes is more than %d: %w", len(src), MaxPayload, ErrTooLarge)
-	}
-	r := &reader{b: src}
-	magic, err := r.byte("format byte")
+	r, err := open(src, magicBlock, "telemetry block")
 	if err != nil {
 		return nil, err
-	}
-	if magic != magicBlock {
-		return nil, fmt.Errorf("format byte %#02x is not a telemetry block (%#02x): %w", magic, magicBlock, ErrVersion)
 	}
 	b := &Block{}
 	if b.Gateway, err = r.text("gateway id", MaxGatewayLen); err != nil {
@@ -636,7 +642,7 @@ func (d *Decoder) decodeBlock(src []byte) (*Block, error) {
 	if err != nil {
 		return nil, err
 	}
-	br := &bitReader{b: src[r.off:]}
+	br := &bitReader{b: r.b[r.off:]}
 	samples := make([]Sample, n)
 	b.Series = make([]BlockSeries, dict.Len())
 	type tgroup struct{ off, n int }

@@ -60,27 +60,38 @@ func NewDictionary(series []Series) (*Dictionary, error) {
 // newDictionary builds a dictionary; the id only when asked (a block's
 // dictionary needs none).
 func newDictionary(series []Series, withID bool) (*Dictionary, error) {
-	if len(series) > MaxSeries {
-		return nil, fmt.Errorf("%d series is more than %d: %w", len(series), MaxSeries, ErrTooLarge)
+	d := &Dictionary{series: slices.Clone(series), index: make(map[Series]int, len(series))}
+	raw, err := checkNames(nil, d.series, d.index)
+	if err != nil {
+		return nil, err
 	}
-	d := &Dictionary{series: append([]Series(nil), series...), index: make(map[Series]int, len(series))}
-	for i, s := range d.series {
-		if len(s.Device) > MaxNameLen || len(s.Point) > MaxNameLen {
-			return nil, fmt.Errorf("series %d (%.40q): a name is longer than %d bytes: %w", i, s.String(), MaxNameLen, ErrTooLarge)
-		}
-		if j, dup := d.index[s]; dup {
-			return nil, fmt.Errorf("series %d (%q) is also series %d: %w", i, s.String(), j, ErrInvalid)
-		}
-		d.index[s] = i
-	}
-	d.raw = frontCode(d.series)
-	if len(d.raw) > MaxNamesBytes {
-		return nil, fmt.Errorf("names take %d bytes, more than %d: %w", len(d.raw), MaxNamesBytes, ErrTooLarge)
-	}
+	d.raw = raw
 	if withID {
 		d.id = dictID(len(d.series), d.raw)
 	}
 	return d, nil
+}
+
+// checkNames checks series against the bounds and for duplicates (filling
+// index, which must be empty) and appends their front-coded names to dst.
+func checkNames(dst []byte, series []Series, index map[Series]int) ([]byte, error) {
+	if len(series) > MaxSeries {
+		return nil, fmt.Errorf("%d series is more than %d: %w", len(series), MaxSeries, ErrTooLarge)
+	}
+	for i, s := range series {
+		if len(s.Device) > MaxNameLen || len(s.Point) > MaxNameLen {
+			return nil, fmt.Errorf("series %d (%.40q): a name is longer than %d bytes: %w", i, s.String(), MaxNameLen, ErrTooLarge)
+		}
+		if j, dup := index[s]; dup {
+			return nil, fmt.Errorf("series %d (%q) is also series %d: %w", i, s.String(), j, ErrInvalid)
+		}
+		index[s] = i
+	}
+	raw := frontCode(dst, series)
+	if len(raw)-len(dst) > MaxNamesBytes {
+		return nil, fmt.Errorf("names take %d bytes, more than %d: %w", len(raw)-len(dst), MaxNamesBytes, ErrTooLarge)
+	}
+	return raw, nil
 }
 
 // With returns a dictionary with d's series (same indexes) followed by
@@ -131,22 +142,38 @@ func (d *Dictionary) MarshalBinary() ([]byte, error) { return d.AppendBinary(nil
 // AppendBinary appends the encoded dictionary to dst: the front-coded
 // names, DEFLATE-compressed when that is smaller.
 func (d *Dictionary) AppendBinary(dst []byte) ([]byte, error) {
+	var z dictCompressor
+	return z.append(dst, len(d.series), d.raw), nil
+}
+
+// dictCompressor compresses dictionaries, keeping its DEFLATE state.
+type dictCompressor struct {
+	buf bytes.Buffer
+	w   *flate.Writer
+}
+
+// append encodes a dictionary of n series with front-coded names raw.
+func (z *dictCompressor) append(dst []byte, n int, raw []byte) []byte {
+	start := len(dst)
 	dst = append(dst, magicDict)
-	dst = binary.AppendUvarint(dst, uint64(len(d.series)))
-	if len(d.raw) >= 64 {
-		var z bytes.Buffer
-		fw, _ := flate.NewWriter(&z, flate.BestCompression) // the level is valid
-		_, _ = fw.Write(d.raw)                              // a bytes.Buffer does not fail
-		_ = fw.Close()
-		rawLen := binary.AppendUvarint(nil, uint64(len(d.raw)))
-		if len(rawLen)+z.Len() < len(d.raw) {
+	dst = binary.AppendUvarint(dst, uint64(n))
+	if len(raw) >= 64 {
+		z.buf.Reset()
+		if z.w == nil {
+			z.w, _ = flate.NewWriter(&z.buf, flate.BestCompression) // the level is valid
+		} else {
+			z.w.Reset(&z.buf)
+		}
+		_, _ = z.w.Write(raw) // a bytes.Buffer does not fail
+		_ = z.w.Close()
+		if uvarintLen(uint64(len(raw)))+z.buf.Len() < len(raw) {
 			dst = append(dst, dictFlate)
-			dst = append(dst, rawLen...)
-			return append(dst, z.Bytes()...), nil
+			dst = binary.AppendUvarint(dst, uint64(len(raw)))
+			return seal(append(dst, z.buf.Bytes()...), start)
 		}
 	}
 	dst = append(dst, dictPlain)
-	return append(dst, d.raw...), nil
+	return seal(append(dst, raw...), start)
 }
 
 // DecodeDictionary decodes what AppendBinary wrote.
@@ -167,16 +194,9 @@ func (dec *Decoder) DecodeDictionary(src []byte) (*Dictionary, error) {
 
 // decodeDictionary decodes a dictionary; its id only when asked.
 func (dec *Decoder) decodeDictionary(src []byte, withID bool) (*Dictionary, error) {
-	if len(src) > MaxPayload {
-		return nil, fmt.Errorf("%d bytes is more than %d: %w", len(src), MaxPayload, ErrTooLarge)
-	}
-	r := &reader{b: src}
-	magic, err := r.byte("format byte")
+	r, err := open(src, magicDict, "dictionary")
 	if err != nil {
 		return nil, err
-	}
-	if magic != magicDict {
-		return nil, fmt.Errorf("format byte %#02x is not a dictionary (%#02x): %w", magic, magicDict, ErrVersion)
 	}
 	n, err := r.count("series count", MaxSeries)
 	if err != nil {
@@ -189,13 +209,13 @@ func (dec *Decoder) decodeDictionary(src []byte, withID bool) (*Dictionary, erro
 	var raw []byte
 	switch mode {
 	case dictPlain:
-		raw = src[r.off:]
+		raw = r.b[r.off:]
 	case dictFlate:
 		rawLen, err := r.count("names length", MaxNamesBytes)
 		if err != nil {
 			return nil, err
 		}
-		raw, err = dec.inflate(nil, src[r.off:], rawLen)
+		raw, err = dec.inflate(nil, r.b[r.off:], rawLen)
 		if err != nil {
 			return nil, fmt.Errorf("names: %w", err)
 		}
@@ -240,8 +260,7 @@ func dictID(n int, raw []byte) DictID {
 // the same name of the series before, then the rest: a device's name
 // costs 2 bytes after its first point, and points numbered alike share
 // their stems.
-func frontCode(series []Series) []byte {
-	var out []byte
+func frontCode(out []byte, series []Series) []byte {
 	var prevDev, prevPt string
 	for _, s := range series {
 		out = appendFront(out, prevDev, s.Device)

@@ -97,6 +97,13 @@ type Encoder struct {
 	merged   []Sample
 
 	// block scratch
+	names               []Series
+	nameIndex           map[Series]int
+	raw                 []byte
+	dictZ               dictCompressor
+	lastNames           []byte // front-coded names of the last block's dictionary
+	lastCount           int
+	lastDict            []byte // and its encoding
 	bw, cand, alt, alt2 bitWriter
 	times               []int64
 	nums                []float64
@@ -232,6 +239,7 @@ func (e *Encoder) appendFrame(dst []byte, f *Frame) ([]byte, error) {
 		dst = append(dst, bodyPlain)
 		dst = append(dst, body...)
 	}
+	dst = seal(dst, start)
 	if len(dst)-start > MaxPayload {
 		return nil, fmt.Errorf("%d bytes is more than %d: %w", len(dst)-start, MaxPayload, ErrTooLarge)
 	}
@@ -528,36 +536,33 @@ func (e *Encoder) appendErrTexts(dst []byte) []byte {
 // ReadFrameHeader reads a frame's header only: enough to find its
 // dictionary and count its samples without decoding it.
 func ReadFrameHeader(src []byte) (FrameHeader, error) {
-	r := &reader{b: src}
-	h, err := readFrameHeader(r)
+	h, _, err := readFrameHeader(src)
 	if err != nil {
 		return h, fmt.Errorf("decode frame: %w", err)
 	}
 	return h, nil
 }
 
-func readFrameHeader(r *reader) (FrameHeader, error) {
+// readFrameHeader checks the frame and reads its header; the reader is
+// left at the body encoding byte.
+func readFrameHeader(src []byte) (FrameHeader, *reader, error) {
 	var h FrameHeader
-	if len(r.b) > MaxPayload {
-		return h, fmt.Errorf("%d bytes is more than %d: %w", len(r.b), MaxPayload, ErrTooLarge)
-	}
-	magic, err := r.byte("format byte")
+	r, err := open(src, magicFrame, "frame")
 	if err != nil {
-		return h, err
-	}
-	if magic != magicFrame {
-		return h, fmt.Errorf("format byte %#02x is not a frame (%#02x): %w", magic, magicFrame, ErrVersion)
+		return h, nil, err
 	}
 	id, err := r.bytes(len(h.Dict), "dictionary id")
 	if err != nil {
-		return h, err
+		return h, nil, err
 	}
 	copy(h.Dict[:], id)
 	if h.BaseTime, err = r.varint("base time"); err != nil {
-		return h, err
+		return h, nil, err
 	}
-	h.Samples, err = r.count("sample count", MaxSamples)
-	return h, err
+	if h.Samples, err = r.count("sample count", MaxSamples); err != nil {
+		return h, nil, err
+	}
+	return h, r, nil
 }
 
 // DecodeFrame decodes what AppendFrame wrote: one entry per series, in
@@ -617,8 +622,7 @@ func (d *Decoder) DecodeFrame(src []byte) (*Frame, error) {
 }
 
 func (d *Decoder) decodeFrame(src []byte) (*Frame, error) {
-	r := &reader{b: src}
-	h, err := readFrameHeader(r)
+	h, r, err := readFrameHeader(src)
 	if err != nil {
 		return nil, err
 	}
@@ -628,13 +632,13 @@ func (d *Decoder) decodeFrame(src []byte) (*Frame, error) {
 	}
 	switch mode {
 	case bodyPlain:
-		r = &reader{b: src[r.off:]}
+		r = &reader{b: r.b[r.off:]}
 	case bodyFlate:
 		n, err := r.count("body length", MaxPayload)
 		if err != nil {
 			return nil, err
 		}
-		if d.body, err = d.inflate(d.body, src[r.off:], n); err != nil {
+		if d.body, err = d.inflate(d.body, r.b[r.off:], n); err != nil {
 			return nil, fmt.Errorf("body: %w", err)
 		}
 		r = &reader{b: d.body}

@@ -181,8 +181,7 @@ func TestCorruptInput(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 9))
 	var e Encoder
 	bigFrame, _ := e.AppendFrame(nil, randFrame(r, 60))
-	hr := &reader{b: bigFrame}
-	if _, err := readFrameHeader(hr); err != nil || bigFrame[hr.off] != bodyFlate {
+	if _, hr, err := readFrameHeader(bigFrame); err != nil || bigFrame[hr.off] != bodyFlate {
 		t.Fatal("the big frame's body is not compressed")
 	}
 	inputs := map[string][]byte{
@@ -229,8 +228,15 @@ func TestCorruptInput(t *testing.T) {
 			for _, x := range []byte{0x01, 0x80, 0xFF} {
 				b := append([]byte(nil), in...)
 				b[i] ^= x
-				if err := decode(name, b); err != nil {
-					decodeError(t, err)
+				if err := decode(name, b); err == nil {
+					t.Fatalf("%s with byte %d flipped by %#02x passes its checksum", name, i, x)
+				}
+				// With the checksum made right, the parser behind it
+				// sees the damage.
+				if i < len(b)-4 {
+					if err := decode(name, resealed(b)); err != nil {
+						decodeError(t, err)
+					}
 				}
 			}
 		}
@@ -255,19 +261,30 @@ func TestHugeCounts(t *testing.T) {
 	frame := []byte{magicFrame, 1, 2, 3, 4, 5, 6, 7, 8, 0}
 	frame = append(frame, 0xFF, 0xFF, 0x0F) // sample count 262143
 	frame = append(frame, bodyPlain, 0xFF, 0xFF, 0x0F)
-	if _, err := DecodeFrame(frame); err == nil {
-		t.Error("a frame of 262,143 groups in 3 bytes decodes")
+	if _, err := DecodeFrame(sealed(frame)); err == nil || !strings.Contains(err.Error(), "groups cannot fit") {
+		t.Errorf("a frame of 262,143 groups in 3 bytes: %v", err)
 	}
 	bigCount := []byte{magicFrame, 1, 2, 3, 4, 5, 6, 7, 8, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0x0F}
-	if _, err := DecodeFrame(bigCount); err == nil || !strings.Contains(err.Error(), "more than") {
+	if _, err := DecodeFrame(sealed(bigCount)); err == nil || !strings.Contains(err.Error(), "more than") {
 		t.Errorf("sample count 2^32: %v", err)
 	}
 	dict := []byte{magicDict, 0xFF, 0xFF, 0x03, dictFlate, 0xFF, 0xFF, 0xFF, 0x01, 0x03, 0x00}
-	if _, err := DecodeDictionary(dict); err == nil {
-		t.Error("a dictionary of 4 MiB names from 2 bytes decodes")
+	if _, err := DecodeDictionary(sealed(dict)); err == nil || !strings.Contains(err.Error(), "cannot come from") {
+		t.Errorf("a dictionary of 4 MiB names from 2 bytes: %v", err)
 	}
 	block := []byte{magicBlock, 0, 0xFF, 0xFF, 0x03}
-	if _, err := DecodeBlock(block); err == nil {
-		t.Error("a block of 65535 seqs in 3 bytes decodes")
+	if _, err := DecodeBlock(sealed(block)); err == nil || !strings.Contains(err.Error(), "seqs cannot fit") {
+		t.Errorf("a block of 65535 seqs in 3 bytes: %v", err)
 	}
+}
+
+// sealed appends a valid checksum to b.
+func sealed(b []byte) []byte { return seal(append([]byte(nil), b...), 0) }
+
+// resealed replaces the checksum at the end of b with a valid one.
+func resealed(b []byte) []byte {
+	if len(b) < 5 {
+		return b
+	}
+	return sealed(b[:len(b)-4])
 }

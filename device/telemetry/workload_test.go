@@ -30,10 +30,10 @@ const (
 )
 
 type simWave struct {
-	kind              waveKind
-	base, amp, rate   float64
-	period, phase     float64 // seconds, fraction
-	name, unit, kind2 string
+	kind            waveKind
+	base, amp, rate float64
+	period, phase   float64 // seconds, fraction
+	name, unit      string
 }
 
 func (w simWave) at(sec float64) float64 {

@@ -146,34 +146,51 @@ func (d *Dictionary) AppendBinary(dst []byte) ([]byte, error) {
 	return z.append(dst, len(d.series), d.raw), nil
 }
 
-// dictCompressor compresses dictionaries, keeping its DEFLATE state.
-type dictCompressor struct {
-	buf bytes.Buffer
-	w   *flate.Writer
-}
+// dictCompressor compresses dictionaries: names are encoded rarely and
+// sent often, so the best compression.
+type dictCompressor struct{ z compressor }
 
 // append encodes a dictionary of n series with front-coded names raw.
-func (z *dictCompressor) append(dst []byte, n int, raw []byte) []byte {
+func (c *dictCompressor) append(dst []byte, n int, raw []byte) []byte {
 	start := len(dst)
 	dst = append(dst, magicDict)
 	dst = binary.AppendUvarint(dst, uint64(n))
-	if len(raw) >= 64 {
-		z.buf.Reset()
-		if z.w == nil {
-			z.w, _ = flate.NewWriter(&z.buf, flate.BestCompression) // the level is valid
-		} else {
-			z.w.Reset(&z.buf)
-		}
-		_, _ = z.w.Write(raw) // a bytes.Buffer does not fail
-		_ = z.w.Close()
-		if uvarintLen(uint64(len(raw)))+z.buf.Len() < len(raw) {
-			dst = append(dst, dictFlate)
-			dst = binary.AppendUvarint(dst, uint64(len(raw)))
-			return seal(append(dst, z.buf.Bytes()...), start)
-		}
+	if z := c.z.compress(raw, flate.BestCompression); z != nil {
+		dst = append(dst, dictFlate)
+		dst = binary.AppendUvarint(dst, uint64(len(raw)))
+		return seal(append(dst, z...), start)
 	}
 	dst = append(dst, dictPlain)
 	return seal(append(dst, raw...), start)
+}
+
+// compressor deflates, keeping its DEFLATE state (about 1 MiB) between
+// calls.
+type compressor struct {
+	buf   bytes.Buffer
+	w     *flate.Writer
+	level int
+}
+
+// compress returns src DEFLATEd at level, or nil when that would not save
+// bytes (a length varint included).
+func (c *compressor) compress(src []byte, level int) []byte {
+	if len(src) < 64 {
+		return nil
+	}
+	c.buf.Reset()
+	if c.w == nil || c.level != level {
+		c.w, _ = flate.NewWriter(&c.buf, level) // the levels used are valid
+		c.level = level
+	} else {
+		c.w.Reset(&c.buf)
+	}
+	_, _ = c.w.Write(src) // a bytes.Buffer does not fail
+	_ = c.w.Close()
+	if c.buf.Len()+uvarintLen(uint64(len(src))) >= len(src) {
+		return nil
+	}
+	return c.buf.Bytes()
 }
 
 // DecodeDictionary decodes what AppendBinary wrote.

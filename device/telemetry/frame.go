@@ -1,13 +1,10 @@
 package telemetry
 
 import (
-	"bytes"
 	"cmp"
 	"compress/flate"
 	"encoding/binary"
-	"errors"
 	"fmt"
-	"io"
 	"math"
 	"slices"
 )
@@ -34,7 +31,9 @@ func (f *Frame) Add(index int, samples ...Sample) {
 		f.Series[n-1].Samples = append(f.Series[n-1].Samples, samples...)
 		return
 	}
-	f.Series = append(f.Series, SeriesSamples{Index: index, Samples: samples})
+	// Clipped, so that a later Add to this entry never writes into the
+	// caller's array.
+	f.Series = append(f.Series, SeriesSamples{Index: index, Samples: slices.Clip(samples)})
 }
 
 // Len returns the number of samples.
@@ -66,74 +65,6 @@ const (
 	bodyPlain = 0 // frame body as it is
 	bodyFlate = 1 // frame body DEFLATE-compressed (RFC 1951)
 )
-
-// Encoder encodes frames and blocks, reusing its scratch space (and
-// DEFLATE state, about 1 MiB) from one call to the next. The zero Encoder
-// is ready; it is not safe for concurrent use.
-type Encoder struct {
-	// Uncompressed leaves frame bodies as they are: about 3 times faster
-	// to encode, and 30 to 40 % larger for float32 values.
-	Uncompressed bool
-
-	views    []view
-	groupOf  []int32
-	groups   []group
-	byHash   map[uint64]int32 // time hash → first group with it
-	sameHash []int32          // group → next group with its hash, or -1
-	members  []int32
-	runs     []run
-	codes    []codeRun
-	values   []byte // decimal varints
-	f32s     []uint32
-	f64s     []uint64
-	body     []byte
-	zbuf     bytes.Buffer
-	zw       *flate.Writer
-	bools    []byte
-	nbools   int
-	errTexts []string
-	errRef   map[string]int
-	excs     []exception
-	merged   []Sample
-
-	// block scratch
-	names               []Series
-	nameIndex           map[Series]int
-	raw                 []byte
-	dictZ               dictCompressor
-	lastNames           []byte // front-coded names of the last block's dictionary
-	lastCount           int
-	lastDict            []byte // and its encoding
-	bw, cand, alt, alt2 bitWriter
-	times               []int64
-	nums                []float64
-	numBits             []uint64
-	mants               []int64
-}
-
-type view struct {
-	index   int
-	samples []Sample
-}
-
-type group struct {
-	first int32 // the view whose times the group shares
-	n     int32 // members
-	off   int32 // into members
-}
-
-type run struct{ start, n int }
-
-type codeRun struct {
-	code byte
-	n    int
-}
-
-type exception struct {
-	pos     int
-	quality Quality
-	ref     int // 0: no text; i: errTexts[i-1]
-}
 
 // AppendFrame appends the encoded frame to dst (see the package doc).
 // Series with no samples are left out; several entries for one series are
@@ -246,24 +177,13 @@ func (e *Encoder) appendFrame(dst []byte, f *Frame) ([]byte, error) {
 	return dst, nil
 }
 
-// deflate returns body compressed (fast), or nil when that does not make
-// it smaller or compression is off.
+// deflate returns body compressed (fast: a frame is written every
+// second), or nil when that does not make it smaller or compression is off.
 func (e *Encoder) deflate(body []byte) []byte {
-	if e.Uncompressed || len(body) < 64 {
+	if e.Uncompressed {
 		return nil
 	}
-	e.zbuf.Reset()
-	if e.zw == nil {
-		e.zw, _ = flate.NewWriter(&e.zbuf, flate.BestSpeed) // the level is valid
-	} else {
-		e.zw.Reset(&e.zbuf)
-	}
-	_, _ = e.zw.Write(body) // a bytes.Buffer does not fail
-	_ = e.zw.Close()
-	if e.zbuf.Len()+uvarintLen(uint64(len(body))) >= len(body) {
-		return nil
-	}
-	return e.zbuf.Bytes()
+	return e.frameZ.compress(body, flate.BestSpeed)
 }
 
 // collect fills e.views with f's non-empty series in index order, merged,
@@ -314,86 +234,6 @@ func (e *Encoder) collect(f *Frame) (int, error) {
 	}
 	e.views = out
 	return n, nil
-}
-
-// groupViews puts views with the same sample times (in the same order)
-// into one group, groups in order of first appearance, and fills
-// e.members with each group's views in view order.
-func (e *Encoder) groupViews(samplesOf func(int) []Sample) {
-	nv := len(e.views)
-	e.groups = e.groups[:0]
-	e.groupOf = slices.Grow(e.groupOf[:0], nv)[:nv]
-	if e.byHash == nil {
-		e.byHash = make(map[uint64]int32)
-	}
-	clear(e.byHash)
-	e.sameHash = e.sameHash[:0]
-	for i := range nv {
-		ts := samplesOf(i)
-		if i > 0 && sameTimes(samplesOf(int(e.groups[e.groupOf[i-1]].first)), ts) {
-			e.groupOf[i] = e.groupOf[i-1]
-			e.groups[e.groupOf[i]].n++
-			continue
-		}
-		h := hashTimes(ts)
-		found := int32(-1)
-		head, ok := e.byHash[h]
-		if ok {
-			for g := head; g >= 0; g = e.sameHash[g] {
-				if sameTimes(samplesOf(int(e.groups[g].first)), ts) {
-					found = g
-					break
-				}
-			}
-		}
-		if found < 0 {
-			found = int32(len(e.groups))
-			e.groups = append(e.groups, group{first: int32(i)})
-			e.sameHash = append(e.sameHash, -1)
-			if ok {
-				e.sameHash[found] = e.sameHash[head] // second in the chain
-				e.sameHash[head] = found
-			} else {
-				e.byHash[h] = found
-			}
-		}
-		e.groupOf[i] = found
-		e.groups[found].n++
-	}
-	off := int32(0)
-	for i := range e.groups {
-		e.groups[i].off = off
-		off += e.groups[i].n
-		e.groups[i].n = 0
-	}
-	e.members = slices.Grow(e.members[:0], nv)[:nv]
-	for i := range nv {
-		g := &e.groups[e.groupOf[i]]
-		e.members[g.off+g.n] = int32(i)
-		g.n++
-	}
-}
-
-func sameTimes(a, b []Sample) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i].Time != b[i].Time {
-			return false
-		}
-	}
-	return true
-}
-
-func hashTimes(s []Sample) uint64 {
-	h := uint64(14695981039346656037) ^ uint64(len(s))
-	for _, x := range s {
-		h ^= uint64(x.Time)
-		h *= 1099511628211
-		h ^= h >> 29
-	}
-	return h
 }
 
 // frameValues computes the value codes, values, bools and exceptions of
@@ -503,36 +343,6 @@ func uvarintLen(u uint64) int {
 	return n
 }
 
-func (e *Encoder) resetErrTexts() {
-	e.errTexts = e.errTexts[:0]
-	if e.errRef == nil {
-		e.errRef = make(map[string]int)
-	}
-	clear(e.errRef)
-}
-
-// errText returns the reference of an error text, adding it to the table.
-func (e *Encoder) errText(s string) int {
-	if s == "" {
-		return 0
-	}
-	s = TruncateError(s)
-	if ref, ok := e.errRef[s]; ok {
-		return ref
-	}
-	e.errTexts = append(e.errTexts, s)
-	e.errRef[s] = len(e.errTexts)
-	return len(e.errTexts)
-}
-
-func (e *Encoder) appendErrTexts(dst []byte) []byte {
-	dst = binary.AppendUvarint(dst, uint64(len(e.errTexts)))
-	for _, t := range e.errTexts {
-		dst = appendText(dst, t)
-	}
-	return dst
-}
-
 // ReadFrameHeader reads a frame's header only: enough to find its
 // dictionary and count its samples without decoding it.
 func ReadFrameHeader(src []byte) (FrameHeader, error) {
@@ -570,46 +380,6 @@ func readFrameHeader(src []byte) (FrameHeader, *reader, error) {
 func DecodeFrame(src []byte) (*Frame, error) {
 	var d Decoder
 	return d.DecodeFrame(src)
-}
-
-// Decoder decodes frames, blocks and dictionaries, reusing its DEFLATE
-// state and scratch space. The zero Decoder is ready; it is not safe for
-// concurrent use. Decoded values share nothing with the Decoder or the
-// input.
-type Decoder struct {
-	zr      io.ReadCloser // flate reader, reset for each input
-	zsrc    bytes.Reader
-	body    []byte
-	entries []uint64
-}
-
-// inflate decompresses exactly n bytes from a DEFLATE stream that must end
-// with the input, into dst (grown as needed).
-func (d *Decoder) inflate(dst, z []byte, n int) ([]byte, error) {
-	if n > len(z)*flateRatio+64 {
-		return nil, fmt.Errorf("%d bytes cannot come from %d compressed bytes: %w", n, len(z), ErrCorrupt)
-	}
-	d.zsrc.Reset(z)
-	if d.zr == nil {
-		d.zr = flate.NewReader(&d.zsrc)
-	} else if err := d.zr.(flate.Resetter).Reset(&d.zsrc, nil); err != nil {
-		return nil, fmt.Errorf("deflate: %v: %w", err, ErrCorrupt)
-	}
-	out := slices.Grow(dst[:0], n)[:n]
-	if _, err := io.ReadFull(d.zr, out); err != nil {
-		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("shorter than the %d bytes declared: %w", n, ErrCorrupt)
-		}
-		return nil, fmt.Errorf("deflate: %v: %w", err, ErrCorrupt)
-	}
-	var one [1]byte
-	if k, err := d.zr.Read(one[:]); k != 0 || err != io.EOF {
-		return nil, fmt.Errorf("longer than the %d bytes declared: %w", n, ErrCorrupt)
-	}
-	if d.zsrc.Len() != 0 {
-		return nil, fmt.Errorf("%d bytes after the compressed data: %w", d.zsrc.Len(), ErrCorrupt)
-	}
-	return out, nil
 }
 
 // DecodeFrame is the package's DecodeFrame with d's scratch space.

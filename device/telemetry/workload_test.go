@@ -341,18 +341,27 @@ func BenchmarkFrame(b *testing.B) {
 		n += f.Len()
 		enc = append(enc, mustFrame(b, f))
 	}
-	b.Run("encode", func(b *testing.B) {
-		var e Encoder
-		var buf []byte
-		b.ReportAllocs()
-		for b.Loop() {
-			for _, f := range frames {
-				buf, _ = e.AppendFrame(buf[:0], f)
-			}
+	for _, plain := range []bool{false, true} {
+		name := "encode"
+		if plain {
+			name = "encode-uncompressed"
 		}
-		b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "readings/s")
-		b.ReportMetric(float64(len(frames)), "frames/op")
-	})
+		b.Run(name, func(b *testing.B) {
+			e := Encoder{Uncompressed: plain}
+			var buf []byte
+			size := 0
+			b.ReportAllocs()
+			for b.Loop() {
+				size = 0
+				for _, f := range frames {
+					buf, _ = e.AppendFrame(buf[:0], f)
+					size += len(buf)
+				}
+			}
+			b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "readings/s")
+			b.ReportMetric(float64(size)/float64(n), "B/reading")
+		})
+	}
 	b.Run("decode", func(b *testing.B) {
 		var d Decoder
 		b.ReportAllocs()
@@ -364,7 +373,6 @@ func BenchmarkFrame(b *testing.B) {
 			}
 		}
 		b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "readings/s")
-		b.ReportMetric(float64(len(frames)), "frames/op")
 	})
 }
 

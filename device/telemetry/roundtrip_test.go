@@ -409,3 +409,83 @@ func TestNarrow32(t *testing.T) {
 		t.Error("0.1 is not a binary32")
 	}
 }
+
+// TestSeqCodes puts edge sequences through the block's integer code,
+// including a residual of 2^64−1 in an order-0 code (65 bits of q+1).
+func TestSeqCodes(t *testing.T) {
+	cases := [][]int64{
+		{0},
+		{math.MinInt64},
+		{7, 7, 7, 7},
+		{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, math.MinInt64},
+		{0, math.MaxInt64, math.MinInt64, 0, -1, math.MaxInt64},
+		{1000, 2000, 3000, 4000, 5001},
+		{-5, 3, -5, 3, -5},
+	}
+	for _, v := range cases {
+		for _, ref := range []int64{0, math.MaxInt64, math.MinInt64} {
+			var w bitWriter
+			writeSeq(&w, v, ref)
+			w.bits(0b101, 3) // a marker: the reader must stop exactly at it
+			r := &bitReader{b: w.finish()}
+			got := make([]int64, len(v))
+			if err := readSeq(r, got, ref); err != nil {
+				t.Fatalf("%v ref %d: %v", v, ref, err)
+			}
+			if mark, err := r.bits(3, "marker"); err != nil || mark != 0b101 {
+				t.Fatalf("%v ref %d: read past the sequence", v, ref)
+			}
+			for i := range v {
+				if got[i] != v[i] {
+					t.Fatalf("%v ref %d: got %v", v, ref, got)
+				}
+			}
+		}
+	}
+	for _, u := range []uint64{0, 1, 2, 1<<63 - 1, 1 << 63, math.MaxUint64 - 1, math.MaxUint64} {
+		for _, k := range []uint{0, 1, 7, 63} {
+			var w bitWriter
+			w.expGolomb(u, k)
+			if w.len() != expGolombLen(u, k) {
+				t.Errorf("expGolomb(%d, %d) wrote %d bits, expGolombLen says %d", u, k, w.len(), expGolombLen(u, k))
+			}
+			r := &bitReader{b: w.finish()}
+			if got, err := r.expGolomb(k, "v"); err != nil || got != u {
+				t.Errorf("expGolomb(%d, %d) read back %d, %v", u, k, got, err)
+			}
+		}
+	}
+}
+
+func TestFrameAddMergesConsecutive(t *testing.T) {
+	buf := make([]Sample, 1, 4)
+	buf[0] = Sample{Time: 1}
+	f := &Frame{}
+	f.Add(3, buf...)
+	f.Add(3, Sample{Time: 2})
+	if len(f.Series) != 1 || len(f.Series[0].Samples) != 2 {
+		t.Fatalf("entries %+v", f.Series)
+	}
+	if buf[:2][1].Time != 0 {
+		t.Error("Add wrote into the caller's array")
+	}
+}
+
+func TestQualityText(t *testing.T) {
+	var q Quality
+	if err := q.UnmarshalText([]byte("stale")); err != nil || q != QualityStale {
+		t.Errorf("stale: %v %v", q, err)
+	}
+	if err := q.UnmarshalText([]byte("fine")); err == nil {
+		t.Error("fine accepted")
+	}
+	if b, err := QualityError.MarshalText(); err != nil || string(b) != "error" {
+		t.Errorf("error: %s %v", b, err)
+	}
+	if _, err := Quality(5).MarshalText(); !errors.Is(err, ErrInvalid) {
+		t.Errorf("quality 5: %v", err)
+	}
+	if Kind(9).String() != "kind(9)" {
+		t.Error("unknown kind")
+	}
+}

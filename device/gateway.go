@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"time"
@@ -44,6 +45,9 @@ type GatewayOptions struct {
 	// Logs is the in-memory system log the console shows (default: a ring
 	// of 1,000 records that nothing writes to).
 	Logs *LogRing
+	// Logger logs what the gateway's own work runs into (the group commit
+	// of readings). Default: nowhere.
+	Logger *slog.Logger
 }
 
 // Gateway is the runtime object that the console, the CLI and the uplink
@@ -59,7 +63,8 @@ type Gateway struct {
 	sess sessions
 	logs *LogRing
 
-	field *field.Hub
+	field  *field.Hub
+	commit *Committer
 
 	fieldMu  sync.RWMutex // guards the attached subsystems below
 	uplink   Uplink
@@ -119,10 +124,12 @@ func NewGateway(st *store.Store, o GatewayOptions) (*Gateway, error) {
 		return nil, err
 	}
 	g.site, g.rev = site, rev
+	g.commit = newCommitter(st, site)
+	g.commit.SetLogger(o.Logger)
+	g.AddHealthSource(g.commit.fillHealth)
 	g.field = field.NewHub(field.HubOptions{
-		Gateway:   g.id,
-		Telemetry: func(payload []byte) error { _, err := st.Enqueue(string(StreamTelemetry), payload); return err },
-		Notify:    func(device string) { g.Publish(Event{Kind: EventReadings, Device: device}) },
+		Readings: g.commit.Add,
+		Notify:   func(device string) { g.Publish(Event{Kind: EventReadings, Device: device}) },
 	})
 	g.field.SetTopology(site.FieldDevices())
 	// Every committed audit event, whoever wrote it, goes to live screens.
@@ -385,6 +392,7 @@ func (g *Gateway) applySite(e Edit, next *Site) (Change, *Site, *Site, error) {
 	previous := g.site
 	g.site, g.rev = next, rev
 	g.field.SetTopology(next.FieldDevices())
+	g.commit.setSite(next)
 	return Change{Rev: rev}, previous, next, nil
 }
 

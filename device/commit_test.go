@@ -19,6 +19,12 @@ import (
 // changes the site before it is applied.
 func commitSite(t testing.TB, gw *device.Gateway, n, points int, mod func(*device.Site)) {
 	t.Helper()
+	if err := applyCommitSite(gw, n, points, mod); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func applyCommitSite(gw *device.Gateway, n, points int, mod func(*device.Site)) error {
 	s, rev := gw.Site()
 	s.Modbus.Buses = []device.Bus{{Name: "plant", Kind: device.BusTCP, Address: "127.0.0.1:1502", Timeout: device.Duration(500 * time.Millisecond)}}
 	s.Modbus.Devices = nil
@@ -33,9 +39,8 @@ func commitSite(t testing.TB, gw *device.Gateway, n, points int, mod func(*devic
 		mod(s)
 	}
 	s.ApplyDefaults()
-	if _, err := gw.ApplySite(device.Edit{Actor: installer, Action: device.ActionConfigChange, Base: rev}, s); err != nil {
-		t.Fatal(err)
-	}
+	_, err := gw.ApplySite(device.Edit{Actor: installer, Action: device.ActionConfigChange, Base: rev}, s)
+	return err
 }
 
 func record(t testing.TB, gw *device.Gateway, dev string, ts time.Time, values ...field.Value) {
@@ -168,7 +173,7 @@ func TestReportByException(t *testing.T) {
 	commitSite(t, gw, 1, 3, func(s *device.Site) {
 		db := 0.5
 		pts := s.Modbus.Devices[0].Points
-		pts[0].Deadband = &db                               // p0: moves of more than 0.5
+		pts[0].Deadband = &db                                // p0: moves of more than 0.5
 		pts[1].Heartbeat = device.Duration(10 * time.Second) // p1: changes, and every 10 s
 		// p2: every reading
 	})

@@ -122,14 +122,14 @@ type OutboxHealth struct {
 	Evicted    uint64 `json:"evicted"`
 	NearFull   bool   `json:"near_full"`
 	// The size bound and readings (filled by the group commit, commit.go).
-	Bytes             uint64   `json:"bytes"`                           // queued
-	MaxBytes          uint64   `json:"max_bytes"`                       // store.outbox_max_mb, at most half the free space
-	Readings          uint64   `json:"readings"`                        // queued
-	EvictedReadings   uint64   `json:"evicted_readings"`                // in evicted records
-	Suppressed        uint64   `json:"suppressed"`                      // since start: report by exception
-	Dropped           uint64   `json:"dropped"`                         // since start: lost to failing commits
-	IngestBytesPerS   float64  `json:"ingest_bytes_per_s"`              // the last ten minutes
-	OutageHoursLeft   *float64 `json:"outage_hours_left,omitempty"`     // the room left at that rate
+	Bytes             uint64   `json:"bytes"`                          // queued
+	MaxBytes          uint64   `json:"max_bytes"`                      // store.outbox_max_mb, at most half the free space
+	Readings          uint64   `json:"readings"`                       // queued
+	EvictedReadings   uint64   `json:"evicted_readings"`               // in evicted records
+	Suppressed        uint64   `json:"suppressed"`                     // since start: report by exception
+	Dropped           uint64   `json:"dropped"`                        // since start: lost to failing commits
+	IngestBytesPerS   float64  `json:"ingest_bytes_per_s"`             // the last ten minutes
+	OutageHoursLeft   *float64 `json:"outage_hours_left,omitempty"`    // the room left at that rate
 	OutageHoursPerGiB *float64 `json:"outage_hours_per_gib,omitempty"` // hours of outage 1 GiB holds at that rate
 }
 

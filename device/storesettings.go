@@ -56,7 +56,9 @@ func (f TelemetryFormat) String() string { return telemetryFormats.name(f) }
 func (f TelemetryFormat) MarshalText() ([]byte, error) { return telemetryFormats.marshal(f) }
 
 // UnmarshalText parses a format name; empty text leaves it unset.
-func (f *TelemetryFormat) UnmarshalText(text []byte) error { return telemetryFormats.unmarshal(text, f) }
+func (f *TelemetryFormat) UnmarshalText(text []byte) error {
+	return telemetryFormats.unmarshal(text, f)
+}
 
 // Defaults of the store and uplink sections.
 const (

@@ -48,7 +48,7 @@ func TestHubKeepsLatestStatusesAndTelemetry(t *testing.T) {
 	var notified []string
 	h := field.NewHub(field.HubOptions{
 		Readings: func(rs []field.Reading) { records = append(records, slices.Clone(rs)) },
-		Notify:    func(d string) { notified = append(notified, d) }})
+		Notify:   func(d string) { notified = append(notified, d) }})
 	h.SetTopology(topology())
 	rs, ok := h.Latest("meter")
 	if !ok || len(rs) != 2 || rs[0].Quality != field.QualityStale || rs[0].Error != "not read yet" || rs[0].Unit != "kW" {

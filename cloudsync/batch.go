@@ -76,7 +76,7 @@ func (b *batcher) add(r store.Record) *message {
 		return nil
 	}
 	var closed *message
-	if b.blk != nil && (b.readings+h.Samples > b.maxReadings() || b.frameBytes+len(r.Payload) > MaxBlockFrameBytes) {
+	if b.blk != nil && (b.readings+h.Samples > b.maxReadings() || b.frameBytes+len(r.Payload) > MaxBlockFrameBytes || len(b.blk.Seqs) == telemetry.MaxSeqs) {
 		closed = b.close()
 	}
 	f, d, err := b.fr.Read(r)

@@ -106,7 +106,7 @@ func runDaemon(ctx context.Context, o *daemonOptions, s streams) error {
 		return err
 	}
 	defer st.Close()
-	gw, err := device.NewGateway(st, device.GatewayOptions{GatewayID: o.gatewayID, Logs: ring})
+	gw, err := device.NewGateway(st, device.GatewayOptions{GatewayID: o.gatewayID, Logs: ring, Logger: log.With("component", "telemetry")})
 	if err != nil {
 		return err
 	}
@@ -143,10 +143,14 @@ func runDaemon(ctx context.Context, o *daemonOptions, s streams) error {
 }
 
 // buildServices makes the gateway's services, in start order (they stop in
-// the reverse order): the field drivers, time, the network, the uplink,
-// the health rules, and last the SSH door, which the caller binds.
+// the reverse order): the group commit of readings, the field drivers,
+// time, the network, the uplink, the health rules, and last the SSH door,
+// which the caller binds.
 func buildServices(o *daemonOptions, gw *device.Gateway, acc *access.Service, fw *firmware.Manager, log *slog.Logger) ([]service, func(net.Listener) service, error) {
 	var svcs []service
+	// The group commit stores readings once per store.commit_interval. It
+	// stops after the drivers, and commits what they reported last.
+	svcs = append(svcs, service{"readings", gw.Committer().Run})
 	// The field drivers poll the site's devices and follow its changes.
 	engine := modbus.New(gw, modbus.Options{Logger: log.With("component", "modbus")})
 	svcs = append(svcs, service{"modbus", engine.Run})

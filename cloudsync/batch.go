@@ -60,8 +60,8 @@ func (b *batcher) refresh() {
 	if time.Since(b.readAt) < settingsEvery {
 		return
 	}
-	s, _ := b.u.gw.Site()
-	b.format, b.maxAge, b.readAt = s.Uplink.TelemetryFormat, s.Uplink.BatchMaxAge.Std(), time.Now()
+	s := b.u.gw.UplinkSettings()
+	b.format, b.maxAge, b.readAt = s.TelemetryFormat, s.BatchMaxAge.Std(), time.Now()
 	if b.u.cfg.BatchMaxAge > 0 {
 		b.maxAge = b.u.cfg.BatchMaxAge
 	}

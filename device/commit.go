@@ -193,12 +193,15 @@ func (c *Committer) poke() {
 // report by exception and did not change enough are counted, not queued.
 func (c *Committer) Add(readings []field.Reading) {
 	c.mu.Lock()
+	filter := len(c.filters) > 0
 	for _, r := range readings {
 		s := telemetry.Series{Device: r.Device, Point: r.Point}
 		smp := toSample(r)
-		if f := c.filters[s]; f != nil && !f.pass(smp) {
-			c.stats.Suppressed++
-			continue
+		if filter {
+			if f := c.filters[s]; f != nil && !f.pass(smp) {
+				c.stats.Suppressed++
+				continue
+			}
 		}
 		if len(c.pending) >= 2*MaxPendingReadings {
 			c.stats.Dropped++

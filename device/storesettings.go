@@ -127,3 +127,11 @@ func (p Point) report() field.Report {
 	}
 	return r
 }
+
+// UplinkSettings returns the site's uplink section (without copying the
+// rest of the site: the uplink reads it often).
+func (g *Gateway) UplinkSettings() UplinkSettings {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	return g.site.Uplink
+}

@@ -24,9 +24,11 @@ const (
 	// under the 128 KiB many cloud brokers accept.
 	MaxBlockFrameBytes = 96 << 10
 	// MaxJSONReadings bounds the readings of one JSON telemetry message
-	// (about 110 bytes each). A frame is never split: a message holds at
-	// least one whole frame.
-	MaxJSONReadings = 4096
+	// (about 120 bytes each, so about 120 KB). A frame is never split: a
+	// message holds at least one whole frame, which on a large site is
+	// more (2,000 readings a second make 240 KB frames at a 1 s commit
+	// interval; a shorter interval makes smaller ones).
+	MaxJSONReadings = 1000
 	// settingsEvery is how often the batcher reads the site's uplink
 	// settings again.
 	settingsEvery = time.Second

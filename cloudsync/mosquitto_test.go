@@ -398,22 +398,7 @@ func monthly100at10s(b *testing.B, points []device.Point, value valueFunc) float
 		b.Fatal(err)
 	}
 	readingsSite(b, gw, 5, points, nil)
-	t0 := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
-	rs := make([]field.Reading, len(points))
-	for cycle := range 60 {
-		for d := 1; d <= 5; d++ {
-			ts := t0.Add(time.Duration(cycle)*10*time.Second + time.Duration(d*7)*time.Millisecond)
-			for p := range rs {
-				rs[p] = field.Reading{Device: fmt.Sprintf("dev-%d", d), Point: points[p].Name, Value: field.Number(value(d, p, ts)), Quality: field.QualityGood, TS: ts}
-			}
-			if err := gw.FieldSink().Record(field.Status{Device: rs[0].Device, State: field.StateOnline}, rs); err != nil {
-				b.Fatal(err)
-			}
-		}
-		if err := gw.Committer().Flush(); err != nil {
-			b.Fatal(err)
-		}
-	}
+	commitCycles(b, gw, 5, points, 0, 60, 10*time.Second, value)
 	perReading := liveBlockBytes(b, st, 1)
 	return perReading * 100 * (30 * 24 * 3600 / 10) / (1 << 20)
 }

@@ -51,11 +51,18 @@ func slowValues(d, p int, ts time.Time) float64 {
 // group commit per second.
 func commitSeconds(t testing.TB, gw *device.Gateway, n int, points []device.Point, from, secs int, value valueFunc) {
 	t.Helper()
+	commitCycles(t, gw, n, points, from, secs, time.Second, value)
+}
+
+// commitCycles records cycles from..from+count-1 of every device, one
+// every period, and commits after each.
+func commitCycles(t testing.TB, gw *device.Gateway, n int, points []device.Point, from, count int, period time.Duration, value valueFunc) {
+	t.Helper()
 	t0 := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
 	rs := make([]field.Reading, len(points))
-	for sec := from; sec < from+secs; sec++ {
+	for c := from; c < from+count; c++ {
 		for d := 1; d <= n; d++ {
-			ts := t0.Add(time.Duration(sec)*time.Second + time.Duration(d*7)*time.Millisecond)
+			ts := t0.Add(time.Duration(c)*period + time.Duration(d*7)*time.Millisecond)
 			for p := range rs {
 				rs[p] = field.Reading{Device: fmt.Sprintf("dev-%d", d), Point: points[p].Name, Value: field.Number(value(d, p, ts)), Quality: field.QualityGood, TS: ts}
 			}

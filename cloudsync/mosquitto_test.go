@@ -45,6 +45,8 @@ type mosquitto struct {
 	files broker.Files
 	cmd   *exec.Cmd
 	log   string // the broker's log file, subscriptions included
+
+	subscribers int
 }
 
 func startMosquitto(tb testing.TB) *mosquitto {
@@ -115,12 +117,16 @@ func (m *mosquitto) subscribe(tb testing.TB, topic string) *seqCounter {
 	tb.Helper()
 	_, port, _ := net.SplitHostPort(m.addr)
 	// The broker logs "<client id> <qos> <filter>" for each subscription.
-	subscribed := func() int { return strings.Count(m.logText(), "test-subscriber 1 "+topic+"\n") }
+	// Each subscriber has its own client id: a second client with the same
+	// id would take the first one's session over.
+	m.subscribers++
+	id := fmt.Sprintf("test-subscriber-%d", m.subscribers)
+	subscribed := func() int { return strings.Count(m.logText(), id+" 1 "+topic+"\n") }
 	before := subscribed()
 	// One line per message: the topic and the payload in hex (blocks are
 	// binary).
 	cmd := exec.Command("mosquitto_sub", "-h", "127.0.0.1", "-p", port, "--cafile", m.files.CA, "--cert", m.files.ClientCert,
-		"--key", m.files.ClientKey, "-i", "test-subscriber", "-q", "1", "-t", topic, "-F", "%t %x")
+		"--key", m.files.ClientKey, "-i", id, "-q", "1", "-t", topic, "-F", "%t %x")
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		tb.Fatal(err)

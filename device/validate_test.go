@@ -154,7 +154,7 @@ func TestValidateRules(t *testing.T) {
 		{"eui not hex", func(s *Site) { s.LoRa.GatewayEUI = "0016c001ff10a23g" }, "lora.gateway_eui", "is not 16 hex digits"},
 		{"eui missing", func(s *Site) { s.LoRa.GatewayEUI = "" }, "lora.gateway_eui", "is required when lora is enabled"},
 		{"network server no port", func(s *Site) { s.LoRa.NetworkServer = "ns.example.com" }, "lora.network_server", "has no port"},
-		{"network server missing", func(s *Site) { s.LoRa.NetworkServer = "" }, "lora.network_server", "is required when lora is enabled"},
+		{"network server missing", func(s *Site) { s.LoRa.NetworkServer, s.LoRa.Mode = "", LoRaForward }, "lora.network_server", "is required when lora is enabled"},
 
 		// modbus buses
 		{"bus name bad", func(s *Site) { s.Modbus.Buses[1].Name = "plant room"; dev(s, 1).Bus = "plant room" }, "modbus.buses[1].name", `"plant room" contains ' ' (use letters, digits, '_', '.', '-')`},

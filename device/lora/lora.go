@@ -28,6 +28,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"reflect"
 	"strings"
 	"sync"
 
@@ -102,7 +103,7 @@ func (r *Radio) Status() Status {
 	s := r.site()
 	l := s.LoRa
 	r.mu.Lock()
-	if r.applied == nil || *r.applied != l {
+	if r.applied == nil || !reflect.DeepEqual(*r.applied, l) {
 		cfg := l
 		if l.PermanentlyDisabled {
 			cfg.Enabled = false

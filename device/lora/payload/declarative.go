@@ -131,6 +131,8 @@ type Field struct {
 
 // Problem is one thing wrong with a codec definition.
 type Problem struct {
+	// List names the list the index is in: "" for fields, "downlinks".
+	List string
 	// Field is the index of the field concerned, -1 for the codec itself.
 	Field int
 	// Key is the field's key concerned ("type", "byte"), empty for the field.
@@ -138,12 +140,17 @@ type Problem struct {
 	Msg string
 }
 
-// Path is "fields[2].type" (or "fields", "name" for the codec).
+// Path is "fields[2].type" or "downlinks[0].fport" (or "fields", "name"
+// for the codec).
 func (p Problem) Path() string {
 	if p.Field < 0 {
 		return p.Key
 	}
-	s := fmt.Sprintf("fields[%d]", p.Field)
+	list := p.List
+	if list == "" {
+		list = "fields"
+	}
+	s := fmt.Sprintf("%s[%d]", list, p.Field)
 	if p.Key != "" {
 		s += "." + p.Key
 	}

@@ -262,6 +262,9 @@ func (l *LoRa) validateLoRa(v *problems, path string) {
 			v.add(joinPath(path, "packet_forwarder"), "%s", msg)
 		}
 	}
+	if l.Enabled && l.EffectiveMode() == LoRaEmbedded && loraRegions.known(l.Region) && l.Region != RegionEU868 {
+		v.add(joinPath(path, "region"), "the embedded network server serves EU868 only; use mode: forward with a network server for %s", l.Region)
+	}
 	if l.EffectiveMode() == LoRaForward && l.NetworkServer != "" && l.NetworkServer == l.EffectivePacketForwarder() {
 		v.add(joinPath(path, "network_server"), "%s is the packet forwarder's own address: frames would be sent back to the gateway; name the remote network server", l.NetworkServer)
 	}
@@ -385,6 +388,8 @@ func checkKey(v *problems, path string, k Secret, required bool) {
 	case k.IsPlaceholder():
 	case len(k.Reveal()) != 32 || !isHex(k.Reveal()):
 		v.add(path, "must be 32 hex digits (the given key has %d characters)", len(k.Reveal()))
+	case strings.Trim(k.Reveal(), "0") == "":
+		v.add(path, "is all zeros, which is no key; write the device's own key")
 	}
 }
 

@@ -100,7 +100,9 @@ func TestLoRaValidateRules(t *testing.T) {
 		{"dev_eui missing", func(s *Site) { dev(s, 0).DevEUI = "" }, "lora.devices[0].dev_eui", "is required (16 hex digits"},
 		{"dev_eui short", func(s *Site) { dev(s, 0).DevEUI = "70b3d57ed000001" }, "lora.devices[0].dev_eui", "is not 16 hex digits"},
 		{"dev_eui duplicate any case", func(s *Site) { dev(s, 1).DevEUI = "70B3D57ED0000001" }, "lora.devices[1].dev_eui", "already the dev_eui of devices[0]"},
-		{"activation missing", func(s *Site) { dev(s, 0).Activation, dev(s, 0).DevAddr, dev(s, 0).NwkSKey, dev(s, 0).AppSKey = 0, "", "", "" }, "lora.devices[0].activation", "is required (otaa, abp)"},
+		{"activation missing", func(s *Site) {
+			dev(s, 0).Activation, dev(s, 0).DevAddr, dev(s, 0).NwkSKey, dev(s, 0).AppSKey = 0, "", "", ""
+		}, "lora.devices[0].activation", "is required (otaa, abp)"},
 		{"abp without dev_addr", func(s *Site) { dev(s, 0).DevAddr = "" }, "lora.devices[0].dev_addr", "is required (8 hex digits"},
 		{"abp dev_addr bad", func(s *Site) { dev(s, 0).DevAddr = "26011bdz" }, "lora.devices[0].dev_addr", "is not 8 hex digits"},
 		{"abp without nwk_s_key", func(s *Site) { dev(s, 0).NwkSKey = "" }, "lora.devices[0].nwk_s_key", "is required (32 hex digits"},
@@ -111,6 +113,9 @@ func TestLoRaValidateRules(t *testing.T) {
 		{"otaa without app_key", func(s *Site) { dev(s, 1).AppKey = "" }, "lora.devices[1].app_key", "is required (32 hex digits"},
 		{"otaa app_key not hex", func(s *Site) { dev(s, 1).AppKey = Secret(strings.Repeat("g", 32)) }, "lora.devices[1].app_key", "must be 32 hex digits"},
 		{"otaa with dev_addr", func(s *Site) { dev(s, 1).DevAddr = "26011bda" }, "lora.devices[1].dev_addr", "applies to abp devices only"},
+		{"key all zeros", func(s *Site) { dev(s, 1).AppKey = Secret(strings.Repeat("0", 32)) }, "lora.devices[1].app_key", "is all zeros"},
+		{"embedded US915", func(s *Site) { s.LoRa.Region = RegionUS915 }, "lora.region", "serves EU868 only"},
+		{"forward US915", func(s *Site) { s.LoRa.Region, s.LoRa.Mode = RegionUS915, LoRaForward }, "", ""},
 		{"class unknown", func(s *Site) { dev(s, 1).Class = 3 }, "lora.devices[1].class", "not a LoRaWAN class this gateway serves (valid: A)"},
 		{"codec unknown", func(s *Site) { dev(s, 2).Codec = "valve-v3" }, "lora.devices[2].codec", `unknown codec "valve-v3" (known: cayenne-lpp, valve-v2); did you mean "valve-v2"?`},
 		{"interval short", func(s *Site) { dev(s, 1).Interval = sec(5e9) }, "lora.devices[1].interval", "5s is outside 10s..24h"},

@@ -145,7 +145,7 @@ func TestValidateRules(t *testing.T) {
 
 		// lora
 		{"lora disabled, nothing set", func(s *Site) { s.LoRa = LoRa{} }, "", ""},
-		{"lora region AS923-3", func(s *Site) { s.LoRa.Region = RegionAS923_3 }, "", ""},
+		{"lora region AS923-3", func(s *Site) { s.LoRa.Region, s.LoRa.Mode = RegionAS923_3, LoRaForward }, "", ""},
 		{"lora region missing", func(s *Site) { s.LoRa.Region = 0 }, "lora.region", "is required when lora is enabled (EU868, US915"},
 		{"lora region unknown", func(s *Site) { s.LoRa.Region = LoRaRegion(99) }, "lora.region", "99 is not a LoRa region"},
 		{"lora permanently disabled", func(s *Site) { s.LoRa.PermanentlyDisabled = true }, "lora.enabled", "sitegate radio enable lora"},

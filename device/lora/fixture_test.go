@@ -369,3 +369,11 @@ func uplink(t testing.TB, addr lorawan.DevAddr, keys lorawan.SessionKeys, fcnt u
 	}
 	return phy
 }
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}

@@ -181,7 +181,7 @@ type radioConf struct {
 func confOf(l device.LoRa) (radioConf, error) {
 	c := radioConf{running: l.Running(), mode: l.EffectiveMode(), address: l.EffectivePacketForwarder()}
 	if !c.running {
-		return radioConf{}, nil
+		return radioConf{address: c.address}, nil
 	}
 	if c.mode == device.LoRaForward {
 		c.remote = l.NetworkServer

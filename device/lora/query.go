@@ -58,14 +58,12 @@ type Concentrator struct {
 
 // Concentrator returns the packet forwarder side's state.
 func (d *Driver) Concentrator() Concentrator {
-	site, _ := d.gw.Site()
-	l := site.LoRa
 	d.mu.Lock()
-	inst, lastErr := d.inst, d.lastErr
+	inst, lastErr, conf := d.inst, d.lastErr, d.conf
 	d.mu.Unlock()
-	c := Concentrator{State: ServerOff, Address: l.EffectivePacketForwarder(), GatewayEUI: l.GatewayEUI}
-	if l.Running() {
-		c.Mode = l.EffectiveMode().String()
+	c := Concentrator{State: ServerOff, Address: conf.address}
+	if conf.running {
+		c.Mode, c.GatewayEUI = conf.mode.String(), conf.gateway.String()
 		c.State = ServerFailed
 		if lastErr != nil {
 			c.Error = lastErr.Error()

@@ -121,7 +121,6 @@ func BenchmarkJoin(b *testing.B) {
 	}
 }
 
-
 // BenchmarkMemoryPer1000Devices measures the heap that 1,000 devices cost
 // once each has sent an uplink: the site's devices, the network server's
 // sessions and status, the driver's state, and the field layer's latest

@@ -49,10 +49,10 @@ func BenchmarkEmbeddedUplinks(b *testing.B) {
 	}
 	var sessions []sess
 	for i := range devices {
-		d, a, k := abpDevice(fmt.Sprintf("lora-%d", i), byte(i), "")
+		d, _, k := abpDevice(fmt.Sprintf("lora-%d", i), byte(i), "")
 		d.DevEUI = fmt.Sprintf("70b3d57ed00100%02x", i)
 		d.DevAddr = fmt.Sprintf("2601%04x", i)
-		a, _ = lorawan.ParseDevAddr(d.DevAddr)
+		a, _ := lorawan.ParseDevAddr(d.DevAddr)
 		devs, sessions = append(devs, d), append(sessions, sess{a, k})
 	}
 	f := startGateway(b, b.TempDir(), embeddedSite(devs...), lora.Options{Limits: unlimited, DedupWindow: ns.DefaultDedupWindow, Listen: bigBuffer})

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -23,8 +22,8 @@ import (
 	"github.com/sitegate/sitegate/device/wan"
 	"github.com/sitegate/sitegate/device/wifi"
 	"github.com/sitegate/sitegate/store"
-	"github.com/sitegate/sitegate/tui"
 	"github.com/sitegate/sitegate/tui/access"
+	"github.com/sitegate/sitegate/tui/sshd"
 )
 
 // firmwareUpdater adapts the firmware manager to what sessions may use.
@@ -106,7 +105,7 @@ func runDaemon(ctx context.Context, o *daemonOptions, s streams) error {
 		return err
 	}
 	defer st.Close()
-	gw, err := device.NewGateway(st, device.GatewayOptions{GatewayID: o.gatewayID, Logs: ring})
+	gw, err := device.NewGateway(st, device.GatewayOptions{GatewayID: o.gatewayID, Logs: ring, Logger: log.With("component", "gateway")})
 	if err != nil {
 		return err
 	}
@@ -220,34 +219,24 @@ func runDaemon(ctx context.Context, o *daemonOptions, s streams) error {
 	}
 	mon.Start()
 	defer mon.Stop()
-	srv, err := tui.NewServer(tui.Config{Gateway: gw, Access: acc, DataDir: o.dataDir, Logger: log.With("component", "ssh"), Version: "sitegate_" + version})
-	if err != nil {
-		return err
-	}
 	ln, err := net.Listen("tcp", o.sshAddr)
 	if err != nil {
 		return fmt.Errorf("listen for SSH on %s: %w (choose another address with --ssh-addr)", o.sshAddr, err)
+	}
+	srv, err := sshd.NewServer(sshd.Config{Gateway: gw, Access: acc, Listener: ln, DataDir: o.dataDir, Logger: log.With("component", "ssh"), Version: "sitegate_" + version})
+	if err != nil {
+		ln.Close()
+		return err
 	}
 	_, rev := gw.Site()
 	log.Info("gateway started", "gateway_id", gw.ID(), "data", o.dataDir, "ssh", ln.Addr().String(), "site_rev", rev, "version", version)
 	if o.ready != nil {
 		o.ready(ln.Addr())
 	}
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
-
-	select {
-	case <-ctx.Done():
-		log.Info("stopping", "grace", shutdownGrace.String())
-	case err := <-serveErr:
-		if err != nil {
-			return fmt.Errorf("ssh server: %w", err)
-		}
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, net.ErrClosed) {
-		log.Warn("ssh server did not stop cleanly", "err", err)
+	// The SSH server stops when ctx ends: open consoles restore their
+	// terminals and say why, within its grace.
+	if err := srv.Run(ctx); err != nil {
+		return err
 	}
 	log.Info("stopped")
 	return nil

@@ -21,7 +21,9 @@ import (
 	"github.com/sitegate/sitegate/tui/access"
 )
 
-func newClock() *clockwork.Fake { return clockwork.NewFake(time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)) }
+func newClock() *clockwork.Fake {
+	return clockwork.NewFake(time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC))
+}
 
 // fastHasher keeps unit tests quick; the RFC 9106 parameters are exercised
 // by TestRFC9106Hash.

@@ -1,0 +1,42 @@
+package common
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/sitegate/sitegate/device"
+)
+
+// Stale is a save the gateway refused because the site changed since the
+// screen loaded it: who changed what, said for people, with the way out.
+type Stale struct {
+	err *device.StaleError
+	by  string
+}
+
+// AsStale returns the refusal in err when it is a stale change.
+func AsStale(s *Session, err error) (*Stale, bool) {
+	var se *device.StaleError
+	if !errors.As(err, &se) {
+		return nil, false
+	}
+	return &Stale{err: se, by: s.Name(se.Author)}, true
+}
+
+// Text says what happened and what to do.
+func (st *Stale) Text(loc *time.Location, reload string) string {
+	e := st.err
+	var b strings.Builder
+	fmt.Fprintf(&b, "Not saved: the site changed since you loaded it (revision %d, now %d", e.Base, e.Current)
+	if e.Author != "" {
+		fmt.Fprintf(&b, ", by %s at %s", st.by, e.Time.In(loc).Format("15:04:05"))
+	}
+	b.WriteString(").")
+	if len(e.Changed) > 0 {
+		b.WriteString("\nChanged: " + strings.Join(e.Changed, ", ") + ".")
+	}
+	b.WriteString("\n" + reload + " reloads the site; then make your change again.")
+	return b.String()
+}

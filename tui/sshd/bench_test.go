@@ -142,7 +142,7 @@ func BenchmarkConcurrentSessions(b *testing.B) {
 		}
 		// Live updates flow to every session for a while.
 		for j := 0; j < 200; j++ {
-			_ = e.gw.Audit(device.Actor{ID: "u-bench", Role: "admin"}, "command.exec", fmt.Sprint("cmd", j), device.ResultOK)
+			_ = e.gw.Audit(device.Actor{ID: "u-bench", Role: "admin"}, device.ActionCommandExec, fmt.Sprint("cmd", j), device.ResultOK)
 		}
 		waitFor(b, "all sessions registered", func() bool { return len(e.gw.Sessions()) >= sessions })
 		runtime.GC()

@@ -166,7 +166,7 @@ func TestLogsFollowStreamsNewAuditEvents(t *testing.T) {
 	if err := dec.Decode(&first); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.gw.Audit(device.Actor{ID: "u-x", Role: "admin"}, "user.create", "u-y", device.ResultOK); err != nil {
+	if err := e.gw.Audit(device.Actor{ID: "u-x", Role: "admin"}, device.ActionUserCreate, "u-y", device.ResultOK); err != nil {
 		t.Fatal(err)
 	}
 	for {

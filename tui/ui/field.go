@@ -79,11 +79,8 @@ type fieldScreen struct {
 	w, h int
 	mode fieldMode
 
-	// site and rev are the site the screen shows; every change is based
-	// on rev, and refused if someone saved since.
-	site  *device.Site
-	rev   uint64
-	stale *common.Stale
+	// The site the screen shows; every change is based on its revision.
+	base common.Base
 
 	nodes  []node
 	cursor int
@@ -145,13 +142,13 @@ func (m *fieldScreen) fieldOps() bool { return m.s.Can(access.PermFieldWrite) }
 func (m *fieldScreen) Keys() []key.Binding {
 	k := m.s.Keys
 	if m.mode != fieldTree {
-		if m.stale != nil {
+		if m.base.Stale != nil {
 			return []key.Binding{k.Reload, k.Back}
 		}
 		return []key.Binding{k.Back}
 	}
 	var ks []key.Binding
-	if m.stale != nil {
+	if m.base.Stale != nil {
 		ks = append(ks, k.Reload)
 	}
 	n, ok := m.selected()
@@ -185,15 +182,14 @@ func (m *fieldScreen) Keys() []key.Binding {
 // the tree, keeping the cursor on the same node when it still exists.
 func (m *fieldScreen) reload() {
 	keep, _ := m.selected()
-	m.site, m.rev = m.src.Site()
-	m.stale = nil
+	m.base.Load(m.src)
 	topo := m.src.Field().Topology()
 	m.nodes = m.nodes[:0]
 	for _, p := range field.Protocols() {
 		var buses []string
 		if p == field.Modbus {
 			// Modbus buses belong to the site, with or without devices.
-			for _, b := range m.site.Modbus.Buses {
+			for _, b := range m.base.Site.Modbus.Buses {
 				buses = append(buses, b.Name)
 			}
 		}
@@ -234,13 +230,9 @@ func (m *fieldScreen) selected() (node, bool) {
 }
 
 // apply stores a changed site based on the revision the screen shows. A
-// stale change is kept in m.stale for the screen to explain.
+// stale change is kept in m.base.Stale for the screen to explain.
 func (m *fieldScreen) apply(next *device.Site, what string) (string, error) {
-	ch, err := m.s.ApplySite(device.Edit{Action: device.ActionConfigChange, Base: m.rev}, next)
-	if stale, ok := common.AsStale(m.s, err); ok {
-		m.stale = stale
-		return "", err
-	}
+	ch, err := m.base.Apply(m.s, device.ActionConfigChange, next)
 	if err != nil {
 		return "", err
 	}
@@ -248,17 +240,12 @@ func (m *fieldScreen) apply(next *device.Site, what string) (string, error) {
 	return fmt.Sprintf("%s: site revision %d", what, ch.Rev), nil
 }
 
-// staleText explains a refused stale change.
-func (m *fieldScreen) staleText() string {
-	return m.stale.Text(m.site.Clock.Location(), m.s.Keys.Reload.Help().Key)
-}
-
 func (m *fieldScreen) Update(msg tea.Msg) (common.Component, tea.Cmd) {
 	switch msg := msg.(type) {
 	case common.EventMsg:
 		// The tree follows the site while nothing is being edited; an
 		// open form keeps the revision it was opened at.
-		if msg.Event.Kind == device.EventSite && m.mode == fieldTree && m.stale == nil {
+		if msg.Event.Kind == device.EventSite && m.mode == fieldTree && m.base.Stale == nil {
 			m.reload()
 		}
 		return m, nil
@@ -289,7 +276,7 @@ func (m *fieldScreen) Update(msg tea.Msg) (common.Component, tea.Cmd) {
 		}
 		return m, common.Flash(msg.text)
 	case tea.KeyPressMsg:
-		if m.stale != nil && key.Matches(msg, m.s.Keys.Reload) {
+		if m.base.Stale != nil && key.Matches(msg, m.s.Keys.Reload) {
 			m.mode = fieldTree
 			m.reload()
 			return m, common.Flash("Reloaded the site; make your change again.")
@@ -326,19 +313,18 @@ func (m *fieldScreen) Update(msg tea.Msg) (common.Component, tea.Cmd) {
 	case fieldLab:
 		return m, m.labUpdate(msg)
 	case fieldForm:
-		cmd, out := m.form.Step(msg)
-		switch out {
-		case common.Cancelled:
-			m.mode = fieldTree
-			if m.stale != nil {
-				m.reload()
-			}
-		case common.Submitted:
-			return m, tea.Batch(cmd, m.submit())
-		}
-		return m, cmd
+		return m, m.form.Handle(msg, m.closeForm, m.submit)
 	}
 	return m, nil
+}
+
+// closeForm leaves a form without saving; after a refused stale save the
+// tree shows the site as it is now.
+func (m *fieldScreen) closeForm() {
+	m.mode = fieldTree
+	if m.base.Stale != nil {
+		m.reload()
+	}
 }
 
 func (m *fieldScreen) treeKey(k tea.KeyPressMsg) tea.Cmd {
@@ -544,8 +530,8 @@ func (m *fieldScreen) View() string {
 		right += "\n\n" + st.Text.Warn.Render(m.confirm) + st.Text.Normal.Render("  y yes · n no")
 	case m.busy.Active():
 		right += "\n\n" + m.busy.View(st)
-	case m.stale != nil:
-		right += "\n\n" + st.Text.Error.Render(m.staleText())
+	case m.base.Stale != nil:
+		right += "\n\n" + st.Text.Error.Render(m.base.StaleText(m.s))
 	}
 	lw := min(max(m.w*2/5, 30), 60)
 	return lipgloss.JoinHorizontal(lipgloss.Top,

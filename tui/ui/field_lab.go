@@ -103,14 +103,7 @@ func (m *fieldScreen) labRead() tea.Cmd {
 
 func (m *fieldScreen) labUpdate(msg tea.Msg) tea.Cmd {
 	if m.formKind == formLab {
-		cmd, out := m.form.Step(msg)
-		switch out {
-		case common.Cancelled:
-			m.mode = fieldTree
-		case common.Submitted:
-			return tea.Batch(cmd, m.labRead())
-		}
-		return cmd
+		return m.form.Handle(msg, func() { m.mode = fieldTree }, m.labRead)
 	}
 	k, isKey := msg.(tea.KeyPressMsg)
 	if !isKey {
@@ -154,15 +147,15 @@ func (m *fieldScreen) labSave() tea.Cmd {
 		p = device.Point{Name: name}
 	}
 	p.Table, p.Address, p.Type, p.Order = m.lab.table, m.lab.address, t, o
-	next := m.site.Clone()
+	next := m.base.Site.Clone()
 	if err := next.PutPoint(m.lab.device, name, p); err != nil {
 		m.lab.err = err.Error()
 		return nil
 	}
 	text, err := m.apply(next, fmt.Sprintf("point %s as %s %s", name, t, o))
 	switch {
-	case m.stale != nil:
-		m.lab.err = m.staleText()
+	case m.base.Stale != nil:
+		m.lab.err = m.base.StaleText(m.s)
 		return nil
 	case err != nil:
 		m.lab.err = common.ProblemLines(err)

@@ -72,10 +72,10 @@ func (m *fieldScreen) modbusKey(k tea.KeyPressMsg, n node) bool {
 	case key.Matches(k, keys.Add):
 		m.openPointForm(n.dev, device.Point{Table: device.TableHolding, Type: device.TypeUint16}, "")
 	case key.Matches(k, keys.Edit) && n.kind == nodeBus:
-		b, _ := m.site.Modbus.FindBus(n.bus)
+		b, _ := m.base.Site.Modbus.FindBus(n.bus)
 		m.openBusForm(b, b.Name)
 	case key.Matches(k, keys.Edit) && n.kind == nodeDevice:
-		d, _ := m.site.Modbus.FindDevice(n.dev)
+		d, _ := m.base.Site.Modbus.FindDevice(n.dev)
 		m.openDeviceForm(d, d.Name)
 	case key.Matches(k, keys.Edit):
 		if p, ok := m.modbusPoint(n); ok {
@@ -84,7 +84,7 @@ func (m *fieldScreen) modbusKey(k tea.KeyPressMsg, n node) bool {
 	case key.Matches(k, keys.Delete):
 		m.askDelete(n)
 	case key.Matches(k, keys.Profile) && n.kind == nodeDevice:
-		d, _ := m.site.Modbus.FindDevice(n.dev)
+		d, _ := m.base.Site.Modbus.FindDevice(n.dev)
 		m.form = common.NewForm(m.s.Styles, "Apply profile", common.FieldSpec{Label: "Profile of " + d.Name, Value: orNone(d.Profile), Options: profileChoices()})
 		m.formKind, m.editing, m.mode = formProfile, d.Name, fieldForm
 	default:
@@ -103,7 +103,7 @@ func orNone(profile string) string {
 // modbusPoint returns a Modbus point as the site defines it (its own, or
 // its profile's).
 func (m *fieldScreen) modbusPoint(n node) (device.Point, bool) {
-	d, ok := m.site.Modbus.FindDevice(n.dev)
+	d, ok := m.base.Site.Modbus.FindDevice(n.dev)
 	if !ok {
 		return device.Point{}, false
 	}
@@ -134,7 +134,7 @@ func (m *fieldScreen) openBusForm(b device.Bus, editing string) {
 
 func (m *fieldScreen) openDeviceForm(d device.Device, editing string) {
 	var buses []string
-	for _, b := range m.site.Modbus.Buses {
+	for _, b := range m.base.Site.Modbus.Buses {
 		buses = append(buses, b.Name)
 	}
 	m.form = common.NewForm(m.s.Styles, "Save device",
@@ -169,7 +169,7 @@ func (m *fieldScreen) submit() tea.Cmd {
 	if m.formKind == formWrite {
 		return m.write()
 	}
-	next := m.site.Clone()
+	next := m.base.Site.Clone()
 	var probs common.Problems
 	var what string
 	f := m.form
@@ -193,7 +193,7 @@ func (m *fieldScreen) submit() tea.Cmd {
 			d.Profile = p
 		}
 		d.SetMaxGap(probs.Int("Max gap", f.Value(5)))
-		if old, ok := m.site.Modbus.FindDevice(m.editing); ok && m.editing != "" {
+		if old, ok := m.base.Site.Modbus.FindDevice(m.editing); ok && m.editing != "" {
 			// The form does not show these: an edit keeps them.
 			d.Points, d.Timeout, d.MaxRegisters = old.Points, old.Timeout, old.MaxRegisters
 		}
@@ -229,8 +229,8 @@ func (m *fieldScreen) submit() tea.Cmd {
 	}
 	text, err := m.apply(next, what)
 	switch {
-	case m.stale != nil:
-		m.form.SetError(m.staleText())
+	case m.base.Stale != nil:
+		m.form.SetError(m.base.StaleText(m.s))
 		return nil
 	case err != nil:
 		m.form.SetError(common.ProblemLines(err))
@@ -243,7 +243,7 @@ func (m *fieldScreen) submit() tea.Cmd {
 // askDelete asks before deleting a bus, device or point; what the
 // topology does not allow is said at once.
 func (m *fieldScreen) askDelete(n node) {
-	next := m.site.Clone()
+	next := m.base.Site.Clone()
 	var err error
 	var q, done string
 	switch n.kind {
@@ -263,7 +263,7 @@ func (m *fieldScreen) askDelete(n node) {
 	}
 	m.ask(q, func() tea.Cmd {
 		if _, err := m.apply(next, done); err != nil {
-			if m.stale != nil {
+			if m.base.Stale != nil {
 				return nil // the tree says why, and how to reload
 			}
 			return common.FlashErr(err)
@@ -275,7 +275,7 @@ func (m *fieldScreen) askDelete(n node) {
 func (m *fieldScreen) modbusBusDetail(name string) []string {
 	st := m.s.Styles
 	kv := func(k, v string) string { return common.KV(st, 13, k, v) }
-	b, _ := m.site.Modbus.FindBus(name)
+	b, _ := m.base.Site.Modbus.FindBus(name)
 	lines := []string{st.Title.Render("Bus " + b.Name), kv("kind", b.Kind.String())}
 	if b.Kind == device.BusTCP {
 		lines = append(lines, kv("address", b.Address))
@@ -287,7 +287,7 @@ func (m *fieldScreen) modbusBusDetail(name string) []string {
 
 func (m *fieldScreen) modbusDeviceDetail(name string) []string {
 	kv := func(k, v string) string { return common.KV(m.s.Styles, 13, k, v) }
-	d, _ := m.site.Modbus.FindDevice(name)
+	d, _ := m.base.Site.Modbus.FindDevice(name)
 	return []string{kv("unit id", strconv.Itoa(d.UnitID)), kv("interval", d.Interval.String()), kv("profile", format.Dash(d.Profile)),
 		kv("points", strconv.Itoa(len(d.EffectivePoints())))}
 }

@@ -68,11 +68,8 @@ type networkScreen struct {
 	confirm  string
 	action   func() tea.Cmd
 	busy     common.Busy
-	// site and rev are the site the screen shows; changes are based on
-	// rev.
-	site  *device.Site
-	rev   uint64
-	stale *common.Stale
+	// The site the screen shows; every change is based on its revision.
+	base common.Base
 }
 
 func newNetworkScreen(s *common.Session, src NetworkSource) *networkScreen {
@@ -81,7 +78,7 @@ func newNetworkScreen(s *common.Session, src NetworkSource) *networkScreen {
 	return n
 }
 
-func (n *networkScreen) reload() { n.site, n.rev = n.src.Site(); n.stale = nil }
+func (n *networkScreen) reload() { n.base.Load(n.src) }
 
 func (n *networkScreen) Title() string    { return "Network" }
 func (n *networkScreen) SetSize(w, h int) { n.w, n.h = w, h }
@@ -95,7 +92,7 @@ func (n *networkScreen) Keys() []key.Binding {
 		return nil
 	}
 	var ks []key.Binding
-	if n.stale != nil {
+	if n.base.Stale != nil {
 		ks = append(ks, k.Reload)
 	}
 	if n.src.Probation().Active && n.editable() {
@@ -112,18 +109,15 @@ func (n *networkScreen) Keys() []key.Binding {
 func (n *networkScreen) apply(next *device.Site, what string) error {
 	var risky []string
 	if nw := n.src.Network(); nw != nil {
-		risky = nw.RiskyChanges(n.site, next)
+		risky = nw.RiskyChanges(n.base.Site, next)
 	}
-	before := n.site
-	if _, err := n.s.ApplySite(device.Edit{Action: device.ActionConfigChange, Base: n.rev}, next); err != nil {
-		if stale, ok := common.AsStale(n.s, err); ok {
-			n.stale = stale
-		}
+	before := n.base.Site
+	if _, err := n.base.Apply(n.s, device.ActionConfigChange, next); err != nil {
 		return err
 	}
 	n.reload()
 	if len(risky) > 0 {
-		return n.src.StartProbation(n.s.Actor(), before, n.site, what+": "+strings.Join(risky, ", "))
+		return n.src.StartProbation(n.s.Actor(), before, n.base.Site, what+": "+strings.Join(risky, ", "))
 	}
 	return nil
 }
@@ -132,7 +126,7 @@ func (n *networkScreen) Update(msg tea.Msg) (common.Component, tea.Cmd) {
 	keys := n.s.Keys
 	switch msg := msg.(type) {
 	case common.EventMsg:
-		if msg.Event.Kind == device.EventSite && n.mode == netView && n.stale == nil {
+		if msg.Event.Kind == device.EventSite && n.mode == netView && n.base.Stale == nil {
 			n.reload()
 		}
 		return n, nil
@@ -163,14 +157,7 @@ func (n *networkScreen) Update(msg tea.Msg) (common.Component, tea.Cmd) {
 		}
 		return n, nil
 	case netForm:
-		cmd, out := n.form.Step(msg)
-		switch out {
-		case common.Cancelled:
-			n.mode = netView
-		case common.Submitted:
-			return n, tea.Batch(cmd, n.submit())
-		}
-		return n, cmd
+		return n, n.form.Handle(msg, func() { n.mode = netView }, n.submit)
 	}
 	if !isKey || n.busy.Active() {
 		return n, nil
@@ -197,7 +184,7 @@ func (n *networkScreen) scanKey(k tea.KeyPressMsg) {
 // viewKey handles the keys of the overview.
 func (n *networkScreen) viewKey(k tea.KeyPressMsg) tea.Cmd {
 	keys := n.s.Keys
-	site := n.site
+	site := n.base.Site
 	if p := n.src.Probation(); p.Active && n.editable() {
 		switch {
 		case key.Matches(k, keys.Confirm):
@@ -215,7 +202,7 @@ func (n *networkScreen) viewKey(k tea.KeyPressMsg) tea.Cmd {
 		}
 	}
 	switch {
-	case n.stale != nil && key.Matches(k, keys.Reload):
+	case n.base.Stale != nil && key.Matches(k, keys.Reload):
 		n.reload()
 	case key.Matches(k, keys.Up):
 		n.cursor = max(n.cursor-1, 0)
@@ -257,10 +244,10 @@ func (n *networkScreen) movePriority(down bool) tea.Cmd {
 	if down {
 		j = n.cursor + 1
 	}
-	if j < 0 || j >= len(n.site.WAN.Priority) {
+	if j < 0 || j >= len(n.base.Site.WAN.Priority) {
 		return nil
 	}
-	next := n.site.Clone()
+	next := n.base.Site.Clone()
 	next.WAN.Priority[i], next.WAN.Priority[j] = next.WAN.Priority[j], next.WAN.Priority[i]
 	if err := n.apply(next, "WAN priority "+joinLinks(next.WAN.Priority)); err != nil {
 		return common.FlashErr(err)
@@ -274,7 +261,7 @@ func (n *networkScreen) movePriority(down bool) tea.Cmd {
 func (n *networkScreen) scanWiFi() tea.Cmd {
 	nw := n.src.Network()
 	if nw == nil {
-		n.openWiFiForm(n.site.WiFi.SSID, n.site.WiFi.Security.String())
+		n.openWiFiForm(n.base.Site.WiFi.SSID, n.base.Site.WiFi.Security.String())
 		return nil
 	}
 	ctx := n.s.Ctx
@@ -297,11 +284,11 @@ func (n *networkScreen) openWiFiForm(ssid, security string) {
 		security = "wpa2-psk"
 	}
 	pass := ""
-	if n.site.WiFi.Passphrase.IsSet() && ssid == n.site.WiFi.SSID {
+	if n.base.Site.WiFi.Passphrase.IsSet() && ssid == n.base.Site.WiFi.SSID {
 		pass = device.SecretPlaceholder
 	}
 	n.form = common.NewForm(n.s.Styles, "Save Wi-Fi",
-		common.FieldSpec{Label: "Enabled", Value: common.YesNo(n.site.WiFi.Enabled), Options: []string{"no", "yes"}},
+		common.FieldSpec{Label: "Enabled", Value: common.YesNo(n.base.Site.WiFi.Enabled), Options: []string{"no", "yes"}},
 		common.FieldSpec{Label: "SSID", Value: ssid, Limit: 32},
 		common.FieldSpec{Label: "Security", Value: security, Options: []string{"wpa2-psk", "wpa3-sae"}},
 		common.FieldSpec{Label: "Passphrase", Value: pass, Secret: true, Placeholder: "8-63 characters", Limit: 64})
@@ -340,7 +327,7 @@ func (n *networkScreen) openCellForm(site *device.Site) {
 
 // submit applies a form; problems stay under it.
 func (n *networkScreen) submit() tea.Cmd {
-	next := n.site.Clone()
+	next := n.base.Site.Clone()
 	var probs common.Problems
 	f := n.form
 	what := n.formKind
@@ -393,8 +380,8 @@ func (n *networkScreen) submit() tea.Cmd {
 		return nil
 	}
 	if err := n.apply(next, what); err != nil {
-		if n.stale != nil {
-			n.form.SetError(n.stale.Text(n.site.Clock.Location(), n.s.Keys.Reload.Help().Key))
+		if n.base.Stale != nil {
+			n.form.SetError(n.base.StaleText(n.s))
 			return nil
 		}
 		n.form.SetError(common.ProblemLines(err))
@@ -412,16 +399,13 @@ func (n *networkScreen) askDisable(radio string) {
 	n.mode = netConfirm
 	n.confirm = "Disable " + radio + " permanently? Re-enabling it will need physical access to the gateway (sitegate radio enable)."
 	n.action = func() tea.Cmd {
-		next := n.site.Clone()
+		next := n.base.Site.Clone()
 		if radio == "wifi" {
 			next.WiFi.PermanentlyDisabled, next.WiFi.Enabled = true, false
 		} else {
 			next.LoRa.PermanentlyDisabled, next.LoRa.Enabled = true, false
 		}
-		if _, err := n.s.ApplySite(device.Edit{Action: device.ActionConfigChange, Base: n.rev}, next); err != nil {
-			if stale, ok := common.AsStale(n.s, err); ok {
-				n.stale = stale
-			}
+		if _, err := n.base.Apply(n.s, device.ActionConfigChange, next); err != nil {
 			return common.FlashErr(err)
 		}
 		n.reload()
@@ -452,8 +436,8 @@ func (n *networkScreen) View() string {
 	if n.busy.Active() {
 		lines = append(lines, "", n.busy.View(st))
 	}
-	if n.stale != nil {
-		lines = append(lines, "", st.Text.Error.Render(n.stale.Text(n.site.Clock.Location(), n.s.Keys.Reload.Help().Key)))
+	if n.base.Stale != nil {
+		lines = append(lines, "", st.Text.Error.Render(n.base.StaleText(n.s)))
 	}
 	return strings.Join(append(lines, n.radiosView()...), "\n")
 }
@@ -484,7 +468,7 @@ func (n *networkScreen) linksView() []string {
 		state[l.Name] = l
 	}
 	lines := []string{st.Title.Render("Uplinks") + st.Text.Dim.Render("  in priority order; active: "+h.WAN.Active)}
-	for i, k := range n.site.WAN.Priority {
+	for i, k := range n.base.Site.WAN.Priority {
 		l := state[k.String()]
 		marker := "  "
 		if h.WAN.Active == k.String() {
@@ -506,7 +490,7 @@ func (n *networkScreen) linksView() []string {
 		}
 		lines = append(lines, style.Render(common.Clip(row, n.w)))
 	}
-	p := n.site.WAN.Probe
+	p := n.base.Site.WAN.Probe
 	return append(lines, st.Text.Dim.Render(fmt.Sprintf("probes: %s every %s, down after %d, up after %d", strings.Join(p.Targets, ", "), p.Interval, p.DownAfter, p.UpAfter)))
 }
 
@@ -522,9 +506,9 @@ func (n *networkScreen) probationView() []string {
 	case last.Ended.IsZero() || n.s.Now().Sub(last.Ended) > outcomeShown:
 		return nil
 	case last.Err != nil:
-		return []string{"", st.Text.Error.Render(fmt.Sprintf("The rollback of %s failed at %s, so the change stays: %v", last.What, last.Ended.In(n.site.Clock.Location()).Format("15:04:05"), last.Err))}
+		return []string{"", st.Text.Error.Render(fmt.Sprintf("The rollback of %s failed at %s, so the change stays: %v", last.What, last.Ended.In(n.base.Site.Clock.Location()).Format("15:04:05"), last.Err))}
 	case last.RolledBack && last.Expired:
-		return []string{"", st.Text.Warn.Render(fmt.Sprintf("Rolled back at %s: %s was not confirmed in time.", last.Ended.In(n.site.Clock.Location()).Format("15:04:05"), last.What))}
+		return []string{"", st.Text.Warn.Render(fmt.Sprintf("Rolled back at %s: %s was not confirmed in time.", last.Ended.In(n.base.Site.Clock.Location()).Format("15:04:05"), last.What))}
 	}
 	return nil
 }
@@ -532,7 +516,7 @@ func (n *networkScreen) probationView() []string {
 // radiosView is Wi-Fi, cellular and LoRa.
 func (n *networkScreen) radiosView() []string {
 	st := n.s.Styles
-	site := n.site
+	site := n.base.Site
 	wifi := "disabled"
 	switch {
 	case site.WiFi.PermanentlyDisabled:

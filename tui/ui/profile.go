@@ -112,14 +112,7 @@ func (p *profileScreen) Update(msg tea.Msg) (common.Component, tea.Cmd) {
 		}
 		return p, nil
 	}
-	cmd, out := p.form.Step(msg)
-	switch out {
-	case common.Cancelled:
-		p.mode = profileMenu
-	case common.Submitted:
-		return p, tea.Batch(cmd, p.submit())
-	}
-	return p, cmd
+	return p, p.form.Handle(msg, func() { p.mode = profileMenu }, p.submit)
 }
 
 func (p *profileScreen) menuKey(k tea.KeyPressMsg) tea.Cmd {

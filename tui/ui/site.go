@@ -39,11 +39,9 @@ type siteScreen struct {
 	w, h     int
 	mode     siteMode
 	form     common.Form
-	base     *device.Site // the site the edit started from
-	baseRev  uint64
+	base     common.Base // the site the edit started from
 	proposed *device.Site
 	diff     string
-	stale    *common.Stale // the last save was refused as stale
 }
 
 // twoFAChoices are the require_2fa settings offered in the console.
@@ -93,7 +91,7 @@ func (s *siteScreen) editable() bool   { return s.s.Can(access.PermConfigEdit) }
 func (s *siteScreen) Keys() []key.Binding {
 	k := s.s.Keys
 	switch {
-	case s.stale != nil:
+	case s.base.Stale != nil:
 		return []key.Binding{k.Reload, k.Cancel}
 	case s.mode == siteEdit:
 		return []key.Binding{k.Cancel}
@@ -106,8 +104,8 @@ func (s *siteScreen) Keys() []key.Binding {
 }
 
 func (s *siteScreen) startEdit() {
-	site, rev := s.src.Site()
-	s.base, s.baseRev, s.stale = site, rev, nil
+	s.base.Load(s.src)
+	site := s.base.Site
 	s.form = common.NewForm(s.s.Styles, "Preview change",
 		common.FieldSpec{Label: "Site name", Value: site.Site.Name, Limit: 128},
 		common.FieldSpec{Label: "Password max length", Value: strconv.Itoa(site.Access.PasswordMaxLength), Placeholder: "8..64", Limit: 2},
@@ -120,7 +118,7 @@ func (s *siteScreen) startEdit() {
 // stage builds the proposed site from the form and checks it; a valid one
 // moves to the diff preview.
 func (s *siteScreen) stage() {
-	next := s.base.Clone()
+	next := s.base.Site.Clone()
 	var problems []string
 	next.Site.Name = strings.TrimSpace(s.form.Value(0))
 	if n, err := strconv.Atoi(strings.TrimSpace(s.form.Value(1))); err != nil {
@@ -134,14 +132,14 @@ func (s *siteScreen) stage() {
 	} else {
 		next.Access.IdleTimeout = device.Duration(d)
 	}
-	if err := device.CheckSite(next, s.base); err != nil {
+	if err := device.CheckSite(next, s.base.Site); err != nil {
 		problems = append(problems, strings.Split(err.Error(), "\n")...)
 	}
 	if len(problems) > 0 {
 		s.form.SetError(strings.Join(problems, "\n"))
 		return
 	}
-	before, _ := device.EncodeSiteYAML(s.base)
+	before, _ := device.EncodeSiteYAML(s.base.Site)
 	after, _ := device.EncodeSiteYAML(next)
 	s.diff = textdiff.Unified("current", "proposed", string(before), string(after), 2)
 	if s.diff == "" {
@@ -155,10 +153,9 @@ func (s *siteScreen) stage() {
 // store saves the previewed change, based on the revision the edit
 // started from.
 func (s *siteScreen) store() tea.Cmd {
-	ch, err := s.s.ApplySite(device.Edit{Action: device.ActionConfigChange, Base: s.baseRev}, s.proposed)
-	if stale, ok := common.AsStale(s.s, err); ok {
-		s.stale = stale
-		return nil
+	ch, err := s.base.Apply(s.s, device.ActionConfigChange, s.proposed)
+	if s.base.Stale != nil {
+		return nil // the preview says why, and how to reload
 	}
 	s.mode = siteView
 	if err != nil {
@@ -187,14 +184,14 @@ func (s *siteScreen) Update(msg tea.Msg) (common.Component, tea.Cmd) {
 	case sitePreview:
 		switch {
 		case !isKey:
-		case s.stale != nil && key.Matches(k, keys.Reload):
+		case s.base.Stale != nil && key.Matches(k, keys.Reload):
 			// Start again from the site as it is now.
 			s.startEdit()
 			return s, common.Flash("Reloaded the site; make your change again.")
-		case s.stale == nil && key.Matches(k, keys.Apply):
+		case s.base.Stale == nil && key.Matches(k, keys.Apply):
 			return s, s.store()
 		case key.Matches(k, keys.Cancel) || k.String() == "n":
-			s.mode, s.stale = siteEdit, nil
+			s.mode, s.base.Stale = siteEdit, nil
 		}
 	}
 	return s, nil
@@ -241,9 +238,8 @@ func (s *siteScreen) previewView() string {
 		lines = append(lines, common.DiffStyle(st, l).Render(common.Clip(l, s.w)))
 	}
 	foot := st.Text.Accent.Render("y") + st.Text.Normal.Render(" store as a new revision   ") + st.Text.Accent.Render("esc") + st.Text.Normal.Render(" back to editing")
-	if s.stale != nil {
-		site, _ := s.src.Site()
-		foot = st.Text.Error.Render(s.stale.Text(site.Clock.Location(), s.s.Keys.Reload.Help().Key))
+	if s.base.Stale != nil {
+		foot = st.Text.Error.Render(s.base.StaleText(s.s))
 	}
 	room := s.h - 4 - strings.Count(foot, "\n")
 	if len(lines) > room && room > 0 {

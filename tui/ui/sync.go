@@ -28,11 +28,9 @@ type syncScreen struct {
 	src     SyncSource
 	w, h    int
 	confirm string // "cloud" or "local" while asking
-	// local and rev are the site the conflict is shown against; taking
-	// the cloud's configuration is based on rev.
-	local *device.Site
-	rev   uint64
-	stale *common.Stale
+	// The local site the conflict is shown against; taking the cloud's
+	// configuration is based on its revision.
+	base common.Base
 }
 
 func newSyncScreen(s *common.Session, src SyncSource) *syncScreen {
@@ -41,7 +39,7 @@ func newSyncScreen(s *common.Session, src SyncSource) *syncScreen {
 	return sc
 }
 
-func (s *syncScreen) reload() { s.local, s.rev = s.src.Site(); s.stale = nil }
+func (s *syncScreen) reload() { s.base.Load(s.src) }
 
 func (s *syncScreen) Title() string    { return "Sync" }
 func (s *syncScreen) SetSize(w, h int) { s.w, s.h = w, h }
@@ -54,7 +52,7 @@ func (s *syncScreen) Keys() []key.Binding {
 		return nil
 	}
 	var ks []key.Binding
-	if s.stale != nil {
+	if s.base.Stale != nil {
 		ks = append(ks, k.Reload)
 	}
 	if _, ok := up.Conflict(); ok && s.s.Can(access.PermConfigEdit) {
@@ -71,7 +69,7 @@ func (s *syncScreen) Keys() []key.Binding {
 }
 
 func (s *syncScreen) Update(msg tea.Msg) (common.Component, tea.Cmd) {
-	if ev, ok := msg.(common.EventMsg); ok && ev.Event.Kind == device.EventSite && s.confirm == "" && s.stale == nil {
+	if ev, ok := msg.(common.EventMsg); ok && ev.Event.Kind == device.EventSite && s.confirm == "" && s.base.Stale == nil {
 		s.reload()
 	}
 	k, ok := msg.(tea.KeyPressMsg)
@@ -90,7 +88,7 @@ func (s *syncScreen) Update(msg tea.Msg) (common.Component, tea.Cmd) {
 	}
 	_, conflict := up.Conflict()
 	switch {
-	case s.stale != nil && key.Matches(k, keys.Reload):
+	case s.base.Stale != nil && key.Matches(k, keys.Reload):
 		s.reload()
 	case conflict && s.s.Can(access.PermConfigEdit) && key.Matches(k, keys.TakeCloud):
 		s.confirm = "cloud"
@@ -114,13 +112,12 @@ func (s *syncScreen) resolve(up device.Uplink, takeCloud bool) tea.Cmd {
 		return common.FlashErr(err)
 	}
 	apply := func(cloud *device.Site) error {
-		_, err := s.s.ApplySite(device.Edit{Action: device.ActionSyncApplied, Base: s.rev}, cloud)
+		_, err := s.base.Apply(s.s, device.ActionSyncApplied, cloud)
 		return err
 	}
 	err := up.ResolveConflict(s.s.Actor(), takeCloud, apply)
-	if stale, ok := common.AsStale(s.s, err); ok {
-		s.stale = stale
-		return nil
+	if s.base.Stale != nil {
+		return nil // the screen says why, and how to reload
 	}
 	if err != nil {
 		return common.FlashErr(err)
@@ -209,7 +206,7 @@ func (s *syncScreen) View() string {
 func (s *syncScreen) conflictView(c device.SyncConflict, used int) []string {
 	st := s.s.Styles
 	lines := []string{"", st.Text.Warn.Render(fmt.Sprintf("Conflict: the cloud sent revision %d based on %d, but the site is at %d (changed on site meanwhile).", c.DesiredRev, c.BaseRev, c.LocalRev))}
-	before, _ := device.EncodeSiteYAML(s.local)
+	before, _ := device.EncodeSiteYAML(s.base.Site)
 	after, _ := device.EncodeSiteYAML(c.Site)
 	d := textdiff.Unified("local (gateway)", "cloud", string(before), string(after), 1)
 	room := max(s.h-used-len(lines)-3, 3)
@@ -222,8 +219,8 @@ func (s *syncScreen) conflictView(c device.SyncConflict, used int) []string {
 	}
 	yesNo := st.Text.Normal.Render("  y yes · any other key no")
 	switch {
-	case s.stale != nil:
-		lines = append(lines, "", st.Text.Error.Render(s.stale.Text(s.local.Clock.Location(), s.s.Keys.Reload.Help().Key)))
+	case s.base.Stale != nil:
+		lines = append(lines, "", st.Text.Error.Render(s.base.StaleText(s.s)))
 	case s.confirm == "cloud":
 		lines = append(lines, "", st.Text.Warn.Render("Replace the site with the cloud's configuration?")+yesNo)
 	case s.confirm == "local":

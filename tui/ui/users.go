@@ -129,14 +129,7 @@ func (u *usersScreen) Update(msg tea.Msg) (common.Component, tea.Cmd) {
 		return u, nil
 	}
 	// The invite or role form.
-	cmd, out := u.form.Step(msg)
-	switch out {
-	case common.Cancelled:
-		u.mode = usersList
-	case common.Submitted:
-		return u, tea.Batch(cmd, u.submit())
-	}
-	return u, cmd
+	return u, u.form.Handle(msg, func() { u.mode = usersList }, u.submit)
 }
 
 func (u *usersScreen) listKey(k tea.KeyPressMsg) {

@@ -272,3 +272,16 @@ func (f *Form) Step(msg tea.Msg) (tea.Cmd, Outcome) {
 	}
 	return cmd, Editing
 }
+
+// Handle passes msg to the form: esc calls cancel, a submit calls submit;
+// it returns the commands to run.
+func (f *Form) Handle(msg tea.Msg, cancel func(), submit func() tea.Cmd) tea.Cmd {
+	cmd, out := f.Step(msg)
+	switch out {
+	case Cancelled:
+		cancel()
+	case Submitted:
+		return tea.Batch(cmd, submit())
+	}
+	return cmd
+}

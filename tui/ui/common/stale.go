@@ -40,3 +40,34 @@ func (st *Stale) Text(loc *time.Location, reload string) string {
 	b.WriteString("\n" + reload + " reloads the site; then make your change again.")
 	return b.String()
 }
+
+// SiteReader reads the site and its revision.
+type SiteReader interface {
+	Site() (*device.Site, uint64)
+}
+
+// Base is the site a screen shows and bases its changes on: every save is
+// made against its revision, and refused if someone saved since.
+type Base struct {
+	Site  *device.Site
+	Rev   uint64
+	Stale *Stale // the last save was refused as stale
+}
+
+// Load takes the site as it is now and forgets a refusal.
+func (b *Base) Load(src SiteReader) { b.Site, b.Rev = src.Site(); b.Stale = nil }
+
+// Apply stores next as the session's principal, based on b.Rev, under
+// action; a stale refusal is kept in b.Stale.
+func (b *Base) Apply(s *Session, action device.Action, next *device.Site) (device.Change, error) {
+	ch, err := s.ApplySite(device.Edit{Action: action, Base: b.Rev}, next)
+	if st, ok := AsStale(s, err); ok {
+		b.Stale = st
+	}
+	return ch, err
+}
+
+// StaleText explains the refusal and how to reload.
+func (b *Base) StaleText(s *Session) string {
+	return b.Stale.Text(b.Site.Clock.Location(), s.Keys.Reload.Help().Key)
+}

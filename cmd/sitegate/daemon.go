@@ -223,7 +223,10 @@ func runDaemon(ctx context.Context, o *daemonOptions, s streams) error {
 	if err != nil {
 		return fmt.Errorf("listen for SSH on %s: %w (choose another address with --ssh-addr)", o.sshAddr, err)
 	}
-	srv, err := sshd.NewServer(sshd.Config{Gateway: gw, Access: acc, Listener: ln, DataDir: o.dataDir, Logger: log.With("component", "ssh"), Version: "sitegate_" + version})
+	// The SSH server gets most of the stop's grace (open consoles restore
+	// their terminals); the services stopped after it get the rest.
+	srv, err := sshd.NewServer(sshd.Config{Gateway: gw, Access: acc, Listener: ln, DataDir: o.dataDir, Logger: log.With("component", "ssh"),
+		Version: "sitegate_" + version, ShutdownGrace: shutdownGrace - 2*time.Second})
 	if err != nil {
 		ln.Close()
 		return err

@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/sitegate/sitegate/device/clockwork"
 	"github.com/sitegate/sitegate/device/field"
 	"github.com/sitegate/sitegate/store"
 )
@@ -44,6 +46,12 @@ type GatewayOptions struct {
 	// Logs is the in-memory system log the console shows (default: a ring
 	// of 1,000 records that nothing writes to).
 	Logs *LogRing
+	// Clock runs the gateway's own timers (a change on probation). Default
+	// clockwork.System; when Now is nil it is also the clock.
+	Clock clockwork.Clock
+	// Logger receives what the gateway logs itself (a probation that
+	// rolled back, or could not). Default: the Logs ring only.
+	Logger *slog.Logger
 }
 
 // Gateway is the runtime object that the console, the CLI and the uplink
@@ -53,6 +61,8 @@ type Gateway struct {
 	st      *store.Store
 	id      string
 	now     func() time.Time
+	clk     clockwork.Clock
+	log     *slog.Logger
 	started time.Time
 
 	bus  *bus
@@ -60,6 +70,7 @@ type Gateway struct {
 	logs *LogRing
 
 	field *field.Hub
+	prob  probations // the change on probation (probation.go)
 
 	fieldMu  sync.RWMutex // guards the attached subsystems below
 	uplink   Uplink
@@ -79,13 +90,19 @@ type Gateway struct {
 // NewGateway loads the gateway's identity and site from st, creating the
 // gateway id on first start.
 func NewGateway(st *store.Store, o GatewayOptions) (*Gateway, error) {
+	if o.Clock == nil {
+		o.Clock = clockwork.System
+	}
 	if o.Now == nil {
-		o.Now = time.Now
+		o.Now = o.Clock.Now
 	}
 	if o.Logs == nil {
 		o.Logs = NewLogRing(1000)
 	}
-	g := &Gateway{st: st, now: o.Now, started: o.Now(), bus: newBus(), logs: o.Logs}
+	if o.Logger == nil {
+		o.Logger = slog.New(o.Logs.Handler(slog.DiscardHandler))
+	}
+	g := &Gateway{st: st, now: o.Now, clk: o.Clock, log: o.Logger, started: o.Now(), bus: newBus(), logs: o.Logs}
 
 	g.sess.open = map[uint64]sessionEntry{}
 	err := st.Update(func(tx *store.Tx) error {
@@ -240,6 +257,9 @@ type Edit struct {
 	// Force applies the change over a newer revision; the audit event
 	// says so.
 	Force bool
+	// Guard vets this change like the registered guards, inside the same
+	// lock (a rule about who makes it, e.g. tui/access's roles).
+	Guard SiteGuard
 }
 
 // ErrStale means a change was based on a revision of the site that is no
@@ -330,6 +350,10 @@ func (g *Gateway) applySite(e Edit, next *Site) (Change, *Site, *Site, error) {
 	g.healthMu.Lock()
 	guards := append([]SiteGuard(nil), g.guards...)
 	g.healthMu.Unlock()
+	if e.Guard != nil {
+		// Who may make the change is decided before what it may change.
+		guards = append([]SiteGuard{e.Guard}, guards...)
+	}
 	for _, guard := range guards {
 		if err := guard(g.site, next, e.Actor); err != nil {
 			_ = g.AuditDetail(e.Actor, e.Action, target, ResultDenied, truncate(err.Error(), 200))

@@ -128,7 +128,6 @@ func (g *Gateway) Health() Health {
 	now := g.now()
 	site, rev := g.Site()
 	a := g.st.AuditStats()
-	o := g.st.OutboxStats()
 	h := Health{
 		GatewayID: g.id,
 		Site:      site.Site.Name,
@@ -140,10 +139,7 @@ func (g *Gateway) Health() Health {
 			SizeBytes: g.st.Size(), AuditEvents: a.Count, AuditCapacity: a.Capacity,
 			AuditEvicted: a.Evicted, AuditLastSeq: a.LastSeq, AuditNearFull: a.NearlyFull(),
 		},
-		Outbox: OutboxHealth{
-			Depth: o.Depth, Capacity: o.Capacity, OldestAgeS: int64(o.OldestAge(now).Seconds()),
-			Evicted: o.Evicted, NearFull: o.NearlyFull(),
-		},
+		Outbox: g.OutboxFigures(),
 		Field:  g.field.Summary(),
 		Clock:  ClockHealth{Source: "none"},
 		WAN:    WANHealth{Active: "unknown", Links: []LinkHealth{}},

@@ -423,9 +423,15 @@ func (l LoRa) loraRefs() []deviceRef {
 	return out
 }
 
-// LoRaBus is what the field layer shows as the bus of every LoRa device:
-// they all share the gateway's radio.
-const LoRaBus = "lora"
+// FieldBus is what the field layer shows as the bus of every LoRa device:
+// they are all reached through the gateway's concentrator, named by its
+// EUI (lower case), or "lora" while none is set.
+func (l LoRa) FieldBus() string {
+	if l.GatewayEUI == "" {
+		return "lora"
+	}
+	return strings.ToLower(l.GatewayEUI)
+}
 
 // fieldDevices returns the devices of the embedded network server as the
 // field layer sees them. In forward mode the remote network server owns
@@ -438,7 +444,7 @@ func (l LoRa) fieldDevices() []field.DeviceInfo {
 	}
 	out := make([]field.DeviceInfo, 0, len(l.Devices))
 	for _, d := range l.Devices {
-		info := field.DeviceInfo{Name: d.Name, Protocol: field.LoRa, Bus: LoRaBus}
+		info := field.DeviceInfo{Name: d.Name, Protocol: field.LoRa, Bus: l.FieldBus()}
 		c, ok := l.FindCodec(d.CodecName())
 		if !ok {
 			info.DynamicPoints = true

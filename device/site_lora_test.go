@@ -43,7 +43,7 @@ lora:
 		t.Fatalf("%+v", d)
 	}
 	fd := s.FieldDevices()
-	if len(fd) != 1 || fd[0].Protocol != field.LoRa || !fd[0].DynamicPoints || fd[0].Name != "lora-1" || fd[0].Bus != LoRaBus {
+	if len(fd) != 1 || fd[0].Protocol != field.LoRa || !fd[0].DynamicPoints || fd[0].Name != "lora-1" || fd[0].Bus != "0016c001ff10a235" {
 		t.Fatalf("field devices %+v", fd)
 	}
 }

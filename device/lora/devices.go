@@ -104,9 +104,10 @@ func (d *Driver) setDevicesLocked(l device.LoRa) {
 		for _, sd := range l.Devices {
 			ds := d.devices[sd.Name]
 			if ds == nil || !strings.EqualFold(ds.devEUI, sd.DevEUI) {
-				ds = &devState{name: sd.Name, st: field.Status{Device: sd.Name, Protocol: field.LoRa, Bus: device.LoRaBus,
+				ds = &devState{name: sd.Name, st: field.Status{Device: sd.Name, Protocol: field.LoRa,
 					State: field.StateUnknown, Errors: map[string]uint64{}}}
 			}
+			ds.st.Bus = l.FieldBus()
 			ds.devEUI, ds.codecName, ds.class, ds.interval = sd.DevEUI, sd.CodecName(), sd.Class, sd.Interval.Std()
 			if ds.interval <= 0 {
 				ds.interval = device.DefaultLoRaInterval.Std()

@@ -57,7 +57,7 @@ func TestEmbeddedJoinsAndReadings(t *testing.T) {
 	if !st.Joined || st.JoinState != "joined" || st.DevAddr == "" || st.Uplinks == 0 || st.RSSI == 0 || st.LastUplink.IsZero() || st.Codec != payload.CayenneLPPName {
 		t.Errorf("device state %+v", st)
 	}
-	if fs := f.status("lora-1"); fs.Protocol != field.LoRa || fs.Bus != device.LoRaBus || fs.Requests == 0 || fs.SuccessRate != 1 {
+	if fs := f.status("lora-1"); fs.Protocol != field.LoRa || fs.Bus != gatewayEUI.String() || fs.Requests == 0 || fs.SuccessRate != 1 {
 		t.Errorf("field status %+v", fs)
 	}
 	c := f.drv.Concentrator()

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"strings"
 )
 
 // MaxDownlinks bounds the downlinks of one declarative codec.
@@ -42,31 +41,10 @@ func ValidateDownlinks(ds []Downlink) []Problem {
 	}
 	seen := map[string]int{}
 	for i, d := range ds {
-		switch {
-		case d.Name == "":
-			add(i, "name", "a downlink needs a name")
-		case !validName(d.Name):
-			add(i, "name", "%q: use lower-case letters, digits and _", d.Name)
-		default:
-			if j, dup := seen[d.Name]; dup {
-				add(i, "name", "%q is already the name of downlinks[%d]", d.Name, j)
-			}
-			seen[d.Name] = i
-		}
+		at := func(key, format string, args ...any) { add(i, key, format, args...) }
+		checkShape(at, "downlink", "downlinks", i, seen, d.Name, d.Type, d.Order, d.Scale, d.Offset)
 		if d.FPort < 1 || d.FPort > 223 {
 			add(i, "fport", "%d is outside 1..223 (the application ports)", d.FPort)
-		}
-		if d.Type.Size() == 0 {
-			add(i, "type", "want one of %s", strings.Join(fieldTypeNames[1:], ", "))
-		}
-		if d.Order > LittleEndian {
-			add(i, "order", "want big or little")
-		}
-		if math.IsNaN(d.Scale) || math.IsInf(d.Scale, 0) {
-			add(i, "scale", "must be a finite number")
-		}
-		if math.IsNaN(d.Offset) || math.IsInf(d.Offset, 0) {
-			add(i, "offset", "must be a finite number")
 		}
 	}
 	return ps

@@ -75,7 +75,7 @@ func TestValidateDownlinks(t *testing.T) {
 		{Name: "ok", FPort: 0, Type: 0, Order: 7},
 		{Name: "Bad", FPort: 224, Type: Int16},
 	})
-	want := []string{"downlinks[1].name", "downlinks[1].fport", "downlinks[1].type", "downlinks[1].order", "downlinks[2].name", "downlinks[2].fport"}
+	want := []string{"downlinks[1].name", "downlinks[1].type", "downlinks[1].order", "downlinks[1].fport", "downlinks[2].name", "downlinks[2].fport"}
 	if len(ps) != len(want) {
 		t.Fatalf("%v", ps)
 	}

@@ -2,6 +2,7 @@ package lora_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -57,6 +58,21 @@ func TestEmbeddedJoinsAndReadings(t *testing.T) {
 	if !st.Joined || st.JoinState != "joined" || st.DevAddr == "" || st.Uplinks == 0 || st.RSSI == 0 || st.LastUplink.IsZero() || st.Codec != payload.CayenneLPPName {
 		t.Errorf("device state %+v", st)
 	}
+	// The JSON `lora devices --json` and `lora frames --json` will print.
+	var js map[string]any
+	if err := json.Unmarshal(mustJSON(st), &js); err != nil {
+		t.Fatal(err)
+	}
+	for key, want := range map[string]any{"name": "lora-1", "join_state": "joined", "state": "online", "interval": "10s", "activation": "otaa", "class": "A"} {
+		if js[key] != want {
+			t.Errorf("device JSON %s = %v, want %v (%s)", key, js[key], want, mustJSON(st))
+		}
+	}
+	for _, key := range []string{"dev_eui", "dev_addr", "rssi", "snr", "fcnt_up", "last_uplink", "uplinks", "errors"} {
+		if _, ok := js[key]; !ok {
+			t.Errorf("device JSON lacks %s: %s", key, mustJSON(st))
+		}
+	}
 	if fs := f.status("lora-1"); fs.Protocol != field.LoRa || fs.Bus != gatewayEUI.String() || fs.Requests == 0 || fs.SuccessRate != 1 {
 		t.Errorf("field status %+v", fs)
 	}
@@ -78,6 +94,13 @@ func TestEmbeddedJoinsAndReadings(t *testing.T) {
 	case fr := <-frames.C():
 		if fr.Seq == 0 || fr.MType == "" {
 			t.Errorf("frame %+v", fr)
+		}
+		var js map[string]any
+		_ = json.Unmarshal(mustJSON(fr), &js)
+		for _, key := range []string{"seq", "time", "mtype", "dev_addr", "fcnt", "rssi", "snr", "result", "frequency_hz", "data_rate"} {
+			if _, ok := js[key]; !ok {
+				t.Errorf("frame JSON lacks %s: %s", key, mustJSON(fr))
+			}
 		}
 	case <-time.After(wait):
 		t.Fatal("no frame on the feed")

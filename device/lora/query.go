@@ -110,10 +110,10 @@ func (d *Driver) Concentrator() Concentrator {
 type DeviceState struct {
 	ns.DeviceStatus
 	// JoinState is "joined" (an OTAA session), "not joined", or "abp".
-	JoinState string        `json:"join_state"`
-	Class     string        `json:"class"`
-	Codec     string        `json:"codec"`
-	Interval  time.Duration `json:"interval"`
+	JoinState string          `json:"join_state"`
+	Class     string          `json:"class"`
+	Codec     string          `json:"codec"`
+	Interval  device.Duration `json:"interval"` // expected between uplinks
 	// State, Since, Errors and LastError are the device's field status.
 	State     field.State       `json:"state"`
 	Since     time.Time         `json:"since,omitzero"`
@@ -131,7 +131,7 @@ func (d *Driver) Devices() []DeviceState {
 	for _, name := range d.order {
 		ds := d.devices[name]
 		st := ds.st.Clone()
-		out = append(out, DeviceState{Class: ds.class.String(), Codec: ds.codecName, Interval: ds.interval,
+		out = append(out, DeviceState{Class: ds.class.String(), Codec: ds.codecName, Interval: device.Duration(ds.interval),
 			State: st.State, Since: st.Since, Errors: st.Errors, LastError: st.LastError,
 			DeviceStatus: ns.DeviceStatus{Name: name}})
 		if eui, err := lorawan.ParseEUI64(ds.devEUI); err == nil {

@@ -179,7 +179,9 @@ func TestLoRaNotRunning(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer remote.Close()
-	edit(func(l *device.LoRa) { l.Enabled, l.Mode, l.NetworkServer = true, device.LoRaForward, remote.LocalAddr().String() })
+	edit(func(l *device.LoRa) {
+		l.Enabled, l.Mode, l.NetworkServer = true, device.LoRaForward, remote.LocalAddr().String()
+	})
 	devicetest.Eventually(t, tuitest.Wait, "forward mode", func() bool {
 		c := rig.Driver.Concentrator()
 		return c.State == lora.ServerListening && c.Mode == "forward"

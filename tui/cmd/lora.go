@@ -145,6 +145,10 @@ func (e *session) loraFramesCmd() *cobra.Command {
 				fw.write(f)
 				seq = f.Seq
 			}
+			// The follower ends with the session, when the client has gone
+			// (a write fails: the door may notice a closed channel only
+			// with its connection), or with a failure when the driver
+			// stops.
 			for fw.err == nil {
 				select {
 				case <-cmd.Context().Done():
@@ -163,7 +167,7 @@ func (e *session) loraFramesCmd() *cobra.Command {
 					seq = f.Seq
 				}
 			}
-			return fw.err
+			return nil
 		},
 	}
 	f := cmd.Flags()

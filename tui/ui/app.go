@@ -54,6 +54,8 @@ type Accounts interface {
 type Deps struct {
 	Gateway  Gateway
 	Accounts Accounts
+	// LoRa finds the LoRa driver (nil: the one running for Gateway).
+	LoRa LoRaLookup
 }
 
 // EndMsg ends the session from outside (the gateway is stopping, the
@@ -141,6 +143,9 @@ func (a *App) buildScreens() {
 	if s.Can(access.PermFieldRead) {
 		a.screens = append(a.screens, newFieldScreen(s, g))
 	}
+	if lr, ok := newLoRaScreen(s, a.d.loraLookup()); ok && s.Can(access.PermFieldRead) {
+		a.screens = append(a.screens, lr)
+	}
 	if s.Can(access.PermHealth) {
 		a.screens = append(a.screens, newSyncScreen(s, g))
 	}
@@ -187,7 +192,7 @@ func (a *App) bodySize() (int, int) {
 		chrome = 3
 	}
 	if a.help.ShowAll {
-		chrome += 4
+		chrome += a.fullHelpRows() - 1
 	}
 	return a.width, a.height - chrome
 }

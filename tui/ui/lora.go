@@ -17,8 +17,8 @@ import (
 	"github.com/sitegate/sitegate/device/lora/band"
 	"github.com/sitegate/sitegate/device/lora/ns"
 	"github.com/sitegate/sitegate/device/lora/semtech"
-	"github.com/sitegate/sitegate/tui/internal/format"
 	"github.com/sitegate/sitegate/themes"
+	"github.com/sitegate/sitegate/tui/internal/format"
 	"github.com/sitegate/sitegate/tui/ui/common"
 )
 

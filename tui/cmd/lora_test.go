@@ -254,3 +254,47 @@ func TestLoRaFramesFollow(t *testing.T) {
 		t.Fatalf("follower after the driver stopped: exit %d, %q", code, errs.String())
 	}
 }
+
+// A follower that falls more than its buffer behind (its client reads
+// nothing for a while) loses frames and says how many, on stderr.
+func TestLoRaFramesFollowReportsMissedFrames(t *testing.T) {
+	f := newFixture(t)
+	rig := tuitest.LoRa(t, f.gw, 12) // about 80 frames a second
+	start := rig.Driver.Frames(1)[0].Seq
+
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	pr, pw := io.Pipe()
+	var errb strings.Builder
+	done := make(chan int, 1)
+	go func() {
+		deps := Deps{Gateway: f.gw, Access: f.acc, Limits: Limits{MaxArgs: 64, MaxArgBytes: 4096}}
+		done <- Run(ctx, deps, Session{Principal: access.Principal{Account: f.users[device.RoleSupport]},
+			Args: []string{"lora", "frames", "--follow", "--json", "-n", "1"}, In: strings.NewReader(""), Out: pw, Err: &errb})
+		pw.Close()
+	}()
+	// Read nothing while several buffers' worth of frames go by.
+	devicetest.Eventually(t, tuitest.Wait, "frames going by", func() bool {
+		fr := rig.Driver.Frames(1)
+		return fr[0].Seq > start+4*loraFollowBuffer
+	})
+	sc := bufio.NewScanner(pr)
+	var last uint64
+	gap := false
+	for !gap && sc.Scan() {
+		var fr frameJSON
+		if err := json.Unmarshal(sc.Bytes(), &fr); err != nil {
+			t.Fatalf("not a JSON line: %q", sc.Text())
+		}
+		if fr.Seq <= last {
+			t.Fatalf("frame %d after %d", fr.Seq, last)
+		}
+		gap = last != 0 && fr.Seq > last+1
+		last = fr.Seq
+	}
+	cancel()
+	go func() { _, _ = io.Copy(io.Discard, pr) }()
+	if code := <-done; code != ExitOK || !gap || !strings.Contains(errb.String(), "(missed ") {
+		t.Fatalf("exit %d, a gap: %v, stderr %q", code, gap, errb.String())
+	}
+}

@@ -404,16 +404,27 @@ func (a *App) header() string {
 
 func (a *App) tabs() string {
 	st := a.s.Styles
-	var parts []string
-	for i, s := range a.screens {
-		label := fmt.Sprintf("%d %s", i+1, s.Title())
-		if i == a.active {
-			parts = append(parts, st.Tabs.Active.Render(label))
-		} else {
-			parts = append(parts, st.Tabs.Inactive.Render(label))
+	render := func(compact bool) string {
+		var parts []string
+		for i, s := range a.screens {
+			style := st.Tabs.Inactive
+			if i == a.active {
+				style = st.Tabs.Active
+			}
+			if compact {
+				style = style.UnsetPadding()
+			}
+			parts = append(parts, style.Render(fmt.Sprintf("%d %s", i+1, s.Title())))
 		}
+		return strings.Join(parts, st.Tabs.Gap.Render("│"))
 	}
-	return lipgloss.NewStyle().MaxWidth(a.width).Render(strings.Join(parts, st.Tabs.Gap.Render("│")))
+	line := render(false)
+	if lipgloss.Width(line) > a.width {
+		// An administrator's nine tabs fit 80 columns only without the
+		// padding.
+		line = render(true)
+	}
+	return lipgloss.NewStyle().MaxWidth(a.width).Render(line)
 }
 
 func (a *App) statusLine() string {

@@ -290,3 +290,15 @@ func TestLoRaTabWithTheRealDriver(t *testing.T) {
 		t.Error("lora-2's readings gave no reading of the driver")
 	}
 }
+
+// With the network and LoRa tabs an administrator has nine: at 80
+// columns they close up rather than lose the last ones.
+func TestNineTabsFitEightyColumns(t *testing.T) {
+	f := newScreenFixture(t)
+	a := f.loraApp(t, access.Principal{Account: f.admin}, themes.Dark, 80, 24, goldenLoRa())
+	a.screens = append(a.screens, a.screens[len(a.screens)-1]) // a ninth, as the network tab makes
+	line := stripANSI(a.tabs())
+	if w := len([]rune(line)); w > 80 || !strings.Contains(line, "9 Profile") || !strings.Contains(line, "5 LoRa") {
+		t.Fatalf("tabs at 80 columns (%d cells): %q", w, line)
+	}
+}

@@ -302,3 +302,25 @@ func TestNineTabsFitEightyColumns(t *testing.T) {
 		t.Fatalf("tabs at 80 columns (%d cells): %q", w, line)
 	}
 }
+
+// BenchmarkLoRaTabView renders the tab for 1,000 devices at 120×40: the
+// work of one refresh of one session.
+func BenchmarkLoRaTabView(b *testing.B) {
+	src := goldenLoRa()
+	base := src.devs[0]
+	src.devs = nil
+	for i := range 1000 {
+		d := base
+		d.Name = fmt.Sprintf("sensor-%04d", i)
+		src.devs = append(src.devs, d)
+	}
+	s := &common.Session{Principal: access.Principal{Account: access.Account{Role: device.RoleSupport}}, Clock: clockwork.NewFake(goldenTime),
+		Styles: themes.Get(themes.Dark), Keys: common.DefaultKeyMap()}
+	sc, _ := newLoRaScreen(s, func() (LoRaSource, bool) { return src, true })
+	sc.SetSize(120, 36)
+	sc.Update(loraSnapshotMsg{readLoRa(sc.lookup)})
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = sc.View()
+	}
+}

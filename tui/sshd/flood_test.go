@@ -357,3 +357,29 @@ func BenchmarkFloodSlotHold(b *testing.B) {
 		}
 	}
 }
+
+// The version line names no version (issue 11 item 6): nothing for a
+// scanner to match against a list of vulnerable releases.
+func TestVersionLineNamesNoVersion(t *testing.T) {
+	e := newEnv(t)
+	c, err := netDial(e.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	line := make([]byte, 0, 64)
+	b := make([]byte, 1)
+	for len(line) < 255 {
+		if _, err := c.Read(b); err != nil {
+			t.Fatal(err)
+		}
+		if b[0] == '\n' {
+			break
+		}
+		line = append(line, b[0])
+	}
+	if got := string(line); got != "SSH-2.0-sitegate\r" {
+		t.Fatalf("version line %q", got)
+	}
+}

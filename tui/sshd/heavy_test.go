@@ -4,15 +4,16 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
 
 	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/sitegate/sitegate/device"
 )
 
-// holdDiff starts `config diff` on c with an input that stays open, so the
-// command holds its heavy slot until close is called.
-func holdDiff(t *testing.T, c *gossh.Client) (close func()) {
+// startDiff starts `config diff` on c with an input that stays open until
+// finish is called, which returns the command's result.
+func startDiff(t *testing.T, c *gossh.Client) (finish func() execResult) {
 	t.Helper()
 	s, err := c.NewSession()
 	if err != nil {
@@ -22,55 +23,82 @@ func holdDiff(t *testing.T, c *gossh.Client) (close func()) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out syncBuffer
-	s.Stdout, s.Stderr = &out, &out
+	var out, errb syncBuffer
+	s.Stdout, s.Stderr = &out, &errb
 	if err := s.Start("config diff"); err != nil {
 		t.Fatal(err)
 	}
-	return func() {
+	return func() execResult {
 		_, _ = io.WriteString(in, siteYAML)
 		in.Close()
-		if err := s.Wait(); err != nil {
-			t.Errorf("held diff: %v\n%s", err, out.String())
-		}
+		err := s.Wait()
 		s.Close()
+		code := 0
+		if ee, ok := err.(*gossh.ExitError); ok {
+			code = ee.ExitStatus()
+		} else if err != nil {
+			t.Fatalf("diff: %v", err)
+		}
+		return execResult{out.String(), errb.String(), code}
 	}
 }
 
+func (e *env) heavyCounts() (running, waiting int) {
+	e.srv.heavy.mu.Lock()
+	defer e.srv.heavy.mu.Unlock()
+	return e.srv.heavy.total, e.srv.heavy.waiting
+}
+
 // Heavy commands run one at a time per account and maxHeavyTotal at a
-// time in all; the rest are refused at once with the reason, and run again
-// when a slot is free.
-func TestHeavyCommandsAreBounded(t *testing.T) {
+// time in all; the others wait their turn, in a bounded queue and for a
+// bounded time, and are refused with the reason beyond.
+func TestHeavyCommandsTakeTurns(t *testing.T) {
 	e := newEnv(t)
 	clients := sessionsByRole(t, e)
-	heavy := func() int {
-		e.srv.heavy.mu.Lock()
-		defer e.srv.heavy.mu.Unlock()
-		return e.srv.heavy.total
-	}
-	release := holdDiff(t, clients[device.RoleSupport])
-	waitFor(t, "the first diff running", func() bool { return heavy() == 1 })
-	// The same account: refused, whatever the flags' place.
-	if r := run(t, clients[device.RoleSupport], "config --json diff", siteYAML); r.code != 1 || !strings.Contains(r.stderr, "one at a time per user") {
-		t.Fatalf("second heavy command of one user: %+v", r)
-	}
-	// Light commands are not affected.
-	if r := run(t, clients[device.RoleSupport], "whoami", ""); r.code != 0 {
+	sam, ivy, ada := clients[device.RoleSupport], clients[device.RoleInstaller], clients[device.RoleAdmin]
+	first := startDiff(t, sam)
+	waitFor(t, "the first diff running", func() bool { r, _ := e.heavyCounts(); return r == 1 })
+	// The same account's second one waits (whatever the flags' place)
+	// and runs when the first has ended.
+	second := startDiff(t, sam)
+	waitFor(t, "the second diff waiting", func() bool { _, w := e.heavyCounts(); return w == 1 })
+	// Light commands are not affected; another account runs one at once.
+	if r := run(t, sam, "whoami", ""); r.code != 0 {
 		t.Fatalf("whoami while a diff runs: %+v", r)
 	}
-	// Another account may run one; a third finds the gateway at its bound.
-	releaseInstaller := holdDiff(t, clients[device.RoleInstaller])
-	waitFor(t, "two diffs running", func() bool { return heavy() == maxHeavyTotal })
-	if r := run(t, clients[device.RoleAdmin], "config import", siteYAML); r.code != 1 || !strings.Contains(r.stderr, "the most the gateway runs at once") {
-		t.Fatalf("heavy command beyond the total: %+v", r)
+	other := startDiff(t, ivy)
+	waitFor(t, "two diffs running", func() bool { r, _ := e.heavyCounts(); return r == maxHeavyTotal })
+	if r := first(); r.code != 0 {
+		t.Fatalf("first diff: %+v", r)
 	}
-	release()
-	releaseInstaller()
-	if r := run(t, clients[device.RoleSupport], "config diff", siteYAML); r.code != 0 {
-		t.Fatalf("diff after the others ended: %+v", r)
+	waitFor(t, "the second diff running", func() bool { r, w := e.heavyCounts(); return r == maxHeavyTotal && w == 0 })
+	if r := second(); r.code != 0 {
+		t.Fatalf("second diff: %+v", r)
 	}
-	if heavy() != 0 {
-		t.Fatalf("%d heavy slots held after every command ended", heavy())
+	// A command that waits too long is refused, saying why.
+	e.srv.heavy.mu.Lock()
+	e.srv.heavy.wait = 100 * time.Millisecond
+	e.srv.heavy.mu.Unlock()
+	hold := startDiff(t, ada)
+	waitFor(t, "two diffs running", func() bool { r, _ := e.heavyCounts(); return r == maxHeavyTotal })
+	if r := run(t, sam, "config --json import", siteYAML); r.code != 1 || !strings.Contains(r.stderr, "busy: config import refused: no slot came free within 100ms") || !strings.Contains(r.stderr, "at most 2 at once") {
+		t.Fatalf("heavy command past the wait: %+v", r)
+	}
+	// A full queue refuses at once.
+	e.srv.heavy.mu.Lock()
+	e.srv.heavy.wait, e.srv.heavy.maxWaiting = time.Minute, 0
+	e.srv.heavy.mu.Unlock()
+	if r := run(t, sam, "config diff", siteYAML); r.code != 1 || !strings.Contains(r.stderr, "0 heavy commands are waiting already") {
+		t.Fatalf("heavy command with the queue full: %+v", r)
+	}
+	if r := other(); r.code != 0 {
+		t.Fatalf("installer's diff: %+v", r)
+	}
+	if r := hold(); r.code != 0 {
+		t.Fatalf("admin's diff: %+v", r)
+	}
+	if r, w := e.heavyCounts(); r != 0 || w != 0 {
+		t.Fatalf("%d heavy commands running and %d waiting after all ended", r, w)
 	}
 }
 

@@ -189,7 +189,7 @@ func (s *Server) command(next ssh.Handler) ssh.Handler {
 		release := func() {}
 		if name := heavyName(sess.Command()); name != "" {
 			var err error
-			if release, err = s.heavy.acquire(p.Actor().ID, name); err != nil {
+			if release, err = s.heavy.acquire(st.ctx, p.Actor().ID, name); err != nil {
 				s.log.Info("heavy command refused", "actor", p.Actor().ID, "command", name, "reason", err)
 				_, _ = fmt.Fprintln(sess.Stderr(), err)
 				_ = sess.Exit(1)

@@ -383,3 +383,31 @@ func TestVersionLineNamesNoVersion(t *testing.T) {
 		t.Fatalf("version line %q", got)
 	}
 }
+
+// Budgets and slots are kept per IPv4 address and per IPv6 /64: one host
+// usually holds a whole /64.
+func TestAddressesAreCountedPerIPv6Slash64(t *testing.T) {
+	for in, want := range map[string]string{
+		"192.0.2.7:40000":                   "192.0.2.7",
+		"[::ffff:192.0.2.7]:1":              "192.0.2.7",
+		"[2001:db8:1:2:aaaa::1]:22":         "2001:db8:1:2::/64",
+		"[2001:db8:1:2:ffff:ffff:ffff:1]:9": "2001:db8:1:2::/64",
+		"[2001:db8:1:3::1]:22":              "2001:db8:1:3::/64",
+	} {
+		addr, err := net.ResolveTCPAddr("tcp", in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := ipOf(addr); got != want {
+			t.Errorf("ipOf(%s) = %s, want %s", in, got, want)
+		}
+	}
+	l := newLimiter(withDefaults(Limits{MaxUnauthPerIP: 2}), clockwork.NewFake(time.Now()))
+	for i := 0; i < 3; i++ {
+		addr := &net.TCPAddr{IP: net.ParseIP(fmt.Sprintf("2001:db8:1:2::%x", i+1))}
+		why, _ := l.admit(&trackedConn{ip: ipOf(addr), l: l})
+		if want := i < 2; (why == admitted) != want {
+			t.Fatalf("connection %d from one /64: %v", i, why)
+		}
+	}
+}

@@ -233,7 +233,7 @@ func buildServices(o *daemonOptions, gw *device.Gateway, acc *access.Service, fw
 		// restore their terminals and say why); the services stopped after
 		// it get the rest.
 		srv, err := sshd.NewServer(sshd.Config{Gateway: gw, Access: acc, Listener: ln, DataDir: o.dataDir, Logger: log.With("component", "ssh"),
-			Version: "sitegate_" + version, ShutdownGrace: shutdownGrace - 2*time.Second})
+			Version: "sitegate", ShutdownGrace: shutdownGrace - 2*time.Second})
 		if err != nil {
 			return service{}, err
 		}

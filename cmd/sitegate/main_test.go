@@ -214,7 +214,7 @@ func TestAuditVerifyDetectsTamperedFile(t *testing.T) {
 
 // startDaemon runs `sitegate run` as a child process and returns it with the
 // SSH address it bound.
-func startDaemon(t *testing.T, dir string, extra ...string) (*exec.Cmd, string) {
+func startDaemon(t testing.TB, dir string, extra ...string) (*exec.Cmd, string) {
 	t.Helper()
 	args := append([]string{"run", "--data", dir, "--ssh-addr", "127.0.0.1:0"}, extra...)
 	cmd := exec.Command(os.Args[0], args...)

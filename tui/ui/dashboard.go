@@ -11,6 +11,7 @@ import (
 	"charm.land/lipgloss/v2"
 
 	"github.com/sitegate/sitegate/device"
+	"github.com/sitegate/sitegate/tui/access"
 	"github.com/sitegate/sitegate/tui/internal/format"
 	"github.com/sitegate/sitegate/tui/ui/common"
 )
@@ -42,10 +43,18 @@ func newDashboard(s *common.Session, src DashboardSource) *dashboard {
 	return d
 }
 
+// refresh reads what the dashboard shows, and only what the session's role
+// may read: the audit events and account names need the logs permission
+// (as `logs --audit` does), the store and outbox figures and the open
+// sessions the health permission. A viewer sees the gateway, the field
+// devices, the uplink and the alerts.
 func (d *dashboard) refresh() {
 	d.health = d.src.Health()
-	d.recent, _ = d.src.AuditLog().ListAudit(device.AuditFilter{Limit: recentEvents, Newest: true})
-	d.names = d.s.Rules.Names()
+	d.recent, d.names = nil, nil
+	if d.s.Can(access.PermLogs) {
+		d.recent, _ = d.src.AuditLog().ListAudit(device.AuditFilter{Limit: recentEvents, Newest: true})
+		d.names = d.s.Rules.Names()
+	}
 }
 
 func (d *dashboard) Title() string       { return "Dashboard" }
@@ -69,6 +78,7 @@ func (d *dashboard) Update(msg tea.Msg) (common.Component, tea.Cmd) {
 func (d *dashboard) View() string {
 	st := d.s.Styles
 	h := d.health
+	health := d.s.Can(access.PermHealth)
 	half := (d.w - 1) / 2
 	kv := func(k, v string) string { return common.KV(st, 10, k, v) }
 	gw := []string{
@@ -76,10 +86,14 @@ func (d *dashboard) View() string {
 		kv("id", h.GatewayID),
 		kv("site", common.Clip(fmt.Sprintf("%s (rev %d)", h.Site, h.SiteRev), half-14)),
 		kv("uptime", (time.Duration(h.UptimeS) * time.Second).String()),
-		kv("sessions", fmt.Sprint(h.Sessions)),
+	}
+	if health {
+		gw = append(gw, kv("sessions", fmt.Sprint(h.Sessions)))
+	}
+	gw = append(gw,
 		kv("firmware", common.Clip(strings.TrimSpace(h.Firmware.Version+" "+h.Firmware.Slot), half-14)),
 		kv("clock", common.Clip(clockText(h.Clock), half-14)),
-	}
+	)
 	if d.firmware != "" {
 		gw = append(gw, st.Text.Accent.Render(common.Clip(d.firmware, half-4)))
 	}
@@ -93,15 +107,20 @@ func (d *dashboard) View() string {
 	if h.Outbox.NearFull || h.Outbox.Evicted > 0 {
 		out = st.Text.Warn.Render(outLine)
 	}
-	storeBox := []string{
-		st.Title.Render("Store"),
-		kv("size", format.Bytes(h.Store.SizeBytes)),
-		st.Text.Dim.Render(fmt.Sprintf("%-10s", "audit")) + audit,
-		st.Text.Dim.Render(fmt.Sprintf("%-10s", "outbox")) + out,
-		kv("evicted", fmt.Sprintf("%d outbox, %d audit", h.Outbox.Evicted, h.Store.AuditEvicted)),
+	storeBox := []string{st.Title.Render("Field and uplink")}
+	if health {
+		storeBox = []string{
+			st.Title.Render("Store"),
+			kv("size", format.Bytes(h.Store.SizeBytes)),
+			st.Text.Dim.Render(fmt.Sprintf("%-10s", "audit")) + audit,
+			st.Text.Dim.Render(fmt.Sprintf("%-10s", "outbox")) + out,
+			kv("evicted", fmt.Sprintf("%d outbox, %d audit", h.Outbox.Evicted, h.Store.AuditEvicted)),
+		}
+	}
+	storeBox = append(storeBox,
 		kv("devices", common.Clip(fieldText(h.Field), half-14)),
 		kv("uplink", common.Clip(uplinkText(h), half-14)),
-	}
+	)
 	box := st.Box.Width(half)
 	top := lipgloss.JoinHorizontal(lipgloss.Top, box.Render(strings.Join(gw, "\n")), " ", box.Render(strings.Join(storeBox, "\n")))
 	if len(h.Alerts) > 0 {
@@ -114,6 +133,9 @@ func (d *dashboard) View() string {
 			lines = append(lines, style.Render(common.Clip(fmt.Sprintf("%-17s %s  %s", a.Rule, a.Since.In(d.loc()).Format("15:04"), a.Detail), d.w-6)))
 		}
 		top = lipgloss.JoinVertical(lipgloss.Left, top, st.Box.Width(d.w-2).Render(strings.Join(lines, "\n")))
+	}
+	if !d.s.Can(access.PermLogs) {
+		return top
 	}
 	return lipgloss.JoinVertical(lipgloss.Left, top, d.recentBox(max(d.h-lipgloss.Height(top)-3, 0)))
 }

@@ -110,6 +110,22 @@ func TestLoRaDevicesFramesAndPoints(t *testing.T) {
 	}
 }
 
+// start runs line as role on a goroutine of its own, its output into a
+// pipe the test reads (closed when the command ends), its exit status on
+// the channel; stderr may be read once that has arrived.
+func (f *fixture) start(ctx context.Context, role device.Role, line string) (*io.PipeReader, *strings.Builder, <-chan int) {
+	pr, pw := io.Pipe()
+	errb := &strings.Builder{}
+	done := make(chan int, 1)
+	go func() {
+		deps := Deps{Gateway: f.gw, Access: f.acc, Limits: Limits{MaxArgs: 64, MaxArgBytes: 4096}}
+		done <- Run(ctx, deps, Session{Principal: access.Principal{Account: f.users[role]}, Args: strings.Fields(line),
+			In: strings.NewReader(""), Out: pw, Err: errb})
+		pw.Close()
+	}()
+	return pr, errb, done
+}
+
 // frameJSON is what a test reads of a frame's JSON.
 type frameJSON struct {
 	Seq      uint64 `json:"seq"`
@@ -201,15 +217,7 @@ func TestLoRaFramesFollow(t *testing.T) {
 	lastKept := kept[len(kept)-1].Seq
 
 	ctx, cancel := context.WithCancel(t.Context())
-	pr, pw := io.Pipe()
-	var errb strings.Builder
-	done := make(chan int, 1)
-	go func() {
-		deps := Deps{Gateway: f.gw, Access: f.acc, Limits: Limits{MaxArgs: 64, MaxArgBytes: 4096}}
-		done <- Run(ctx, deps, Session{Principal: access.Principal{Account: f.users[device.RoleSupport]},
-			Args: []string{"lora", "frames", "--follow", "--json"}, In: strings.NewReader(""), Out: pw, Err: &errb})
-		pw.Close()
-	}()
+	pr, errb, done := f.start(ctx, device.RoleSupport, "lora frames --follow --json")
 	sc := bufio.NewScanner(pr)
 	var seqs []uint64
 	for sc.Scan() {
@@ -237,14 +245,7 @@ func TestLoRaFramesFollow(t *testing.T) {
 	}
 
 	// A follower that outlives the driver ends, saying why.
-	pr2, pw2 := io.Pipe()
-	var errs strings.Builder
-	go func() {
-		deps := Deps{Gateway: f.gw, Access: f.acc, Limits: Limits{MaxArgs: 64, MaxArgBytes: 4096}}
-		done <- Run(t.Context(), deps, Session{Principal: access.Principal{Account: f.users[device.RoleSupport]},
-			Args: []string{"lora", "frames", "--follow", "-n", "1"}, In: strings.NewReader(""), Out: pw2, Err: &errs})
-		pw2.Close()
-	}()
+	pr2, errs, done := f.start(t.Context(), device.RoleSupport, "lora frames --follow -n 1")
 	sc = bufio.NewScanner(pr2)
 	for i := 0; i < 3 && sc.Scan(); i++ { // the header, the frame kept, a new one
 	}
@@ -264,15 +265,7 @@ func TestLoRaFramesFollowReportsMissedFrames(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	pr, pw := io.Pipe()
-	var errb strings.Builder
-	done := make(chan int, 1)
-	go func() {
-		deps := Deps{Gateway: f.gw, Access: f.acc, Limits: Limits{MaxArgs: 64, MaxArgBytes: 4096}}
-		done <- Run(ctx, deps, Session{Principal: access.Principal{Account: f.users[device.RoleSupport]},
-			Args: []string{"lora", "frames", "--follow", "--json", "-n", "1"}, In: strings.NewReader(""), Out: pw, Err: &errb})
-		pw.Close()
-	}()
+	pr, errb, done := f.start(ctx, device.RoleSupport, "lora frames --follow --json -n 1")
 	// Read nothing while several buffers' worth of frames go by.
 	devicetest.Eventually(t, tuitest.Wait, "frames going by", func() bool {
 		fr := rig.Driver.Frames(1)

@@ -115,8 +115,10 @@ func NewDriver(gw *device.Gateway, o Options) *Driver {
 }
 
 // From returns the LoRa driver running for gw, if any: what the console
-// and the exec commands query.
-func From(gw *device.Gateway) (*Driver, bool) {
+// and the exec commands query. It takes anything that holds the field
+// layer (a *device.Gateway, or the narrower interfaces of the console), so
+// that they need not name the concrete gateway.
+func From(gw interface{ Field() *field.Hub }) (*Driver, bool) {
 	d, ok := gw.Field().Driver(field.LoRa).(*Driver)
 	return d, ok
 }

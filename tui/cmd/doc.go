@@ -6,7 +6,8 @@
 // # Files
 //
 // One file per command group: whoami, health (and alerts), logs, config,
-// points (and its Modbus alias and bus scans), sync, firmware, sim; help
+// points (and its Modbus alias and bus scans), lora (devices and frames
+// of the embedded network server), sync, firmware, sim; help
 // lists what the caller's role may run; cmd.go dispatches, checks roles
 // and audits.
 //

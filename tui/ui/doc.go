@@ -1,7 +1,7 @@
 // Package ui is the console's screens: the root model of a session (App:
 // header, tabs, status line, help bar) and one file per screen — the
 // dashboard, logs, site, field tree (with its Modbus forms and decode
-// lab), sync, network, users, profile and the first-login wizards.
+// lab), LoRa, sync, network, users, profile and the first-login wizards.
 //
 // # Where things are
 //
@@ -25,5 +25,9 @@
 //     reach the screen that started the work whichever tab is shown;
 //     screens ignore what is not theirs.
 //   - The network tab exists only when the gateway runs its network
-//     subsystem.
+//     subsystem, the LoRa tab only when it runs a LoRa driver (the daemon
+//     always does; LoRa turned off shows as such).
+//   - The LoRa tab reads the driver on a command, once a second and on
+//     its devices' readings, never in Update; what it shows is at most a
+//     second old.
 package ui

@@ -57,6 +57,8 @@ const (
 	ResultDenied    Result = "denied"
 	ResultFailed    Result = "failed"
 	ResultUnchanged Result = "unchanged"
+	ResultUnknown   Result = "unknown" // an exec command that does not exist
+	ResultRefused   Result = "refused" // refused before it ran (too long a command line)
 )
 
 // Stream is an outbox stream: the MQTT topic (under

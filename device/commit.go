@@ -482,11 +482,10 @@ func (c *Committer) applyLimit() {
 	c.st.SetOutboxMaxBytes(limit)
 }
 
-// fillHealth adds the group commit's figures to the outbox section.
-func (c *Committer) fillHealth(h *Health) {
-	o := c.st.OutboxStats()
+// fillOutbox adds the byte bound, the readings and the group commit's
+// figures to the outbox section of health.
+func (c *Committer) fillOutbox(out *OutboxHealth, o store.OutboxStats) {
 	s := c.Stats()
-	out := &h.Outbox
 	out.Bytes, out.MaxBytes, out.Readings, out.EvictedReadings = o.Bytes, o.MaxBytes, o.Items, o.EvictedItems
 	out.Suppressed, out.Dropped = s.Suppressed, s.Dropped
 	out.IngestBytesPerS = math.Round(s.BytesPerSecond*10) / 10

@@ -13,15 +13,16 @@ type EventKind int
 
 // Event kinds.
 const (
-	EventAudit    EventKind = iota + 1 // Audit is set
-	EventLog                           // Log is set
-	EventSite                          // the site changed; Rev is set
-	EventSession                       // a console session opened or closed
-	EventReadings                      // a device finished a poll cycle; Device is set
-	EventNetwork                       // the active uplink or a link's state changed; Detail says how
-	EventAlert                         // an alert was raised or cleared; Detail names the rule
-	EventUplink                        // the cloud connection changed state
-	EventFirmware                      // firmware apply progress; Detail says what happened
+	EventAudit     EventKind = iota + 1 // Audit is set
+	EventLog                            // Log is set
+	EventSite                           // the site changed; Rev is set
+	EventSession                        // a console session opened or closed
+	EventReadings                       // a device finished a poll cycle; Device is set
+	EventNetwork                        // the active uplink or a link's state changed; Detail says how
+	EventAlert                          // an alert was raised or cleared; Detail names the rule
+	EventUplink                         // the cloud connection changed state
+	EventFirmware                       // firmware apply progress; Detail says what happened
+	EventProbation                      // a change went on probation or its probation ended; see Gateway.Probation
 )
 
 // Event is something live screens and followers want to hear about.

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sitegate/sitegate/device/clockwork"
 	"github.com/sitegate/sitegate/device/field"
 	"github.com/sitegate/sitegate/store"
 )
@@ -45,8 +46,12 @@ type GatewayOptions struct {
 	// Logs is the in-memory system log the console shows (default: a ring
 	// of 1,000 records that nothing writes to).
 	Logs *LogRing
-	// Logger logs what the gateway's own work runs into (the group commit
-	// of readings). Default: nowhere.
+	// Clock runs the gateway's own timers (a change on probation). Default
+	// clockwork.System; when Now is nil it is also the clock.
+	Clock clockwork.Clock
+	// Logger receives what the gateway logs itself (a probation that
+	// rolled back, or could not; a group commit of readings that failed).
+	// Default: the Logs ring only.
 	Logger *slog.Logger
 }
 
@@ -57,6 +62,8 @@ type Gateway struct {
 	st      *store.Store
 	id      string
 	now     func() time.Time
+	clk     clockwork.Clock
+	log     *slog.Logger
 	started time.Time
 
 	bus  *bus
@@ -65,6 +72,7 @@ type Gateway struct {
 
 	field  *field.Hub
 	commit *Committer
+	prob   probations // the change on probation (probation.go)
 
 	fieldMu  sync.RWMutex // guards the attached subsystems below
 	uplink   Uplink
@@ -84,13 +92,19 @@ type Gateway struct {
 // NewGateway loads the gateway's identity and site from st, creating the
 // gateway id on first start.
 func NewGateway(st *store.Store, o GatewayOptions) (*Gateway, error) {
+	if o.Clock == nil {
+		o.Clock = clockwork.System
+	}
 	if o.Now == nil {
-		o.Now = time.Now
+		o.Now = o.Clock.Now
 	}
 	if o.Logs == nil {
 		o.Logs = NewLogRing(1000)
 	}
-	g := &Gateway{st: st, now: o.Now, started: o.Now(), bus: newBus(), logs: o.Logs}
+	if o.Logger == nil {
+		o.Logger = slog.New(o.Logs.Handler(slog.DiscardHandler))
+	}
+	g := &Gateway{st: st, now: o.Now, clk: o.Clock, log: o.Logger, started: o.Now(), bus: newBus(), logs: o.Logs}
 
 	g.sess.open = map[uint64]sessionEntry{}
 	err := st.Update(func(tx *store.Tx) error {
@@ -126,7 +140,6 @@ func NewGateway(st *store.Store, o GatewayOptions) (*Gateway, error) {
 	g.site, g.rev = site, rev
 	g.commit = newCommitter(st, site)
 	g.commit.SetLogger(o.Logger)
-	g.AddHealthSource(g.commit.fillHealth)
 	g.field = field.NewHub(field.HubOptions{
 		Readings: g.commit.Add,
 		Notify:   func(device string) { g.Publish(Event{Kind: EventReadings, Device: device}) },
@@ -247,6 +260,9 @@ type Edit struct {
 	// Force applies the change over a newer revision; the audit event
 	// says so.
 	Force bool
+	// Guard vets this change like the registered guards, inside the same
+	// lock (a rule about who makes it, e.g. tui/access's roles).
+	Guard SiteGuard
 }
 
 // ErrStale means a change was based on a revision of the site that is no
@@ -337,6 +353,10 @@ func (g *Gateway) applySite(e Edit, next *Site) (Change, *Site, *Site, error) {
 	g.healthMu.Lock()
 	guards := append([]SiteGuard(nil), g.guards...)
 	g.healthMu.Unlock()
+	if e.Guard != nil {
+		// Who may make the change is decided before what it may change.
+		guards = append([]SiteGuard{e.Guard}, guards...)
+	}
 	for _, guard := range guards {
 		if err := guard(g.site, next, e.Actor); err != nil {
 			_ = g.AuditDetail(e.Actor, e.Action, target, ResultDenied, truncate(err.Error(), 200))

@@ -121,7 +121,7 @@ type OutboxHealth struct {
 	OldestAgeS int64  `json:"oldest_age_s"`
 	Evicted    uint64 `json:"evicted"`
 	NearFull   bool   `json:"near_full"`
-	// The size bound and readings (filled by the group commit, commit.go).
+	// The size bound and readings (commit.go).
 	Bytes             uint64   `json:"bytes"`                          // queued
 	MaxBytes          uint64   `json:"max_bytes"`                      // store.outbox_max_mb, at most half the free space
 	Readings          uint64   `json:"readings"`                       // queued
@@ -142,7 +142,6 @@ func (g *Gateway) Health() Health {
 	name, rev := g.site.Site.Name, g.rev
 	g.mu.RUnlock()
 	a := g.st.AuditStats()
-	o := g.st.OutboxStats()
 	h := Health{
 		GatewayID: g.id,
 		Site:      name,
@@ -154,10 +153,7 @@ func (g *Gateway) Health() Health {
 			SizeBytes: g.st.Size(), AuditEvents: a.Count, AuditCapacity: a.Capacity,
 			AuditEvicted: a.Evicted, AuditLastSeq: a.LastSeq, AuditNearFull: a.NearlyFull(),
 		},
-		Outbox: OutboxHealth{
-			Depth: o.Depth, Capacity: o.Capacity, OldestAgeS: int64(o.OldestAge(now).Seconds()),
-			Evicted: o.Evicted, NearFull: o.NearlyFull(),
-		},
+		Outbox: g.OutboxFigures(),
 		Field:  g.field.Summary(),
 		Clock:  ClockHealth{Source: "none"},
 		WAN:    WANHealth{Active: "unknown", Links: []LinkHealth{}},

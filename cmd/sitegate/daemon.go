@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -24,8 +23,8 @@ import (
 	"github.com/sitegate/sitegate/device/wan"
 	"github.com/sitegate/sitegate/device/wifi"
 	"github.com/sitegate/sitegate/store"
-	"github.com/sitegate/sitegate/tui"
 	"github.com/sitegate/sitegate/tui/access"
+	"github.com/sitegate/sitegate/tui/sshd"
 )
 
 // firmwareUpdater adapts the firmware manager to what sessions may use.
@@ -107,7 +106,7 @@ func runDaemon(ctx context.Context, o *daemonOptions, s streams) error {
 		return err
 	}
 	defer st.Close()
-	gw, err := device.NewGateway(st, device.GatewayOptions{GatewayID: o.gatewayID, Logs: ring, Logger: log.With("component", "telemetry")})
+	gw, err := device.NewGateway(st, device.GatewayOptions{GatewayID: o.gatewayID, Logs: ring, Logger: log.With("component", "gateway")})
 	if err != nil {
 		return err
 	}
@@ -132,7 +131,12 @@ func runDaemon(ctx context.Context, o *daemonOptions, s streams) error {
 	if err != nil {
 		return fmt.Errorf("listen for SSH on %s: %w (choose another address with --ssh-addr)", o.sshAddr, err)
 	}
-	svcs = append(svcs, listen(ln))
+	door, err := listen(ln)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	svcs = append(svcs, door)
 	_, rev := gw.Site()
 	log.Info("gateway started", "gateway_id", gw.ID(), "data", o.dataDir, "ssh", ln.Addr().String(), "site_rev", rev, "version", version)
 	if o.ready != nil {
@@ -153,7 +157,7 @@ func runDaemon(ctx context.Context, o *daemonOptions, s streams) error {
 // the reverse order): the group commit of readings, the field drivers,
 // time, the network, the uplink, the health rules, and last the SSH door,
 // which the caller binds.
-func buildServices(o *daemonOptions, gw *device.Gateway, acc *access.Service, fw *firmware.Manager, log *slog.Logger) ([]service, func(net.Listener) service, error) {
+func buildServices(o *daemonOptions, gw *device.Gateway, acc *access.Service, fw *firmware.Manager, log *slog.Logger) ([]service, func(net.Listener) (service, error), error) {
 	var svcs []service
 	// The group commit stores readings once per store.commit_interval. It
 	// stops after the drivers, and commits what they reported last.
@@ -161,6 +165,11 @@ func buildServices(o *daemonOptions, gw *device.Gateway, acc *access.Service, fw
 	// The field drivers poll the site's devices and follow its changes.
 	engine := modbus.New(gw, modbus.Options{Logger: log.With("component", "modbus")})
 	svcs = append(svcs, service{"modbus", engine.Run})
+	// LoRaWAN: the packet forwarder server on the site's address (only
+	// while LoRa is enabled), the embedded network server or the relay to
+	// the remote one.
+	loraDriver := lora.NewDriver(gw, lora.Options{Logger: log.With("component", "lora")})
+	svcs = append(svcs, service{"lora", loraDriver.Run})
 	// Time: NTP servers of the site; the system clock is only reported on
 	// unless --set-clock (README requirement 9).
 	if o.setClock && os.Geteuid() != 0 {
@@ -194,12 +203,13 @@ func buildServices(o *daemonOptions, gw *device.Gateway, acc *access.Service, fw
 	gw.AddHealthSource(netMgr.FillHealth)
 	gw.AddSiteObserver(func(_, _ *device.Site, _ device.Actor) { netMgr.Reconfigure() })
 	var scanner wifi.Scanner = wifi.SimScanner{}
-	var loraBackend lora.Backend = &lora.Sim{}
 	if o.net == "linux" {
 		site, _ := gw.Site()
-		scanner, loraBackend = wifi.LinuxScanner{Interface: site.WiFi.Interface}, lora.Linux{}
+		scanner = wifi.LinuxScanner{Interface: site.WiFi.Interface}
 	}
-	radio := lora.New(func() *device.Site { s, _ := gw.Site(); return s }, loraBackend)
+	// The radio's state comes from the driver: running once a packet
+	// forwarder is heard, whatever the network backend.
+	radio := lora.New(func() *device.Site { s, _ := gw.Site(); return s }, loraDriver)
 	gw.SetNetwork(wan.NewControl(netMgr, scanner, radio))
 	svcs = append(svcs, service{"wan", func(ctx context.Context) error {
 		err := netMgr.Run(ctx)
@@ -229,30 +239,16 @@ func buildServices(o *daemonOptions, gw *device.Gateway, acc *access.Service, fw
 		return nil, nil, err
 	}
 	svcs = append(svcs, service{"health", mon.Run})
-	srv, err := tui.NewServer(tui.Config{Gateway: gw, Access: acc, DataDir: o.dataDir, Logger: log.With("component", "ssh"), Version: "sitegate_" + version})
-	if err != nil {
-		return nil, nil, err
-	}
-	listen := func(ln net.Listener) service {
-		return service{"ssh", func(ctx context.Context) error {
-			serveErr := make(chan error, 1)
-			go func() { serveErr <- srv.Serve(ln) }()
-			select {
-			case err := <-serveErr:
-				return err
-			case <-ctx.Done():
-			}
-			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
-			defer cancel()
-			if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, net.ErrClosed) {
-				log.Warn("ssh server did not stop cleanly", "err", err)
-			}
-			// A Serve that began after Shutdown would keep accepting:
-			// closing the listener ends it either way.
-			_ = ln.Close()
-			<-serveErr
-			return nil
-		}}
+	listen := func(ln net.Listener) (service, error) {
+		// The SSH server gets most of the stop's grace (open consoles
+		// restore their terminals and say why); the services stopped after
+		// it get the rest.
+		srv, err := sshd.NewServer(sshd.Config{Gateway: gw, Access: acc, Listener: ln, DataDir: o.dataDir, Logger: log.With("component", "ssh"),
+			Version: "sitegate", ShutdownGrace: shutdownGrace - 2*time.Second})
+		if err != nil {
+			return service{}, err
+		}
+		return service{"ssh", srv.Run}, nil
 	}
 	return svcs, listen, nil
 }

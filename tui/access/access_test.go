@@ -15,20 +15,15 @@ import (
 	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/sitegate/sitegate/device"
+	"github.com/sitegate/sitegate/device/clockwork"
 	"github.com/sitegate/sitegate/store"
 	"github.com/sitegate/sitegate/store/storetest"
 	"github.com/sitegate/sitegate/tui/access"
 )
 
-// clock is an injectable, advanceable clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
+func newClock() *clockwork.Fake {
+	return clockwork.NewFake(time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC))
 }
-
-func (c *clock) Now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
-func newClock() *clock                   { return &clock{t: time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)} }
 
 // fastHasher keeps unit tests quick; the RFC 9106 parameters are exercised
 // by TestRFC9106Hash.
@@ -38,24 +33,24 @@ type fixture struct {
 	svc   *access.Service
 	gw    *device.Gateway
 	st    *store.Store
-	clock *clock
+	clock *clockwork.Fake
 }
 
 func newFixture(t *testing.T, require2FA ...device.Role) fixture {
 	t.Helper()
 	c := newClock()
 	st := storetest.New(t, store.Options{Now: c.Now})
-	gw, err := device.NewGateway(st, device.GatewayOptions{Now: c.Now})
+	gw, err := device.NewGateway(st, device.GatewayOptions{Clock: c})
 	if err != nil {
 		t.Fatal(err)
 	}
 	site := device.DefaultSite()
 	site.Site.Name = "Plant room"
 	site.Access.Require2FA = append([]device.Role{}, require2FA...)
-	if _, err := gw.ApplySite(device.Edit{Actor: device.LocalActor, Action: "config.change", Base: gw.Rev()}, site); err != nil {
+	if _, err := gw.ApplySite(device.Edit{Actor: device.LocalActor, Action: device.ActionConfigChange, Base: gw.Rev()}, site); err != nil {
 		t.Fatal(err)
 	}
-	return fixture{svc: access.New(gw, access.Options{Hasher: fastHasher, Now: c.Now}), gw: gw, st: st, clock: c}
+	return fixture{svc: access.New(gw, access.Options{Hasher: fastHasher, Clock: c}), gw: gw, st: st, clock: c}
 }
 
 const goodPassword = "Tr4ns#Volt9"
@@ -204,7 +199,7 @@ func TestLockoutAfterFiveFailures(t *testing.T) {
 		t.Fatalf("lockout not audited: %s", got)
 	}
 	// The lock is persisted: a new service over the same store still refuses.
-	svc2 := access.New(f.gw, access.Options{Hasher: fastHasher, Now: f.clock.Now})
+	svc2 := access.New(f.gw, access.Options{Hasher: fastHasher, Clock: f.clock})
 	if _, err := svc2.LoginPassword(ctx, "bob", goodPassword, "", false); !errors.Is(err, access.ErrDenied) {
 		t.Fatal("lock not persisted")
 	}
@@ -522,5 +517,40 @@ func TestKeyOnlyAccountsCannotBeLockedOut(t *testing.T) {
 	}
 	if _, err := f.svc.LoginPublicKey("pam", signer.PublicKey()); err != nil {
 		t.Fatalf("key login while password-locked: %v", err)
+	}
+}
+
+// Every site change made in a session passes the same rule: the role to
+// change the configuration, and the admin role for the access settings.
+func TestSiteChangeNeedsTheRoleAndAnAdminForAccessSettings(t *testing.T) {
+	f := newFixture(t)
+	inst := f.addUser(t, "ivy", device.RoleInstaller, false).Account
+	sup := f.addUser(t, "sam", device.RoleSupport, false).Account
+	admin := f.addUser(t, "ada", device.RoleAdmin, false).Account
+	change := func(a access.Account, edit func(s *device.Site)) error {
+		s, rev := f.gw.Site()
+		edit(s)
+		_, err := f.svc.ApplySite(access.Principal{Account: a}, device.Edit{Action: device.ActionConfigChange, Base: rev}, s)
+		return err
+	}
+	rename := func(s *device.Site) { s.Site.Name += "!" }
+	weaken := func(s *device.Site) { s.Access.IdleTimeout = device.Duration(8 * time.Hour) }
+	if err := change(sup, rename); !errors.Is(err, access.ErrForbidden) {
+		t.Fatalf("support changed the site: %v", err)
+	}
+	if err := change(inst, rename); err != nil {
+		t.Fatalf("installer renaming the site: %v", err)
+	}
+	if err := change(inst, weaken); !errors.Is(err, access.ErrForbidden) || !strings.Contains(err.Error(), "only be changed by an admin") {
+		t.Fatalf("installer changed the access settings: %v", err)
+	}
+	if err := change(admin, weaken); err != nil {
+		t.Fatalf("admin changing the access settings: %v", err)
+	}
+	if _, err := f.svc.ApplySite(access.Principal{Setup: true}, device.Edit{Action: device.ActionConfigChange, Base: f.gw.Rev()}, device.DefaultSite()); !errors.Is(err, access.ErrForbidden) {
+		t.Fatalf("the setup session changed the site: %v", err)
+	}
+	if got := strings.Join(f.actions(t), " "); strings.Count(got, "config.change") < 4 {
+		t.Fatalf("refusals not audited: %s", got)
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/sitegate/sitegate/device"
-	"github.com/sitegate/sitegate/store"
 )
 
 // Account is one person's access to the gateway. It is stored as the
@@ -56,7 +55,7 @@ func (a Account) AcceptedPrivacy() bool { return !a.Privacy.IsZero() }
 // Actor returns the account as an audit actor.
 func (a Account) Actor() device.Actor { return device.Actor{ID: a.ID, Role: a.Role.String()} }
 
-// Lockout policy (DESIGN.md requirement 5).
+// Lockout policy (README requirement 5).
 const (
 	MaxFailures     = 5
 	LockoutDuration = 15 * time.Minute
@@ -108,7 +107,7 @@ func newID() string {
 	return "u-" + string(b)
 }
 
-func loadAccount(tx *store.Tx, rec store.UserRecord) (Account, error) {
+func loadAccount(rec device.UserRecord) (Account, error) {
 	var a Account
 	if err := json.Unmarshal(rec.Data, &a); err != nil {
 		return Account{}, fmt.Errorf("account %s is unreadable: %w", rec.ID, err)
@@ -117,38 +116,38 @@ func loadAccount(tx *store.Tx, rec store.UserRecord) (Account, error) {
 	return a, nil
 }
 
-func accountByName(tx *store.Tx, name string) (Account, error) {
+func accountByName(tx device.AccountTx, name string) (Account, error) {
 	rec, err := tx.UserByName(name)
 	if err != nil {
 		return Account{}, err
 	}
-	return loadAccount(tx, rec)
+	return loadAccount(rec)
 }
 
-func accountByID(tx *store.Tx, id string) (Account, error) {
+func accountByID(tx device.AccountTx, id string) (Account, error) {
 	rec, err := tx.User(id)
 	if err != nil {
 		return Account{}, err
 	}
-	return loadAccount(tx, rec)
+	return loadAccount(rec)
 }
 
-func saveAccount(tx *store.Tx, a Account) error {
+func saveAccount(tx device.AccountTx, a Account) error {
 	data, err := json.Marshal(a)
 	if err != nil {
 		return err
 	}
-	return tx.PutUser(store.UserRecord{ID: a.ID, Name: a.Name, Data: data})
+	return tx.PutUser(device.UserRecord{ID: a.ID, Name: a.Name, Data: data})
 }
 
-func allAccounts(tx *store.Tx) ([]Account, error) {
+func allAccounts(tx device.AccountTx) ([]Account, error) {
 	recs, err := tx.Users()
 	if err != nil {
 		return nil, err
 	}
 	out := make([]Account, 0, len(recs))
 	for _, r := range recs {
-		a, err := loadAccount(tx, r)
+		a, err := loadAccount(r)
 		if err != nil {
 			return nil, err
 		}

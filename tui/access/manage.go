@@ -10,7 +10,6 @@ import (
 	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/sitegate/sitegate/device"
-	"github.com/sitegate/sitegate/store"
 )
 
 // require checks that actor may use perm now. The role is read from the
@@ -49,7 +48,7 @@ func (s *Service) Accounts(actor device.Actor) ([]Account, error) {
 		return nil, err
 	}
 	var out []Account
-	err := s.st.View(func(tx *store.Tx) (err error) { out, err = allAccounts(tx); return })
+	err := s.accounts.View(func(tx device.AccountTx) (err error) { out, err = allAccounts(tx); return })
 	return out, err
 }
 
@@ -123,26 +122,25 @@ func (s *Service) AddUser(ctx context.Context, actor device.Actor, u NewUser) (C
 }
 
 func (s *Service) create(actor device.Actor, a Account, detail string) error {
-	return s.st.Update(func(tx *store.Tx) error {
+	return s.accounts.Update(func(tx device.AccountTx) error {
 		if _, err := tx.UserByName(a.Name); err == nil {
 			return fmt.Errorf("a user called %q exists already: choose another name", a.Name)
 		}
 		if err := saveAccount(tx, a); err != nil {
 			return err
 		}
-		_, err := tx.AppendAudit(store.AuditEvent{Actor: actor.ID, Role: actor.Role, Action: "user.create", Target: a.ID, Result: string(device.ResultOK), Detail: strings.TrimSpace("role " + a.Role.String() + " " + detail)})
-		return err
+		return tx.Audit(actor, device.ActionUserCreate, a.ID, device.ResultOK, strings.TrimSpace("role "+a.Role.String()+" "+detail))
 	})
 }
 
 // change runs fn on account id as actor (who needs perm) and audits action
 // in the same transaction. guardAdmin refuses a change that would leave the
 // gateway without an active administrator.
-func (s *Service) change(actor device.Actor, perm Perm, id, action, detail string, guardAdmin bool, fn func(a *Account) error) error {
+func (s *Service) change(actor device.Actor, perm Perm, id string, action device.Action, detail string, guardAdmin bool, fn func(a *Account) error) error {
 	if err := s.require(actor, perm); err != nil {
 		return err
 	}
-	return s.st.Update(func(tx *store.Tx) error {
+	return s.accounts.Update(func(tx device.AccountTx) error {
 		a, err := accountByID(tx, id)
 		if err != nil {
 			return fmt.Errorf("%w: %s", ErrNotFound, id)
@@ -162,19 +160,18 @@ func (s *Service) change(actor device.Actor, perm Perm, id, action, detail strin
 					active++
 				}
 			}
-			if active == 0 && (a.Role != device.RoleAdmin || a.Disabled || action == "user.delete") {
+			if active == 0 && (a.Role != device.RoleAdmin || a.Disabled || action == device.ActionUserDelete) {
 				return ErrLastAdmin
 			}
 		}
-		if action == "user.delete" {
+		if action == device.ActionUserDelete {
 			if err := tx.DeleteUser(a.ID); err != nil {
 				return err
 			}
 		} else if err := saveAccount(tx, a); err != nil {
 			return err
 		}
-		_, err = tx.AppendAudit(store.AuditEvent{Actor: actor.ID, Role: actor.Role, Action: action, Target: a.ID, Result: string(device.ResultOK), Detail: detail})
-		return err
+		return tx.Audit(actor, action, a.ID, device.ResultOK, detail)
 	})
 }
 
@@ -183,7 +180,7 @@ func (s *Service) SetRole(actor device.Actor, id string, role device.Role) error
 	if role == 0 {
 		return errors.New("a role is required: admin, installer, support or viewer")
 	}
-	err := s.change(actor, PermUsers, id, "user.role", "role "+role.String(), true, func(a *Account) error {
+	err := s.change(actor, PermUsers, id, device.ActionUserRole, "role "+role.String(), true, func(a *Account) error {
 		a.Role = role
 		return nil
 	})
@@ -196,7 +193,7 @@ func (s *Service) SetRole(actor device.Actor, id string, role device.Role) error
 
 // Lock locks an account until an administrator unlocks it.
 func (s *Service) Lock(actor device.Actor, id string) error {
-	err := s.change(actor, PermUsers, id, "account.locked", "by administrator", true, func(a *Account) error {
+	err := s.change(actor, PermUsers, id, device.ActionAccountLocked, "by administrator", true, func(a *Account) error {
 		a.Disabled = true
 		return nil
 	})
@@ -209,7 +206,7 @@ func (s *Service) Lock(actor device.Actor, id string) error {
 // Unlock lifts an administrator's lock and a lockout, and clears the
 // failure count.
 func (s *Service) Unlock(actor device.Actor, id string) error {
-	return s.change(actor, PermUsers, id, "account.unlocked", "", false, func(a *Account) error {
+	return s.change(actor, PermUsers, id, device.ActionAccountUnlocked, "", false, func(a *Account) error {
 		a.Disabled, a.LockedUntil, a.Failures = false, time.Time{}, 0
 		return nil
 	})
@@ -217,7 +214,7 @@ func (s *Service) Unlock(actor device.Actor, id string) error {
 
 // Delete removes an account.
 func (s *Service) Delete(actor device.Actor, id string) error {
-	err := s.change(actor, PermUsers, id, "user.delete", "", true, func(a *Account) error { return nil })
+	err := s.change(actor, PermUsers, id, device.ActionUserDelete, "", true, func(a *Account) error { return nil })
 	if err == nil {
 		s.gw.EndSessions(id, "your account was deleted")
 	}
@@ -227,7 +224,7 @@ func (s *Service) Delete(actor device.Actor, id string) error {
 // ResetTOTP removes an account's TOTP secret; where the role needs a code,
 // the user enrols again at the next login.
 func (s *Service) ResetTOTP(actor device.Actor, id string) error {
-	return s.change(actor, PermUsers, id, "user.reset_2fa", "", false, func(a *Account) error {
+	return s.change(actor, PermUsers, id, device.ActionUserReset2FA, "", false, func(a *Account) error {
 		a.TOTPSecret, a.TOTPLastStep = "", 0
 		return nil
 	})
@@ -247,14 +244,14 @@ func (s *Service) SetPasswordOffline(ctx context.Context, id, password string) e
 	if err != nil {
 		return err
 	}
-	return s.change(device.LocalActor, PermUsers, id, "user.passwd", "", false, func(a *Account) error {
+	return s.change(device.LocalActor, PermUsers, id, device.ActionUserPasswd, "", false, func(a *Account) error {
 		a.PasswordHash, a.EnrolHash, a.EnrolExpires = h, "", time.Time{}
 		return nil
 	})
 }
 
 // self runs fn on the principal's own account and audits action.
-func (s *Service) self(p Principal, action string, fn func(a *Account) error) error {
+func (s *Service) self(p Principal, action device.Action, fn func(a *Account) error) error {
 	if p.Setup || p.Account.ID == "" {
 		return ErrForbidden
 	}
@@ -283,7 +280,7 @@ func (s *Service) ChangePassword(ctx context.Context, p Principal, current, next
 	if err != nil {
 		return err
 	}
-	return s.change(p.Actor(), PermDashboard, a.ID, "user.passwd", "", false, func(a *Account) error {
+	return s.change(p.Actor(), PermDashboard, a.ID, device.ActionUserPasswd, "", false, func(a *Account) error {
 		a.PasswordHash = h
 		return nil
 	})
@@ -308,7 +305,7 @@ func (s *Service) EnrolTOTP(ctx context.Context, p Principal, currentPassword, s
 	if !ok {
 		return ErrBadCode
 	}
-	return s.change(p.Actor(), PermDashboard, p.Account.ID, "user.totp", "enrolled", false, func(a *Account) error {
+	return s.change(p.Actor(), PermDashboard, p.Account.ID, device.ActionUserTOTP, "enrolled", false, func(a *Account) error {
 		a.TOTPSecret, a.TOTPLastStep = secret, step
 		return nil
 	})
@@ -331,7 +328,11 @@ func (s *Service) CompleteSteps(ctx context.Context, p Principal, e Enrolment) (
 	}
 	var hash string
 	var step int64
-	var events []store.AuditEvent
+	type event struct {
+		action device.Action
+		detail string
+	}
+	var events []event
 	for _, st := range s.Pending(a) {
 		switch st {
 		case StepSetPassword:
@@ -341,23 +342,23 @@ func (s *Service) CompleteSteps(ctx context.Context, p Principal, e Enrolment) (
 			if hash, err = s.hasher.Hash(ctx, e.Password); err != nil {
 				return Account{}, err
 			}
-			events = append(events, store.AuditEvent{Action: "user.passwd", Detail: "set at first login"})
+			events = append(events, event{device.ActionUserPasswd, "set at first login"})
 		case StepEnrolTOTP:
 			var ok bool
 			if step, ok = matchTOTP(e.TOTPSecret, strings.TrimSpace(e.TOTPCode), s.now(), 0); e.TOTPSecret == "" || !ok {
 				return Account{}, ErrBadCode
 			}
-			events = append(events, store.AuditEvent{Action: "user.totp", Detail: "enrolled"})
+			events = append(events, event{device.ActionUserTOTP, "enrolled"})
 		case StepAcceptPrivacy:
 			if !e.AcceptPrivacy {
 				return Account{}, errors.New("the privacy notice must be accepted to use the gateway")
 			}
-			events = append(events, store.AuditEvent{Action: "privacy.accept"})
+			events = append(events, event{device.ActionPrivacyAccept, ""})
 		}
 	}
 	now := s.now()
 	var out Account
-	err = s.st.Update(func(tx *store.Tx) error {
+	err = s.accounts.Update(func(tx device.AccountTx) error {
 		cur, err := accountByID(tx, a.ID)
 		if err != nil {
 			return err
@@ -375,8 +376,7 @@ func (s *Service) CompleteSteps(ctx context.Context, p Principal, e Enrolment) (
 			cur.Privacy = now
 		}
 		for _, ev := range events {
-			ev.Actor, ev.Role, ev.Target, ev.Result = cur.ID, cur.Role.String(), cur.ID, string(device.ResultOK)
-			if _, err := tx.AppendAudit(ev); err != nil {
+			if err := tx.Audit(cur.Actor(), ev.action, cur.ID, device.ResultOK, ev.detail); err != nil {
 				return err
 			}
 		}
@@ -389,7 +389,7 @@ func (s *Service) CompleteSteps(ctx context.Context, p Principal, e Enrolment) (
 // WithdrawPrivacy withdraws the principal's acceptance of the privacy
 // notice; their sessions must end, and the next login asks again.
 func (s *Service) WithdrawPrivacy(p Principal) error {
-	err := s.change(p.Actor(), PermDashboard, p.Account.ID, "privacy.withdraw", "", false, func(a *Account) error {
+	err := s.change(p.Actor(), PermDashboard, p.Account.ID, device.ActionPrivacyWithdraw, "", false, func(a *Account) error {
 		a.Privacy = time.Time{}
 		return nil
 	})
@@ -403,7 +403,7 @@ func (s *Service) WithdrawPrivacy(p Principal) error {
 // ids only) to people.
 func (s *Service) Names() map[string]string {
 	out := map[string]string{}
-	_ = s.st.View(func(tx *store.Tx) error {
+	_ = s.accounts.View(func(tx device.AccountTx) error {
 		all, err := allAccounts(tx)
 		for _, a := range all {
 			out[a.ID] = a.Name
@@ -427,7 +427,7 @@ func (s *Service) PolicyFor(password, name string) error {
 
 // SetTheme remembers the principal's theme choice.
 func (s *Service) SetTheme(p Principal, theme string) error {
-	return s.self(p, "user.theme", func(a *Account) error { a.Theme = theme; return nil })
+	return s.self(p, device.ActionUserTheme, func(a *Account) error { a.Theme = theme; return nil })
 }
 
 // AddPublicKey authorises another key for the principal's own account.
@@ -437,7 +437,7 @@ func (s *Service) AddPublicKey(p Principal, line string) error {
 		return fmt.Errorf("not a public key line (paste the contents of your ~/.ssh/id_*.pub): %v", err)
 	}
 	norm := strings.TrimSpace(string(gossh.MarshalAuthorizedKey(k))) + " " + comment
-	return s.change(p.Actor(), PermDashboard, p.Account.ID, "user.pubkey", gossh.FingerprintSHA256(k), false, func(a *Account) error {
+	return s.change(p.Actor(), PermDashboard, p.Account.ID, device.ActionUserPubkey, gossh.FingerprintSHA256(k), false, func(a *Account) error {
 		a.PublicKeys = append(a.PublicKeys, strings.TrimSpace(norm))
 		return nil
 	})

@@ -15,7 +15,7 @@ import (
 	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/sitegate/sitegate/device"
-	"github.com/sitegate/sitegate/store"
+	"github.com/sitegate/sitegate/device/clockwork"
 )
 
 // Errors of this package. Login failures of every kind are ErrDenied, so
@@ -33,18 +33,19 @@ type Options struct {
 	// Hasher computes password hashes; default RFC 9106 parameters with two
 	// concurrent computations.
 	Hasher *Hasher
-	// Now is the clock; default the gateway's.
-	Now func() time.Time
+	// Clock is the clock of lockouts, codes and invitations; default
+	// clockwork.System.
+	Clock clockwork.Clock
 }
 
 // Service enforces who may log in and what accounts may do. It holds no UI
 // code; the SSH server and the console call it, and every change is
 // re-checked here whatever a screen showed.
 type Service struct {
-	gw     *device.Gateway
-	st     *store.Store
-	hasher *Hasher
-	now    func() time.Time
+	gw       *device.Gateway
+	accounts device.AccountStore
+	hasher   *Hasher
+	clk      clockwork.Clock
 }
 
 // New returns the access service of gw.
@@ -52,11 +53,13 @@ func New(gw *device.Gateway, o Options) *Service {
 	if o.Hasher == nil {
 		o.Hasher = NewHasher(RFC9106, 2)
 	}
-	if o.Now == nil {
-		o.Now = gw.Now
+	if o.Clock == nil {
+		o.Clock = clockwork.System
 	}
-	return &Service{gw: gw, st: gw.Store(), hasher: o.Hasher, now: o.Now}
+	return &Service{gw: gw, accounts: gw.Accounts(), hasher: o.Hasher, clk: o.Clock}
 }
+
+func (s *Service) now() time.Time { return s.clk.Now() }
 
 // Hasher returns the service's password hasher.
 func (s *Service) Hasher() *Hasher { return s.hasher }
@@ -157,12 +160,12 @@ func (s *Service) LoginPassword(ctx context.Context, name, password, code string
 		return s.loginSetup(ctx, password)
 	}
 	var a Account
-	err := s.st.View(func(tx *store.Tx) (err error) { a, err = accountByName(tx, name); return })
+	err := s.accounts.View(func(tx device.AccountTx) (err error) { a, err = accountByName(tx, name); return })
 	if err != nil || (a.PasswordHash == "" && !a.Invited()) {
 		// Unknown, or an account that logs in with keys only: nothing to
 		// guess, nothing to count, the same cost.
 		_, _ = s.hasher.Verify(ctx, "", password)
-		s.audit(device.Actor{ID: "unknown", Role: "none"}, "login.failure", "", device.ResultDenied, "no password login for this name")
+		s.audit(device.Actor{ID: "unknown", Role: "none"}, device.ActionLoginFailure, "", device.ResultDenied, "no password login for this name")
 		return Principal{}, ErrDenied
 	}
 	now := s.now()
@@ -176,14 +179,13 @@ func (s *Service) LoginPassword(ctx context.Context, name, password, code string
 	}
 	var p Principal
 	result := ErrDenied
-	_ = s.st.Update(func(tx *store.Tx) error {
+	_ = s.accounts.Update(func(tx device.AccountTx) error {
 		cur, err := accountByID(tx, a.ID)
 		if err != nil {
 			return err
 		}
 		deny := func(detail string) error {
-			_, err := tx.AppendAudit(store.AuditEvent{Actor: cur.ID, Role: cur.Role.String(), Action: "login.failure", Target: cur.ID, Result: string(device.ResultDenied), Detail: detail})
-			return err
+			return tx.Audit(cur.Actor(), device.ActionLoginFailure, cur.ID, device.ResultDenied, detail)
 		}
 		if locked, why := cur.LockedAt(now); locked {
 			return deny(why)
@@ -227,7 +229,7 @@ func methodName(withCode bool) string {
 // passwords does not stop key logins; an administrator's lock does.
 func (s *Service) LoginPublicKey(name string, key gossh.PublicKey) (Principal, error) {
 	var a Account
-	err := s.st.View(func(tx *store.Tx) (err error) { a, err = accountByName(tx, name); return })
+	err := s.accounts.View(func(tx device.AccountTx) (err error) { a, err = accountByName(tx, name); return })
 	if err != nil || a.Invited() || a.Disabled {
 		return Principal{}, ErrDenied
 	}
@@ -248,16 +250,16 @@ func (s *Service) LoginPublicKey(name string, key gossh.PublicKey) (Principal, e
 
 // countFailure counts a failed password or code on cur, locks it at
 // MaxFailures, audits both and saves it, within tx.
-func countFailure(tx *store.Tx, cur *Account, now time.Time, detail string) error {
+func countFailure(tx device.AccountTx, cur *Account, now time.Time, detail string) error {
 	cur.Failures++
-	if _, err := tx.AppendAudit(store.AuditEvent{Actor: cur.ID, Role: cur.Role.String(), Action: "login.failure", Target: cur.ID, Result: string(device.ResultDenied), Detail: detail}); err != nil {
+	if err := tx.Audit(cur.Actor(), device.ActionLoginFailure, cur.ID, device.ResultDenied, detail); err != nil {
 		return err
 	}
 	if cur.Failures >= MaxFailures {
 		cur.Failures = 0
 		cur.LockedUntil = now.Add(LockoutDuration)
-		if _, err := tx.AppendAudit(store.AuditEvent{Actor: cur.ID, Role: cur.Role.String(), Action: "account.locked", Target: cur.ID, Result: string(device.ResultOK),
-			Detail: fmt.Sprintf("%d consecutive failures; locked until %s", MaxFailures, cur.LockedUntil.UTC().Format(time.RFC3339))}); err != nil {
+		if err := tx.Audit(cur.Actor(), device.ActionAccountLocked, cur.ID, device.ResultOK,
+			fmt.Sprintf("%d consecutive failures; locked until %s", MaxFailures, cur.LockedUntil.UTC().Format(time.RFC3339))); err != nil {
 			return err
 		}
 	}
@@ -267,7 +269,7 @@ func countFailure(tx *store.Tx, cur *Account, now time.Time, detail string) erro
 // fail counts a failure for account id in its own transaction.
 func (s *Service) fail(id, detail string) error {
 	now := s.now()
-	_ = s.st.Update(func(tx *store.Tx) error {
+	_ = s.accounts.Update(func(tx device.AccountTx) error {
 		a, err := accountByID(tx, id)
 		if err != nil {
 			return err
@@ -278,20 +280,22 @@ func (s *Service) fail(id, detail string) error {
 }
 
 func (s *Service) audit(actor device.Actor, action device.Action, target string, result device.Result, detail string) {
-	_, _ = s.st.AppendAudit(device.AuditEvent(actor, action, target, result, detail))
+	_ = s.gw.AuditDetail(actor, action, target, result, detail)
 }
 
-// AuditLogin records a successful login when its session starts (for public
-// keys only then is possession of the key proven). The audit log holds no
-// personal data, so the client's address goes to the system log only.
+// AuditLogin records a successful login. The SSH door calls it the moment
+// authentication succeeds — for a public key, once its signature is
+// verified — whether or not a session follows, once per connection. The
+// audit log holds no personal data, so the client's address goes to the
+// system log only.
 func (s *Service) AuditLogin(p Principal) {
-	s.audit(p.Actor(), "login.success", p.Actor().ID, device.ResultOK, p.Method)
+	s.audit(p.Actor(), device.ActionLoginSuccess, p.Actor().ID, device.ResultOK, p.Method)
 }
 
 // Account returns the current record of account id.
 func (s *Service) Account(id string) (Account, error) {
 	var a Account
-	err := s.st.View(func(tx *store.Tx) (err error) { a, err = accountByID(tx, id); return })
+	err := s.accounts.View(func(tx device.AccountTx) (err error) { a, err = accountByID(tx, id); return })
 	if err != nil {
 		return Account{}, fmt.Errorf("%w: %s", ErrNotFound, id)
 	}
@@ -301,7 +305,7 @@ func (s *Service) Account(id string) (Account, error) {
 // AccountByName returns the account called name.
 func (s *Service) AccountByName(name string) (Account, error) {
 	var a Account
-	err := s.st.View(func(tx *store.Tx) (err error) { a, err = accountByName(tx, name); return })
+	err := s.accounts.View(func(tx device.AccountTx) (err error) { a, err = accountByName(tx, name); return })
 	if err != nil {
 		return Account{}, fmt.Errorf("%w: %q", ErrNotFound, printable(name))
 	}
@@ -311,7 +315,7 @@ func (s *Service) AccountByName(name string) (Account, error) {
 // Count returns the number of accounts.
 func (s *Service) Count() int {
 	n := 0
-	_ = s.st.View(func(tx *store.Tx) error { n = tx.UserCount(); return nil })
+	_ = s.accounts.View(func(tx device.AccountTx) error { n = tx.UserCount(); return nil })
 	return n
 }
 

@@ -14,7 +14,6 @@ import (
 	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/sitegate/sitegate/device"
-	"github.com/sitegate/sitegate/store"
 )
 
 // SetupTokenFile is the file in the data directory that holds the one-time
@@ -40,13 +39,13 @@ type SetupToken struct {
 // with mode 0600, and returns it so the daemon can log it. A gateway with
 // accounts has none: any left-over token is destroyed.
 func (s *Service) EnsureSetupToken() (SetupToken, error) {
-	path := filepath.Join(s.st.Dir(), SetupTokenFile)
+	path := filepath.Join(s.accounts.Dir(), SetupTokenFile)
 	now := s.now()
 	if s.Count() > 0 {
 		return SetupToken{}, s.destroySetup()
 	}
 	var st setupState
-	if raw, _ := s.st.Meta(metaSetup); raw != nil {
+	if raw := s.setupMeta(); raw != nil {
 		_ = json.Unmarshal(raw, &st)
 	}
 	if b, err := os.ReadFile(path); err == nil && now.Before(st.Expires) {
@@ -58,10 +57,10 @@ func (s *Service) EnsureSetupToken() (SetupToken, error) {
 	tok := randomSetupToken()
 	st = setupState{Hash: hashCode(tok), Expires: now.Add(EnrolValidity)}
 	raw, _ := json.Marshal(st)
-	if err := store.WriteSecretFile(path, []byte(tok+"\n")); err != nil {
+	if err := device.WriteSecretFile(path, []byte(tok+"\n")); err != nil {
 		return SetupToken{}, fmt.Errorf("write setup token: %w", err)
 	}
-	if err := s.st.PutMeta(metaSetup, raw); err != nil {
+	if err := s.accounts.Update(func(tx device.AccountTx) error { return tx.PutMeta(metaSetup, raw) }); err != nil {
 		return SetupToken{}, err
 	}
 	return SetupToken{Token: tok, Expires: st.Expires, Path: path}, nil
@@ -75,15 +74,22 @@ func randomSetupToken() string {
 	return c[0:6] + "-" + c[6:12] + "-" + c[12:18] + "-" + c[18:26]
 }
 
+// setupMeta returns the stored setup state, or nil.
+func (s *Service) setupMeta() []byte {
+	var raw []byte
+	_ = s.accounts.View(func(tx device.AccountTx) error { raw = tx.Meta(metaSetup); return nil })
+	return raw
+}
+
 func (s *Service) loginSetup(ctx context.Context, token string) (Principal, error) {
 	_, _ = s.hasher.Verify(ctx, "", token) // same cost as any password login
 	var st setupState
-	raw, _ := s.st.Meta(metaSetup)
+	raw := s.setupMeta()
 	if raw != nil {
 		_ = json.Unmarshal(raw, &st)
 	}
 	if raw == nil || s.Count() > 0 || !s.now().Before(st.Expires) || !equalHash(hashCode(token), st.Hash) {
-		s.audit(device.Actor{ID: SetupUser, Role: SetupUser}, "login.failure", SetupUser, device.ResultDenied, "setup token wrong, expired or used")
+		s.audit(device.Actor{ID: SetupUser, Role: SetupUser}, device.ActionLoginFailure, SetupUser, device.ResultDenied, "setup token wrong, expired or used")
 		return Principal{}, ErrDenied
 	}
 	return Principal{Setup: true, Method: "password"}, nil
@@ -92,12 +98,12 @@ func (s *Service) loginSetup(ctx context.Context, token string) (Principal, erro
 // destroySetup removes the token's record and overwrites and deletes its
 // file.
 func (s *Service) destroySetup() error {
-	if raw, _ := s.st.Meta(metaSetup); raw != nil {
-		if err := s.st.DeleteMeta(metaSetup); err != nil {
+	if s.setupMeta() != nil {
+		if err := s.accounts.Update(func(tx device.AccountTx) error { return tx.DeleteMeta(metaSetup) }); err != nil {
 			return err
 		}
 	}
-	return store.Shred(filepath.Join(s.st.Dir(), SetupTokenFile))
+	return device.ShredFile(filepath.Join(s.accounts.Dir(), SetupTokenFile))
 }
 
 // FirstAdmin is what the setup wizard collects.
@@ -134,7 +140,7 @@ func (s *Service) CompleteSetup(ctx context.Context, p Principal, req FirstAdmin
 		return Account{}, err
 	}
 	a.PublicKeys = req.PublicKeys
-	err = s.st.Update(func(tx *store.Tx) error {
+	err = s.accounts.Update(func(tx device.AccountTx) error {
 		var st setupState
 		raw := tx.Meta(metaSetup)
 		if raw == nil || tx.UserCount() > 0 {
@@ -149,20 +155,15 @@ func (s *Service) CompleteSetup(ctx context.Context, p Principal, req FirstAdmin
 		if err := tx.DeleteMeta(metaSetup); err != nil {
 			return err
 		}
-		for _, ev := range []store.AuditEvent{
-			{Actor: SetupUser, Role: SetupUser, Action: "user.create", Target: a.ID, Result: string(device.ResultOK), Detail: "first administrator"},
-			{Actor: a.ID, Role: a.Role.String(), Action: "privacy.accept", Target: a.ID, Result: string(device.ResultOK)},
-		} {
-			if _, err := tx.AppendAudit(ev); err != nil {
-				return err
-			}
+		if err := tx.Audit(device.Actor{ID: SetupUser, Role: SetupUser}, device.ActionUserCreate, a.ID, device.ResultOK, "first administrator"); err != nil {
+			return err
 		}
-		return nil
+		return tx.Audit(a.Actor(), device.ActionPrivacyAccept, a.ID, device.ResultOK, "")
 	})
 	if err != nil {
 		return Account{}, err
 	}
-	if err := store.Shred(filepath.Join(s.st.Dir(), SetupTokenFile)); err != nil {
+	if err := device.ShredFile(filepath.Join(s.accounts.Dir(), SetupTokenFile)); err != nil {
 		return a, fmt.Errorf("administrator created, but the setup token file could not be removed: %w", err)
 	}
 	return a, nil

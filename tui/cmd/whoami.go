@@ -1,0 +1,28 @@
+package cmd
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/spf13/cobra"
+)
+
+func (e *session) whoamiCmd() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:         "whoami [--json]",
+		Short:       "Print your user name and role",
+		Args:        noArgs,
+		Annotations: needs("dashboard"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			a := e.p.Account
+			if asJSON {
+				return json.NewEncoder(e.out).Encode(map[string]string{"user": a.Name, "id": a.ID, "role": a.Role.String()})
+			}
+			_, err := fmt.Fprintf(e.out, "%s %s\n", a.Name, a.Role)
+			return err
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}

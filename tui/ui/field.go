@@ -1,0 +1,657 @@
+package ui
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
+
+	"github.com/sitegate/sitegate/device"
+	"github.com/sitegate/sitegate/device/field"
+	"github.com/sitegate/sitegate/tui/access"
+	"github.com/sitegate/sitegate/tui/internal/format"
+	"github.com/sitegate/sitegate/tui/ui/common"
+)
+
+// Bounds of the field screen's background work.
+const (
+	// writeTimeout bounds a confirmed write to a device.
+	writeTimeout = 10 * time.Second
+	// labReadTimeout bounds the decode lab's read.
+	labReadTimeout = 10 * time.Second
+)
+
+// FieldSource is what the field screen reads and asks: the site (for the
+// Modbus topology it edits), the field layer (topology, latest readings,
+// statuses, discovery), the Modbus driver's raw reads and audited writes.
+type FieldSource interface {
+	Site() (*device.Site, uint64)
+	Field() *field.Hub
+	RawReader() device.RawReader
+	WritePoint(ctx context.Context, actor device.Actor, w field.Write) error
+	Audit(actor device.Actor, action device.Action, target string, result device.Result) error
+}
+
+type nodeKind int
+
+const (
+	nodeProtocol nodeKind = iota + 1
+	nodeBus               // a bus, network or address devices are reached on
+	nodeDevice
+	nodePoint
+)
+
+// node is one line of the field tree.
+type node struct {
+	kind  nodeKind
+	proto field.Protocol
+	bus   string
+	dev   string
+	point string
+}
+
+func (n node) modbus() bool { return n.proto == field.Modbus }
+
+type fieldMode int
+
+const (
+	fieldTree fieldMode = iota
+	fieldForm
+	fieldConfirm
+	fieldLab
+	fieldScan
+)
+
+// fieldScreen is the field tree — protocol → bus or network → device →
+// point — with live values, device states and statistics, whatever the
+// protocol. Modbus nodes add their own actions: forms for buses, devices
+// and points, profiles, the decode lab and bus scans (field_modbus.go,
+// field_lab.go). Writes to a point work for any protocol.
+type fieldScreen struct {
+	s    *common.Session
+	src  FieldSource
+	w, h int
+	mode fieldMode
+
+	// The site the screen shows; every change is based on its revision.
+	base common.Base
+
+	nodes  []node
+	cursor int
+	offset int
+
+	form     common.Form
+	formKind formKind
+	editing  string // what a form edits ("" when adding)
+	confirm  string
+	action   func() tea.Cmd
+
+	lab  labState
+	scan scanState
+	busy common.Busy
+}
+
+// scanState is a running or finished bus scan.
+type scanState struct {
+	bus     string
+	text    string
+	running bool
+	cancel  context.CancelFunc
+}
+
+// Messages of background work.
+type (
+	scanDoneMsg struct {
+		text string
+		err  error
+	}
+	scanProgressMsg struct {
+		p  field.Progress
+		ch <-chan field.Progress
+	}
+	writeDoneMsg struct {
+		text string
+		err  error
+	}
+)
+
+func newFieldScreen(s *common.Session, src FieldSource) *fieldScreen {
+	m := &fieldScreen{s: s, src: src}
+	m.reload()
+	return m
+}
+
+func (m *fieldScreen) Title() string    { return "Field" }
+func (m *fieldScreen) SetSize(w, h int) { m.w, m.h = w, h }
+
+// Capturing: while a form is open every key belongs to it (tab moves
+// between its fields); esc leaves it.
+func (m *fieldScreen) Capturing() bool {
+	return m.mode == fieldForm || m.mode == fieldLab && m.formKind == formLab
+}
+func (m *fieldScreen) Restyle()       { m.form.SetStyles(m.s.Styles) }
+func (m *fieldScreen) editable() bool { return m.s.Can(access.PermConfigEdit) }
+func (m *fieldScreen) fieldOps() bool { return m.s.Can(access.PermFieldWrite) }
+
+func (m *fieldScreen) Keys() []key.Binding {
+	k := m.s.Keys
+	if m.mode != fieldTree {
+		if m.base.Stale != nil {
+			return []key.Binding{k.Reload, k.Back}
+		}
+		return []key.Binding{k.Back}
+	}
+	var ks []key.Binding
+	if m.base.Stale != nil {
+		ks = append(ks, k.Reload)
+	}
+	n, ok := m.selected()
+	if m.editable() {
+		if !ok || n.modbus() {
+			ks = append(ks, k.AddBus)
+		}
+		if ok && n.modbus() && n.kind != nodeProtocol {
+			ks = append(ks, k.Add, k.Edit, k.Delete)
+			if n.kind == nodeDevice {
+				ks = append(ks, k.Profile)
+			}
+		}
+	}
+	if ok && m.fieldOps() {
+		switch {
+		case n.modbus() && n.kind == nodeBus:
+			ks = append(ks, k.Scan)
+		case n.modbus() && n.kind == nodeDevice:
+			ks = append(ks, k.Lab)
+		case n.kind == nodePoint && n.modbus():
+			ks = append(ks, k.Lab, k.Write)
+		case n.kind == nodePoint:
+			ks = append(ks, k.Write)
+		}
+	}
+	return ks
+}
+
+// reload takes the site as it is now and flattens the field topology into
+// the tree, keeping the cursor on the same node when it still exists.
+func (m *fieldScreen) reload() {
+	keep, _ := m.selected()
+	m.base.Load(m.src)
+	topo := m.src.Field().Topology()
+	m.nodes = m.nodes[:0]
+	for _, p := range field.Protocols() {
+		var buses []string
+		if p == field.Modbus {
+			// Modbus buses belong to the site, with or without devices.
+			for _, b := range m.base.Site.Modbus.Buses {
+				buses = append(buses, b.Name)
+			}
+		}
+		for _, d := range topo {
+			if d.Protocol == p && !slices.Contains(buses, d.Bus) {
+				buses = append(buses, d.Bus)
+			}
+		}
+		if len(buses) == 0 {
+			continue
+		}
+		m.nodes = append(m.nodes, node{kind: nodeProtocol, proto: p})
+		for _, b := range buses {
+			m.nodes = append(m.nodes, node{kind: nodeBus, proto: p, bus: b})
+			for _, d := range topo {
+				if d.Protocol != p || d.Bus != b {
+					continue
+				}
+				m.nodes = append(m.nodes, node{kind: nodeDevice, proto: p, bus: b, dev: d.Name})
+				for _, pt := range d.Points {
+					m.nodes = append(m.nodes, node{kind: nodePoint, proto: p, bus: b, dev: d.Name, point: pt.Name})
+				}
+			}
+		}
+	}
+	if i := slices.Index(m.nodes, keep); i >= 0 {
+		m.cursor = i
+		return
+	}
+	m.cursor = min(m.cursor, max(len(m.nodes)-1, 0))
+}
+
+func (m *fieldScreen) selected() (node, bool) {
+	if m.cursor < len(m.nodes) {
+		return m.nodes[m.cursor], true
+	}
+	return node{}, false
+}
+
+// apply stores a changed site based on the revision the screen shows. A
+// stale change is kept in m.base.Stale for the screen to explain.
+func (m *fieldScreen) apply(next *device.Site, what string) (string, error) {
+	ch, err := m.base.Apply(m.s, device.ActionConfigChange, next)
+	if err != nil {
+		return "", err
+	}
+	m.reload()
+	return fmt.Sprintf("%s: site revision %d", what, ch.Rev), nil
+}
+
+func (m *fieldScreen) Update(msg tea.Msg) (common.Component, tea.Cmd) {
+	switch msg := msg.(type) {
+	case common.EventMsg:
+		// The tree follows the site while nothing is being edited; an
+		// open form keeps the revision it was opened at.
+		if msg.Event.Kind == device.EventSite && m.mode == fieldTree && m.base.Stale == nil {
+			m.reload()
+		}
+		return m, nil
+	case scanProgressMsg:
+		p := msg.p
+		m.scan.text = fmt.Sprintf("scanning %s: unit %d, %d/%d probed, %d found", m.scan.bus, p.Current, p.Done, p.Total, p.Found)
+		m.busy.SetLabel(m.scan.text)
+		return m, waitProgress(msg.ch)
+	case scanDoneMsg:
+		m.scan.running = false
+		m.busy.Stop()
+		m.scan.text = msg.text
+		if msg.err != nil {
+			m.scan.text = "scan failed: " + msg.err.Error()
+		}
+		return m, nil
+	case labReadMsg:
+		m.busy.Stop()
+		m.lab.words, m.lab.err = msg.words, ""
+		if msg.err != nil {
+			m.lab.err = msg.err.Error()
+		}
+		return m, nil
+	case writeDoneMsg:
+		m.busy.Stop()
+		if msg.err != nil {
+			return m, common.FlashErr(msg.err)
+		}
+		return m, common.Flash(msg.text)
+	case tea.KeyPressMsg:
+		if m.base.Stale != nil && key.Matches(msg, m.s.Keys.Reload) {
+			m.mode = fieldTree
+			m.reload()
+			return m, common.Flash("Reloaded the site; make your change again.")
+		}
+	case tea.PasteMsg:
+	default:
+		return m, m.busy.Update(msg)
+	}
+	k, isKey := msg.(tea.KeyPressMsg)
+	switch m.mode {
+	case fieldTree:
+		if isKey {
+			return m, m.treeKey(k)
+		}
+	case fieldConfirm:
+		if !isKey {
+			return m, nil
+		}
+		switch {
+		case key.Matches(k, m.s.Keys.Yes):
+			m.mode = fieldTree
+			return m, m.action()
+		case key.Matches(k, m.s.Keys.No):
+			m.mode = fieldTree
+		}
+	case fieldScan:
+		if isKey && key.Matches(k, m.s.Keys.Back) {
+			if m.scan.running {
+				m.scan.cancel() // the scan ends; its result still arrives
+				return m, nil
+			}
+			m.mode = fieldTree
+		}
+	case fieldLab:
+		return m, m.labUpdate(msg)
+	case fieldForm:
+		return m, m.form.Handle(msg, m.closeForm, m.submit)
+	}
+	return m, nil
+}
+
+// closeForm leaves a form without saving; after a refused stale save the
+// tree shows the site as it is now.
+func (m *fieldScreen) closeForm() {
+	m.mode = fieldTree
+	if m.base.Stale != nil {
+		m.reload()
+	}
+}
+
+func (m *fieldScreen) treeKey(k tea.KeyPressMsg) tea.Cmd {
+	keys := m.s.Keys
+	n, ok := m.selected()
+	var cmd tea.Cmd
+	switch {
+	case key.Matches(k, keys.Up):
+		m.cursor = max(m.cursor-1, 0)
+	case key.Matches(k, keys.Down):
+		m.cursor = min(m.cursor+1, max(len(m.nodes)-1, 0))
+	case key.Matches(k, keys.AddBus) && m.editable() && (!ok || n.modbus()):
+		m.openBusForm(device.Bus{Kind: device.BusTCP, Timeout: device.Duration(time.Second)}, "")
+	case !ok:
+	case n.modbus() && n.kind != nodeProtocol && m.editable() && m.modbusKey(k, n):
+	case key.Matches(k, keys.Scan) && m.fieldOps() && n.modbus() && n.kind == nodeBus:
+		cmd = m.startScan(n.bus)
+	case key.Matches(k, keys.Lab) && m.fieldOps() && n.modbus() && (n.kind == nodeDevice || n.kind == nodePoint):
+		m.openLab(n)
+	case key.Matches(k, keys.Write) && m.fieldOps() && n.kind == nodePoint:
+		cmd = m.openWrite(n)
+	}
+	// Keep the cursor visible.
+	visible := max(m.h-2, 1)
+	if m.cursor < m.offset {
+		m.offset = m.cursor
+	} else if m.cursor >= m.offset+visible {
+		m.offset = m.cursor - visible + 1
+	}
+	return cmd
+}
+
+// pointInfo returns a point as the field layer knows it.
+func (m *fieldScreen) pointInfo(n node) (field.PointInfo, bool) {
+	d, ok := m.src.Field().Device(n.dev)
+	if !ok {
+		return field.PointInfo{}, false
+	}
+	i := slices.IndexFunc(d.Points, func(p field.PointInfo) bool { return p.Name == n.point })
+	if i < 0 {
+		return field.PointInfo{}, false
+	}
+	return d.Points[i], true
+}
+
+// reading returns the latest reading of a point.
+func (m *fieldScreen) reading(n node) field.Reading {
+	rs, _ := m.src.Field().Latest(n.dev)
+	for _, r := range rs {
+		if r.Point == n.point {
+			return r
+		}
+	}
+	return field.Reading{}
+}
+
+// openWrite asks for the value to write to a writable point.
+func (m *fieldScreen) openWrite(n node) tea.Cmd {
+	p, ok := m.pointInfo(n)
+	if !ok || !p.Writable {
+		return common.Flash(n.point + " is read-only")
+	}
+	hint := "number, or true/false"
+	if mp, ok := m.modbusPoint(n); ok {
+		hint = "number"
+		if mp.Table.IsBit() {
+			hint = "true or false"
+		}
+	}
+	m.form = common.NewForm(m.s.Styles, "Write", common.FieldSpec{Label: "New value of " + p.Name, Placeholder: hint, Limit: 32})
+	m.formKind, m.editing, m.mode = formWrite, n.dev+"\x00"+n.point, fieldForm
+	return nil
+}
+
+// write checks the form's value and asks for a confirmation; the write
+// itself runs in the background.
+func (m *fieldScreen) write() tea.Cmd {
+	devName, pointName, _ := strings.Cut(m.editing, "\x00")
+	n := node{kind: nodePoint, dev: devName, point: pointName}
+	if _, ok := m.pointInfo(n); !ok {
+		m.form.SetError("the point no longer exists")
+		return nil
+	}
+	v, err := field.ParseValue(m.form.Value(0))
+	if mp, ok := m.modbusPoint(n); ok && err == nil {
+		switch {
+		case mp.Table.IsBit() && !v.IsBool:
+			err = fmt.Errorf("give true or false")
+		case !mp.Table.IsBit() && v.IsBool:
+			err = fmt.Errorf("give a number")
+		}
+	}
+	if err != nil {
+		m.form.SetError(err.Error())
+		return nil
+	}
+	m.ask(fmt.Sprintf("Write %s to %s.%s on the device now?", v, devName, pointName), func() tea.Cmd {
+		if err := m.s.Authorize(access.PermFieldWrite); err != nil {
+			_ = m.src.Audit(m.s.Actor(), device.ActionFieldWrite, devName+"."+pointName, device.ResultDenied)
+			return common.FlashErr(err)
+		}
+		ctx, actor, w := m.s.Ctx, m.s.Actor(), field.Write{Device: devName, Point: pointName, Value: v}
+		run := func() tea.Msg {
+			ctx, cancel := context.WithTimeout(ctx, writeTimeout)
+			defer cancel()
+			if err := m.src.WritePoint(ctx, actor, w); err != nil {
+				return writeDoneMsg{err: err}
+			}
+			return writeDoneMsg{text: fmt.Sprintf("Wrote %s to %s.%s", v, devName, pointName)}
+		}
+		return tea.Batch(m.busy.Start(m.s.Styles, fmt.Sprintf("writing %s to %s.%s…", v, devName, pointName)), run)
+	})
+	return nil
+}
+
+// ask asks a yes/no question; with a nil action it only informs (any
+// answer closes it).
+func (m *fieldScreen) ask(q string, action func() tea.Cmd) {
+	if action == nil {
+		action = func() tea.Cmd { return nil }
+	}
+	m.confirm, m.action, m.mode = q, action, fieldConfirm
+}
+
+// startScan scans a Modbus bus in the background, under the session's
+// context: closing the session ends the scan.
+func (m *fieldScreen) startScan(bus string) tea.Cmd {
+	if err := m.s.Authorize(access.PermFieldWrite); err != nil {
+		return common.FlashErr(err)
+	}
+	ctx, cancel := context.WithCancel(m.s.Ctx)
+	m.mode = fieldScan
+	m.scan = scanState{bus: bus, text: "scanning " + bus + "…", running: true, cancel: cancel}
+	hub, actor, audit := m.src.Field(), m.s.Actor(), m.src.Audit
+	progress := make(chan field.Progress, 1)
+	run := func() tea.Msg {
+		defer cancel()
+		defer close(progress)
+		found, err := hub.Discover(ctx, field.Modbus, field.Query{Target: bus}, func(p field.Progress) {
+			// Only the newest progress matters: replace what was not read.
+			select {
+			case <-progress:
+			default:
+			}
+			progress <- p
+		})
+		_ = audit(actor, device.ActionFieldScan, bus, resultOf(err))
+		if err != nil {
+			return scanDoneMsg{err: err}
+		}
+		return scanDoneMsg{text: scanReport(bus, found)}
+	}
+	return tea.Batch(m.busy.Start(m.s.Styles, m.scan.text), run, waitProgress(progress))
+}
+
+// waitProgress delivers a scan's next progress until the scan ends.
+func waitProgress(ch <-chan field.Progress) tea.Cmd {
+	return func() tea.Msg {
+		p, ok := <-ch
+		if !ok {
+			return nil
+		}
+		return scanProgressMsg{p: p, ch: ch}
+	}
+}
+
+func scanReport(bus string, found []field.Found) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d unit(s) answered on %s:\n\n", len(found), bus)
+	for _, f := range found {
+		fmt.Fprintf(&b, "  unit %-3d  %-16s %-20s %-8s (%s)\n", f.ID, format.Dash(f.Vendor), format.Dash(f.Model), format.Dash(f.Revision), f.How)
+	}
+	return b.String()
+}
+
+func resultOf(err error) device.Result {
+	if err != nil {
+		return device.ResultFailed
+	}
+	return device.ResultOK
+}
+
+func (m *fieldScreen) View() string {
+	st := m.s.Styles
+	switch m.mode {
+	case fieldForm:
+		title := map[formKind]string{formBus: "Bus", formDevice: "Device", formPoint: "Point", formProfile: "Profile", formWrite: "Write to device"}[m.formKind]
+		return st.Title.Render(title) + "\n\n" + m.form.View()
+	case fieldScan:
+		tail := "\n" + st.Text.Dim.Render("esc stops the scan")
+		body := m.busy.View(st)
+		if !m.scan.running {
+			tail = "\n" + st.Text.Dim.Render("esc to go back")
+			body = st.Text.Normal.Render(m.scan.text)
+		}
+		return st.Title.Render("Bus scan") + "\n\n" + body + tail
+	case fieldLab:
+		return m.labView()
+	}
+	right := m.detailView()
+	switch {
+	case m.mode == fieldConfirm:
+		right += "\n\n" + st.Text.Warn.Render(m.confirm) + st.Text.Normal.Render("  y yes · n no")
+	case m.busy.Active():
+		right += "\n\n" + m.busy.View(st)
+	case m.base.Stale != nil:
+		right += "\n\n" + st.Text.Error.Render(m.base.StaleText(m.s))
+	}
+	lw := min(max(m.w*2/5, 30), 60)
+	return lipgloss.JoinHorizontal(lipgloss.Top,
+		lipgloss.NewStyle().Width(lw).MaxWidth(lw).Render(m.treeView()),
+		lipgloss.NewStyle().Width(m.w-lw).MaxWidth(m.w-lw).PaddingLeft(1).Render(right))
+}
+
+func (m *fieldScreen) treeView() string {
+	st := m.s.Styles
+	if len(m.nodes) == 0 {
+		msg := "No field devices yet."
+		if m.editable() {
+			msg += "\nB adds a Modbus bus."
+		}
+		return st.Title.Render("Field") + "\n\n" + st.Text.Dim.Render(msg)
+	}
+	hub := m.src.Field()
+	states := map[string]field.State{}
+	for _, s := range hub.Statuses() {
+		states[s.Device] = s.State
+	}
+	values := map[string]field.Reading{}
+	lines := []string{st.Title.Render("Field")}
+	visible := max(m.h-2, 1)
+	for i := m.offset; i < len(m.nodes) && i < m.offset+visible; i++ {
+		n := m.nodes[i]
+		style := st.Text.Normal
+		var text string
+		switch n.kind {
+		case nodeProtocol:
+			text = "▾ " + n.proto.String()
+		case nodeBus:
+			text = "  ▾ " + n.bus
+		case nodeDevice:
+			text = "    ▾ " + n.dev + " [" + string(states[n.dev]) + "]"
+			style = common.StateStyle(st, states[n.dev])
+			if rs, ok := hub.Latest(n.dev); ok {
+				for _, r := range rs {
+					values[n.dev+"\x00"+r.Point] = r
+				}
+			}
+		case nodePoint:
+			r := values[n.dev+"\x00"+n.point]
+			text = "        " + n.point + " " + r.Value.String() + " " + r.Unit
+			style = common.QualityStyle(st, r.Quality)
+		}
+		text = common.Clip(text, max(m.w*2/5, 30)-1)
+		if i == m.cursor {
+			style = st.Table.Selected
+		}
+		lines = append(lines, style.Render(text))
+	}
+	return strings.Join(lines, "\n")
+}
+
+func (m *fieldScreen) detailView() string {
+	st := m.s.Styles
+	n, ok := m.selected()
+	if !ok {
+		return ""
+	}
+	kv := func(k, v string) string { return common.KV(st, 13, k, v) }
+	hub := m.src.Field()
+	var lines []string
+	switch n.kind {
+	case nodeProtocol:
+		total, online := 0, 0
+		for _, s := range hub.Statuses() {
+			if s.Protocol == n.proto {
+				total++
+				if s.State == field.StateOnline {
+					online++
+				}
+			}
+		}
+		lines = append(lines, st.Title.Render(strings.ToUpper(n.proto.String()[:1])+n.proto.String()[1:]), kv("devices", fmt.Sprintf("%d, %d online", total, online)))
+	case nodeBus:
+		if n.modbus() {
+			lines = append(lines, m.modbusBusDetail(n.bus)...)
+		} else {
+			lines = append(lines, st.Title.Render("Network "+n.bus))
+		}
+	case nodeDevice:
+		s, _ := hub.Status(n.dev)
+		lines = append(lines, st.Title.Render("Device "+n.dev))
+		if n.modbus() {
+			lines = append(lines, m.modbusDeviceDetail(n.dev)...)
+		}
+		lines = append(lines, "",
+			kv("state", common.StateStyle(st, s.State).Render(string(s.State))), kv("requests", strconv.FormatUint(s.Requests, 10)),
+			kv("success", fmt.Sprintf("%.1f%%", 100*s.SuccessRate)), kv("latency", s.LastLatency.Round(time.Microsecond*100).String()))
+		var errs []string
+		for _, kind := range []string{"timeout", "exception", "crc", "framing", "connection"} {
+			if c := s.Errors[kind]; c > 0 {
+				errs = append(errs, fmt.Sprintf("%s %d", kind, c))
+			}
+		}
+		if len(errs) > 0 {
+			lines = append(lines, kv("errors", strings.Join(errs, ", ")))
+		}
+		if s.LastError != "" {
+			lines = append(lines, kv("last error", s.LastError))
+		}
+	case nodePoint:
+		p, _ := m.pointInfo(n)
+		r := m.reading(n)
+		lines = append(lines, st.Title.Render("Point "+p.Name))
+		if n.modbus() {
+			lines = append(lines, m.modbusPointDetail(n)...)
+		}
+		rw := "read-only"
+		if p.Writable {
+			rw = "writable"
+		}
+		lines = append(lines, kv("access", rw), "",
+			kv("value", common.QualityStyle(st, r.Quality).Render(strings.TrimSpace(r.Value.String()+" "+r.Unit))),
+			kv("quality", string(r.Quality)))
+		if r.Error != "" {
+			lines = append(lines, kv("error", r.Error))
+		}
+	}
+	return strings.Join(lines, "\n")
+}

@@ -67,6 +67,15 @@ func TestStoreSettings(t *testing.T) {
 	if _, err := ParseSite([]byte("site: {name: x}\nuplink: {telemetry_format: protobuf}\n")); err == nil || !strings.Contains(err.Error(), "uplink.telemetry_format") {
 		t.Fatalf("unknown format: %v", err)
 	}
+	// Profile entries report by exception too, and a device using the
+	// profile gets it.
+	prof, err := ParseProfileYAML([]byte("name: rbe\ndescription: x\npoints:\n  - {name: t, table: input, address: 0, type: int16, scale: 0.1, deadband: 0.2, heartbeat: 10m}\n"))
+	if err != nil || *prof.Points[0].Deadband != 0.2 || prof.Points[0].Heartbeat != sec(10*time.Minute) {
+		t.Fatalf("profile: %+v %v", prof, err)
+	}
+	if _, err := ParseProfileYAML([]byte("name: rbe\ndescription: x\npoints:\n  - {name: t, table: input, address: 0, type: int16, deadband: -1}\n")); err == nil || !strings.Contains(err.Error(), "points[0].deadband") {
+		t.Fatalf("profile with a negative deadband: %v", err)
+	}
 	if f, err := ParseTelemetryFormat("compact"); err != nil || f.String() != "compact" {
 		t.Fatalf("parse compact: %v %v", f, err)
 	}

@@ -248,7 +248,7 @@ func (m *Monitor) Evaluate() {
 		m.set(RuleClockUnsynced, d >= ClockUnsyncedAfter, "warning", fmt.Sprintf("no NTP synchronisation for %s", d.Round(time.Minute)))
 	}
 
-	m.set(RuleOutboxHigh, h.Outbox.NearFull, "warning", fmt.Sprintf("%d of %d records queued", h.Outbox.Depth, h.Outbox.Capacity))
+	m.set(RuleOutboxHigh, h.Outbox.NearFull, "warning", fmt.Sprintf("%d of %d records, %d of %d MiB queued", h.Outbox.Depth, h.Outbox.Capacity, h.Outbox.Bytes>>20, h.Outbox.MaxBytes>>20))
 	m.set(RuleAuditCapacity, h.Store.AuditNearFull, "warning", fmt.Sprintf("%d of %d audit events stored", h.Store.AuditEvents, h.Store.AuditCapacity))
 
 	var over []string

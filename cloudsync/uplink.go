@@ -42,8 +42,10 @@
 //   - A frame that cannot be decoded (a damaged store) is logged and left
 //     queued until the outbox evicts it, so that the rest keeps flowing.
 //   - A block that is re-sent after a reconnect may group its frames
-//     differently: the cloud de-duplicates by the frames' seqs, not by
-//     message.
+//     differently (frames already delivered merged with new ones), and a
+//     block's samples are merged per series: seqs tell the cloud which
+//     frames it has seen (gaps, duplicates), readings are de-duplicated by
+//     series, time, quality and error.
 //   - Without a broker (no --broker) the producers still run: the outbox
 //     fills, bounded, evicting oldest first and counting it.
 package cloudsync

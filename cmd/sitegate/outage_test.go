@@ -54,7 +54,7 @@ func (l *seqLog) add(topic string, payload []byte) {
 			l.resent++
 		}
 		for _, r := range b.Readings() {
-			l.readings[fmt.Sprintf("%s/%s@%d", r.Device, r.Point, r.Time)]++
+			l.readings[readingKey(r)]++
 		}
 		return
 	}
@@ -65,6 +65,14 @@ func (l *seqLog) add(topic string, payload []byte) {
 		return // status messages have no seq
 	}
 	l.seen[m.Seq]++
+}
+
+// readingKey identifies a reading: a point's time, and its quality and
+// error, because a failed cycle repeats the last value with its time as
+// stale (the poll settings make two failures in a row, which would repeat
+// one reading exactly, unlikely).
+func readingKey(r telemetry.Reading) string {
+	return fmt.Sprintf("%s/%s@%d %s %s", r.Device, r.Point, r.Time, r.Quality, r.Error)
 }
 
 func (l *seqLog) snapshot() map[uint64]int {
@@ -118,12 +126,12 @@ store: {commit_interval: 200ms}
 uplink: {batch_max_age: 1s}
 modbus:
   buses:
-    - {name: plant, kind: tcp, address: "%s", timeout: 100ms}
+    - {name: plant, kind: tcp, address: "%s", timeout: 400ms}
   devices:
     - name: meter
       bus: plant
       unit_id: 1
-      interval: 200ms
+      interval: 500ms
       points:
         - {name: a, table: holding, address: 0, type: uint16}
         - {name: b, table: input, address: 1, type: uint16}
@@ -222,7 +230,7 @@ modbus:
 				t.Fatal(err)
 			}
 			for _, x := range rs {
-				if log.readings[fmt.Sprintf("%s/%s@%d", x.Device, x.Point, x.Time)] == 0 {
+				if log.readings[readingKey(x)] == 0 {
 					leftReadings++
 				}
 			}
@@ -245,7 +253,7 @@ modbus:
 		dupReadings += n - 1
 		name, at, _ := strings.Cut(k, "@")
 		dev, _, _ := strings.Cut(name, "/")
-		cycles[dev+"@"+at]++
+		cycles[dev+"@"+at]++ // at holds the quality and error too
 	}
 	t.Logf("%d records written, %d delivered in %d blocks, %d still queued at stop, %d duplicate seqs in %d re-sent blocks; "+
 		"%d readings committed, %d delivered, %d queued, %d delivered twice",

@@ -40,15 +40,22 @@ func (u *Uplink) currentCM() *autopaho.ConnectionManager {
 // errRefused means the broker answered a publish with a failure reason.
 var errRefused = errors.New("refused by the broker")
 
-// drainConnection publishes queued records in seq order, Window at a time,
-// and acknowledges them in the store as their PUBACKs arrive. It returns
-// when the connection fails; the next connection starts again from the
-// oldest record still queued.
+// Drain bounds: what one pass over the outbox reads.
+const (
+	peekRecords = 256
+	peekBytes   = 1 << 20
+)
+
+// drainConnection publishes queued records in seq order, Window messages
+// at a time, and acknowledges them in the store as their PUBACKs arrive.
+// Telemetry frames are batched into blocks (batch.go); every other record
+// is a message of its own. It returns when the connection fails; the next
+// connection starts again from the oldest record still queued.
 func (u *Uplink) drainConnection(ctx context.Context) {
 	st := u.gw.Store()
 	window := u.cfg.Window
 	sem := make(chan struct{}, window)
-	acks := make(chan uint64, 2*window)
+	acks := make(chan []uint64, 2*window)
 	failed := make(chan error, 1)
 	ackDone := make(chan struct{})
 	go func() {
@@ -63,6 +70,7 @@ func (u *Uplink) drainConnection(ctx context.Context) {
 		<-ackDone
 	}()
 
+	b := u.newBatcher()
 	var after uint64
 	idle := time.NewTimer(0)
 	defer idle.Stop()
@@ -83,14 +91,51 @@ func (u *Uplink) drainConnection(ctx context.Context) {
 			return
 		default:
 		}
-		recs, err := st.Peek(after, window, 0)
+		send := func(m message) bool {
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				return false
+			}
+			go func() {
+				defer func() { <-sem }()
+				if err := u.publish(ctx, cm, m); err != nil {
+					select {
+					case failed <- err:
+					default:
+					}
+					return
+				}
+				acks <- m.seqs
+			}()
+			return true
+		}
+		b.refresh()
+		recs, err := st.Peek(after, peekRecords, peekBytes)
 		if err != nil {
 			u.log.Error("uplink: read outbox", "err", err)
 			u.waitOrDone(ctx, time.Second)
 			return
 		}
+		for _, r := range recs {
+			after = r.Seq
+			if device.IsFrame(r) {
+				if m := b.add(r); m != nil && !send(*m) {
+					return
+				}
+				continue
+			}
+			if !send(message{topic: u.topic(r.Stream), payload: withSeq(r.Payload, r.Seq), retain: r.Stream == "config/reported", seqs: []uint64{r.Seq}}) {
+				return
+			}
+		}
+		if m, ok := b.due(); ok {
+			if !send(m) {
+				return
+			}
+		}
 		if len(recs) == 0 {
-			idle.Reset(100 * time.Millisecond)
+			idle.Reset(b.wait(100 * time.Millisecond))
 			select {
 			case <-ctx.Done():
 				return
@@ -99,26 +144,6 @@ func (u *Uplink) drainConnection(ctx context.Context) {
 				return
 			case <-idle.C:
 			}
-			continue
-		}
-		for _, r := range recs {
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				return
-			}
-			after = r.Seq
-			go func(r store.Record) {
-				defer func() { <-sem }()
-				if err := u.publishRecord(ctx, cm, r); err != nil {
-					select {
-					case failed <- err:
-					default:
-					}
-					return
-				}
-				acks <- r.Seq
-			}(r)
 		}
 	}
 }
@@ -138,10 +163,11 @@ func (u *Uplink) waitOrDone(ctx context.Context, d time.Duration) {
 
 // acker removes delivered records from the outbox in batches: each batch
 // is one durable transaction, so acknowledging costs little per record.
-// A crash between a PUBACK and its batch only re-sends that record.
-func (u *Uplink) acker(acks <-chan uint64) {
+// A crash between a PUBACK and its batch only re-sends that message.
+func (u *Uplink) acker(acks <-chan []uint64) {
 	st := u.gw.Store()
 	batch := make([]uint64, 0, 256)
+	messages := 0
 	flush := func() {
 		if len(batch) == 0 {
 			return
@@ -149,23 +175,24 @@ func (u *Uplink) acker(acks <-chan uint64) {
 		if _, err := st.Ack(batch...); err != nil {
 			u.log.Error("uplink: acknowledge outbox records", "err", err)
 		}
-		u.published.Add(uint64(len(batch)))
+		u.published.Add(uint64(messages))
 		u.mu.Lock()
 		u.lastPub = time.Now()
 		u.mu.Unlock()
-		batch = batch[:0]
+		batch, messages = batch[:0], 0
 	}
 	t := time.NewTicker(50 * time.Millisecond)
 	defer t.Stop()
 	for {
 		select {
-		case seq, ok := <-acks:
+		case seqs, ok := <-acks:
 			if !ok {
 				flush()
 				return
 			}
-			batch = append(batch, seq)
-			if len(batch) == cap(batch) {
+			batch = append(batch, seqs...)
+			messages++
+			if len(batch) >= cap(batch) {
 				flush()
 			}
 		case <-t.C:
@@ -174,19 +201,28 @@ func (u *Uplink) acker(acks <-chan uint64) {
 	}
 }
 
-// publishRecord sends one record with its seq and waits for the PUBACK.
-func (u *Uplink) publishRecord(ctx context.Context, cm *autopaho.ConnectionManager, r store.Record) error {
+// message is one PUBLISH and the outbox records its PUBACK acknowledges.
+type message struct {
+	topic    string
+	payload  []byte
+	retain   bool
+	seqs     []uint64
+	readings int
+}
+
+// publish sends one message and waits for the PUBACK.
+func (u *Uplink) publish(ctx context.Context, cm *autopaho.ConnectionManager, m message) error {
 	pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	p := &paho.Publish{Topic: u.topic(r.Stream), QoS: 1, Payload: withSeq(r.Payload, r.Seq), Retain: r.Stream == "config/reported"}
-	resp, err := cm.Publish(pctx, p)
+	resp, err := cm.Publish(pctx, &paho.Publish{Topic: m.topic, QoS: 1, Payload: m.payload, Retain: m.retain})
 	if err != nil {
 		return err
 	}
 	if resp != nil && resp.ReasonCode >= 0x80 {
-		u.log.Warn("uplink: the broker refused a record", "seq", r.Seq, "stream", r.Stream, "reason", resp.ReasonCode)
+		u.log.Warn("uplink: the broker refused a message", "seqs", len(m.seqs), "first_seq", m.seqs[0], "topic", m.topic, "reason", resp.ReasonCode)
 		return fmt.Errorf("%w: reason code %#x", errRefused, resp.ReasonCode)
 	}
+	u.readings.Add(uint64(m.readings))
 	return nil
 }
 

@@ -6,23 +6,46 @@
 // # Topics
 //
 // Everything lives under sitegate/v1/{gateway_id}/ (the README's MQTT
-// contract): telemetry, health, alerts, audit (from the outbox, each with
-// the record's gateway-wide seq), status (retained, and the last will),
-// config/reported (retained), config/desired (subscribed) and
+// contract): telemetry/v2 (the default) or telemetry (with the site's
+// uplink.telemetry_format: json), health, alerts, audit (from the outbox,
+// each with the record's gateway-wide seq), status (retained, and the last
+// will), config/reported (retained), config/desired (subscribed) and
 // config/result.
+//
+// # Telemetry
+//
+// The outbox holds one telemetry frame per group commit (package device).
+// The drain merges consecutive frames into one telemetry.Block and sends it
+// when its oldest frame has waited uplink.batch_max_age (default 10 s), or
+// sooner when the next frame would make it larger than MaxBlockFrameBytes
+// of frames (a backlog after an outage goes out in full blocks). On
+// telemetry/v2 the payload is the block's encoding (package
+// device/telemetry, which the cloud imports to decode it; the seqs of its
+// frames are inside). On telemetry it is Block.JSON: {"seq" (the last),
+// "seqs" (all), "gateway", "readings": [...]}. JSON telemetry records
+// queued by a gateway before group commit are sent as they are, on
+// telemetry.
 //
 // # Delivery
 //
-// Records are published with QoS 1 in seq order, at most Window at a time,
-// and removed from the outbox only after their PUBACK. After a reconnect,
-// or a restart of the gateway, the drain starts again from the oldest
-// record still queued, so the cloud may see a record twice (at most about
-// Window duplicates) but never misses one; it de-duplicates by seq.
+// Messages are published with QoS 1 in seq order, at most Window at a time,
+// and the records they carry are removed from the outbox only after their
+// PUBACK (a block's every seq). After a reconnect, or a restart of the
+// gateway, the drain starts again from the oldest record still queued, so
+// the cloud may see a record twice (at most about Window messages'
+// worth) but never misses one; it de-duplicates by seq.
 //
 // # Caveats
 //
 //   - Within a window, records are published concurrently: the broker may
 //     receive them slightly out of seq order. Consumers order by seq.
+//   - A frame that cannot be decoded (a damaged store) is logged and left
+//     queued until the outbox evicts it, so that the rest keeps flowing.
+//   - A block that is re-sent after a reconnect may group its frames
+//     differently (frames already delivered merged with new ones), and a
+//     block's samples are merged per series: seqs tell the cloud which
+//     frames it has seen (gaps, duplicates), readings are de-duplicated by
+//     series, time, quality and error.
 //   - Without a broker (no --broker) the producers still run: the outbox
 //     fills, bounded, evicting oldest first and counting it.
 package cloudsync
@@ -66,6 +89,9 @@ type Config struct {
 	HealthEvery time.Duration
 	// AuditEvery is how often new audit events are batched (default 5 s).
 	AuditEvery time.Duration
+	// BatchMaxAge overrides the site's uplink.batch_max_age when set
+	// (benchmarks and tests).
+	BatchMaxAge time.Duration
 	// Demo allows an administrator to cut and restore the uplink.
 	Demo bool
 	// KeepAlive in seconds (default 30); SessionExpiry in seconds
@@ -114,7 +140,8 @@ type Uplink struct {
 	lastPub   time.Time
 	conflict  *device.SyncConflict
 	rate      []float64
-	published atomic.Uint64
+	published atomic.Uint64 // messages acknowledged
+	readings  atomic.Uint64 // telemetry readings acknowledged
 
 	ctx  context.Context // Run's; nil when not running (guarded by mu)
 	wake chan struct{}   // a new connection: restart the drain

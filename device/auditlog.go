@@ -47,6 +47,8 @@ func (g *Gateway) SiteHistory(limit int) ([]SiteRevision, error) {
 // Health, without sampling the rest).
 func (g *Gateway) OutboxFigures() OutboxHealth {
 	o := g.st.OutboxStats()
-	return OutboxHealth{Depth: o.Depth, Capacity: o.Capacity, OldestAgeS: int64(o.OldestAge(g.now()).Seconds()),
+	out := OutboxHealth{Depth: o.Depth, Capacity: o.Capacity, OldestAgeS: int64(o.OldestAge(g.now()).Seconds()),
 		Evicted: o.Evicted, NearFull: o.NearlyFull()}
+	g.commit.fillOutbox(&out, o)
+	return out
 }

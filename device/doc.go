@@ -6,8 +6,8 @@
 // # Site files
 //
 // A site file is the whole commissioning state of a site in one YAML
-// document, with the sections site, access, clock, wan, cellular, wifi, lora
-// and modbus; the README ("Site file") has the binding field names.
+// document, with the sections site, access, clock, wan, cellular, wifi,
+// lora, modbus, store and uplink; the README ("Site file") has the binding field names.
 // The same Site struct carries both yaml and json tags with the same names,
 // so the store keeps it as JSON and `config export` writes it as YAML.
 // Durations are Go durations ("500ms", "3m"); enums are written by name.
@@ -56,6 +56,26 @@
 // profiles/*.yaml. A device names one with `profile:` and may list its own
 // points, which override profile points of the same name and add to them;
 // Device.EffectivePoints gives the result.
+//
+// # Readings
+//
+// Every driver's cycle lands in the field hub (Gateway.Field), which keeps
+// the latest value of every point and hands the readings to the Committer
+// (Gateway.Committer): the group commit. It queues all devices' readings of
+// one store.commit_interval (default 1 s) as one telemetry frame (package
+// device/telemetry, about 2–3 bytes per reading) in one transaction of the
+// outbox, with the frame's names dictionary stored once beside it
+// (FrameReader reads them back). The daemon runs the Committer before the
+// drivers, so that it stops after them and commits what they reported
+// last. Configuration, audit and account writes do not wait for it: they
+// are durable when their call returns. At most one commit interval of
+// readings can be lost on power loss; nothing acknowledged is ever lost.
+//
+// A point with deadband or heartbeat reports by exception: a reading is
+// queued when it moved more than deadband (any change for 0) from the last
+// one queued, when its quality or error changes, or heartbeat after the
+// last one; the others are counted in health (outbox.suppressed). The
+// latest value and the console see every reading.
 //
 // # Caveats
 //

@@ -40,6 +40,7 @@ type Event struct {
 // events rather than slowing the gateway: Missed says how many.
 type Subscription struct {
 	c      chan Event
+	kinds  uint64 // bit k set: kind k is delivered; 0: every kind
 	missed atomic.Uint64
 	bus    *bus
 	once   sync.Once
@@ -69,11 +70,14 @@ type bus struct {
 
 func newBus() *bus { return &bus{subs: map[*Subscription]struct{}{}} }
 
-func (b *bus) subscribe(buffer int) *Subscription {
+func (b *bus) subscribe(buffer int, kinds ...EventKind) *Subscription {
 	if buffer < 1 {
 		buffer = 1
 	}
 	s := &Subscription{c: make(chan Event, buffer), bus: b}
+	for _, k := range kinds {
+		s.kinds |= 1 << uint(k)
+	}
 	b.mu.Lock()
 	b.subs[s] = struct{}{}
 	b.mu.Unlock()
@@ -85,6 +89,9 @@ func (b *bus) publish(ev Event) {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 	for s := range b.subs {
+		if s.kinds != 0 && s.kinds&(1<<uint(ev.Kind)) == 0 {
+			continue
+		}
 		select {
 		case s.c <- ev:
 		default:
@@ -96,6 +103,13 @@ func (b *bus) publish(ev Event) {
 // Subscribe returns a subscription with room for buffer events. Close it
 // when done.
 func (g *Gateway) Subscribe(buffer int) *Subscription { return g.bus.subscribe(buffer) }
+
+// SubscribeTo is Subscribe for the given kinds only. A follower that does
+// not show readings should not be woken by every device cycle (hundreds a
+// second on a large site); Missed counts only events of its kinds.
+func (g *Gateway) SubscribeTo(buffer int, kinds ...EventKind) *Subscription {
+	return g.bus.subscribe(buffer, kinds...)
+}
 
 // Publish sends an event to every subscriber without blocking.
 func (g *Gateway) Publish(ev Event) {

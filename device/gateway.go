@@ -50,7 +50,8 @@ type GatewayOptions struct {
 	// clockwork.System; when Now is nil it is also the clock.
 	Clock clockwork.Clock
 	// Logger receives what the gateway logs itself (a probation that
-	// rolled back, or could not). Default: the Logs ring only.
+	// rolled back, or could not; a group commit of readings that failed).
+	// Default: the Logs ring only.
 	Logger *slog.Logger
 }
 
@@ -69,8 +70,9 @@ type Gateway struct {
 	sess sessions
 	logs *LogRing
 
-	field *field.Hub
-	prob  probations // the change on probation (probation.go)
+	field  *field.Hub
+	commit *Committer
+	prob   probations // the change on probation (probation.go)
 
 	fieldMu  sync.RWMutex // guards the attached subsystems below
 	uplink   Uplink
@@ -136,10 +138,11 @@ func NewGateway(st *store.Store, o GatewayOptions) (*Gateway, error) {
 		return nil, err
 	}
 	g.site, g.rev = site, rev
+	g.commit = newCommitter(st, site)
+	g.commit.SetLogger(o.Logger)
 	g.field = field.NewHub(field.HubOptions{
-		Gateway:   g.id,
-		Telemetry: func(payload []byte) error { _, err := st.Enqueue(string(StreamTelemetry), payload); return err },
-		Notify:    func(device string) { g.Publish(Event{Kind: EventReadings, Device: device}) },
+		Readings: g.commit.Add,
+		Notify:   func(device string) { g.Publish(Event{Kind: EventReadings, Device: device}) },
 	})
 	g.field.SetTopology(site.FieldDevices())
 	// Every committed audit event, whoever wrote it, goes to live screens.
@@ -409,6 +412,7 @@ func (g *Gateway) applySite(e Edit, next *Site) (Change, *Site, *Site, error) {
 	previous := g.site
 	g.site, g.rev = next, rev
 	g.field.SetTopology(next.FieldDevices())
+	g.commit.setSite(next)
 	return Change{Rev: rev}, previous, next, nil
 }
 

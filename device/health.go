@@ -121,16 +121,30 @@ type OutboxHealth struct {
 	OldestAgeS int64  `json:"oldest_age_s"`
 	Evicted    uint64 `json:"evicted"`
 	NearFull   bool   `json:"near_full"`
+	// The size bound and readings (commit.go).
+	Bytes             uint64   `json:"bytes"`                          // queued
+	MaxBytes          uint64   `json:"max_bytes"`                      // store.outbox_max_mb, at most half the free space
+	Readings          uint64   `json:"readings"`                       // queued
+	EvictedReadings   uint64   `json:"evicted_readings"`               // in evicted records
+	Suppressed        uint64   `json:"suppressed"`                     // since start: report by exception
+	Dropped           uint64   `json:"dropped"`                        // since start: lost to failing commits
+	IngestBytesPerS   float64  `json:"ingest_bytes_per_s"`             // the last ten minutes
+	OutageHoursLeft   *float64 `json:"outage_hours_left,omitempty"`    // the room left at that rate
+	OutageHoursPerGiB *float64 `json:"outage_hours_per_gib,omitempty"` // hours of outage 1 GiB holds at that rate
 }
 
 // Health samples the gateway's health now.
 func (g *Gateway) Health() Health {
 	now := g.now()
-	site, rev := g.Site()
+	// The name only: cloning the whole site on every health sample costs
+	// more than the rest of it on a large site.
+	g.mu.RLock()
+	name, rev := g.site.Site.Name, g.rev
+	g.mu.RUnlock()
 	a := g.st.AuditStats()
 	h := Health{
 		GatewayID: g.id,
-		Site:      site.Site.Name,
+		Site:      name,
 		SiteRev:   rev,
 		Time:      now.UTC(),
 		UptimeS:   int64(now.Sub(g.started).Seconds()),

@@ -16,7 +16,7 @@ func (s *Site) FieldDevices() []field.DeviceInfo {
 	for _, d := range s.Modbus.Devices {
 		info := field.DeviceInfo{Name: d.Name, Protocol: field.Modbus, Bus: d.Bus}
 		for _, p := range d.EffectivePoints() {
-			info.Points = append(info.Points, field.PointInfo{Name: p.Name, Unit: p.Unit, Writable: p.Writable, Precision: p.Precision})
+			info.Points = append(info.Points, field.PointInfo{Name: p.Name, Unit: p.Unit, Writable: p.Writable, Precision: p.Precision, Report: p.report()})
 		}
 		out = append(out, info)
 	}

@@ -22,6 +22,9 @@ type Site struct {
 	WiFi     WiFi     `yaml:"wifi" json:"wifi"`         // Wi-Fi client uplink
 	LoRa     LoRa     `yaml:"lora" json:"lora"`         // LoRaWAN packet forwarder
 	Modbus   Modbus   `yaml:"modbus" json:"modbus"`     // field buses, devices and points
+	// Store and Uplink keep and send readings (storesettings.go).
+	Store  StoreSettings  `yaml:"store" json:"store"`
+	Uplink UplinkSettings `yaml:"uplink" json:"uplink"`
 }
 
 // SiteInfo names the site.
@@ -225,6 +228,11 @@ type Point struct {
 	// Precision is the significant digits the console shows (1..17; 0 is
 	// the default, 4). JSON outputs always carry full precision.
 	Precision int `yaml:"precision,omitempty" json:"precision,omitempty"`
+	// Deadband and Heartbeat report by exception (storesettings.go): a
+	// reading goes to the cloud when it moved more than Deadband from the
+	// last one sent, or Heartbeat after it.
+	Deadband  *float64 `yaml:"deadband,omitempty" json:"deadband,omitempty"`
+	Heartbeat Duration `yaml:"heartbeat,omitempty" json:"heartbeat,omitempty"`
 }
 
 // Scale returns the scale factor, 1 when none is given.
@@ -313,6 +321,7 @@ func (s *Site) ApplyDefaults() {
 		s.WiFi.Interface = DefaultWiFiInterface
 	}
 	s.LoRa.applyDefaults()
+	s.applyStoreDefaults()
 
 	for i := range s.Modbus.Buses {
 		b := &s.Modbus.Buses[i]
@@ -392,6 +401,7 @@ func (d Device) clone() Device {
 
 func (p Point) clone() Point {
 	p.ScaleFactor = clonePtr(p.ScaleFactor)
+	p.Deadband = clonePtr(p.Deadband)
 	return p
 }
 

@@ -173,6 +173,7 @@ func (s *Site) validate(v *problems) {
 	s.LoRa.validate(v, "lora")
 	s.Modbus.validate(v, "modbus")
 	s.validateFieldNames(v)
+	s.validateStore(v)
 }
 
 func (a *Access) validate(v *problems, path string) {
@@ -651,6 +652,7 @@ func (p *Point) validate(v *problems, path string) {
 	if p.Writable && tableOK && !p.Table.Writable() {
 		v.add(joinPath(path, "writable"), "%s points are read-only in Modbus; only coil and holding points can be writable", p.Table)
 	}
+	p.validateReport(v, path)
 }
 
 // checkInt reports n outside r and says whether it was inside.

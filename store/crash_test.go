@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -41,8 +42,12 @@ func crashChild(dir string) {
 			for j := range payloads {
 				payloads[j] = []byte(fmt.Sprintf("reading %d/%d", i, j))
 			}
-			first, err = tx.Enqueue("telemetry", payloads...)
-			last, audit, rev = first+uint64(len(payloads))-1, e.Seq, r.Rev
+			if first, err = tx.Enqueue("telemetry", payloads...); err != nil {
+				return err
+			}
+			// A group commit of readings, stored in parts.
+			last, err = tx.EnqueueBlock("telemetry", 100, crashBlock(first+uint64(len(payloads)), 4000+i%9*1000))
+			audit, rev = e.Seq, r.Rev
 			return err
 		})
 		if err != nil {
@@ -69,6 +74,16 @@ func crashChild(dir string) {
 			out.Flush()
 		}
 	}
+}
+
+// crashBlock is the payload of the block record seq: n bytes that say
+// which record they belong to, so that a part from another record shows.
+func crashBlock(seq uint64, n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(seq + uint64(i)/1000)
+	}
+	return b
 }
 
 // TestCrashRecovery kills a writing child process with SIGKILL twenty times.
@@ -149,6 +164,9 @@ func TestCrashRecovery(t *testing.T) {
 		present := map[uint64]bool{}
 		for _, r := range recs {
 			present[r.Seq] = true
+			if r.Items > 0 && !bytes.Equal(r.Payload, crashBlock(r.Seq, len(r.Payload))) {
+				t.Fatalf("round %d: block record %d (%d bytes) came back damaged", round, r.Seq, len(r.Payload))
+			}
 		}
 		for seq := range committed {
 			if seq > ackedUpTo && !present[seq] {

@@ -15,7 +15,15 @@
 //     detected by VerifyAudit, which names the first bad sequence number;
 //   - the outbox: records on named streams with a gateway-wide, strictly
 //     increasing sequence number that survives restarts, removed only when
-//     acknowledged, bounded, evicting oldest first and counting evictions;
+//     acknowledged, bounded in records and in bytes (SetOutboxMaxBytes),
+//     evicting oldest first and counting evictions, records and the items
+//     they held (EnqueueBlock: a group commit says how many readings its
+//     record holds). A record is stored as a head and parts of at most half
+//     a page (blocks.go), so that appending rewrites one partly filled page
+//     whatever the payload's size;
+//   - shared values that records refer to instead of carrying them (the
+//     names dictionary of telemetry frames), kept while a record that may
+//     need them is queued (PutShared, Shared);
 //   - small metadata values for callers (Meta, PutMeta).
 //
 // # Transactions
@@ -40,4 +48,8 @@
 //     returns, so opening a large store takes time proportional to its size.
 //   - A damaged file is reported with ErrCorrupt and never repaired
 //     automatically: the operator decides between a backup and a fresh start.
+//   - The outbox's byte bound counts the keys and values of its records,
+//     not bbolt's page overhead: the file holds somewhat more (about 1.4
+//     times for one 4–5 KB telemetry frame a second), and pages freed by
+//     acknowledgements are reused, never given back to the file system.
 package store

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"encoding/binary"
 	"fmt"
 	"time"
 )
@@ -11,84 +10,19 @@ type Record struct {
 	Seq     uint64    // gateway-wide, strictly increasing, never reused
 	Stream  string    // e.g. "telemetry", "audit"
 	TS      time.Time // when it was enqueued
+	Items   uint64    // items the payload holds, as EnqueueBlock was told (0: not counted)
 	Payload []byte
 }
 
 // MaxPayload bounds one outbox payload.
 const MaxPayload = 1 << 20
 
-// Record value layout: 8-byte Unix nanoseconds, 1-byte stream length, the
-// stream name, then the payload. Binary, because the outbox is the store's
-// hottest path.
-func encodeRecord(ts time.Time, stream string, payload []byte) []byte {
-	v := make([]byte, 9+len(stream)+len(payload))
-	binary.BigEndian.PutUint64(v, uint64(ts.UnixNano()))
-	v[8] = byte(len(stream))
-	copy(v[9:], stream)
-	copy(v[9+len(stream):], payload)
-	return v
-}
-
-func decodeRecord(k, v []byte) (Record, error) {
-	seq := binary.BigEndian.Uint64(k)
-	if len(v) < 9 || len(v) < 9+int(v[8]) {
-		return Record{}, fmt.Errorf("outbox record %d: %w: %d bytes is too short", seq, ErrCorrupt, len(v))
-	}
-	n := int(v[8])
-	return Record{
-		Seq:     seq,
-		TS:      time.Unix(0, int64(binary.BigEndian.Uint64(v))).UTC(),
-		Stream:  string(v[9 : 9+n]),
-		Payload: clone(v[9+n:]),
-	}, nil
-}
-
 // Enqueue appends one record per payload to stream and returns the sequence
 // number of the first; the rest follow consecutively. When the outbox is over
-// capacity the oldest records (of any stream) are evicted and counted.
+// its record or byte bound the oldest records (of any stream) are evicted
+// and counted. Records are stored as blocks.go describes.
 func (t *Tx) Enqueue(stream string, payloads ...[]byte) (uint64, error) {
-	if stream == "" || len(stream) > 255 {
-		return 0, fmt.Errorf("enqueue: %w: stream name must be 1..255 bytes", ErrInvalid)
-	}
-	for _, p := range payloads {
-		if len(p) > MaxPayload {
-			return 0, fmt.Errorf("enqueue on %s: %w: a payload of %d bytes is over the %d byte limit", stream, ErrInvalid, len(p), MaxPayload)
-		}
-	}
-	in := t.internal()
-	b := t.tx.Bucket(bucketOutbox)
-	b.FillPercent = 1 // keys only ever grow: pack pages full
-	seq := getUint(in, keyOutboxSeq)
-	first := seq + 1
-	now := t.s.opts.Now()
-	for _, p := range payloads {
-		seq++
-		if err := b.Put(u64(seq), encodeRecord(now, stream, p)); err != nil {
-			return 0, fmt.Errorf("enqueue on %s: %w", stream, err)
-		}
-	}
-	if err := putUint(in, keyOutboxSeq, seq); err != nil {
-		return 0, err
-	}
-	depth := getUint(in, keyOutboxDepth) + uint64(len(payloads))
-	if over := int64(depth) - int64(t.s.opts.OutboxCapacity); over > 0 {
-		c := b.Cursor()
-		var evicted uint64
-		for k, _ := c.First(); k != nil && evicted < uint64(over); k, _ = c.First() {
-			if err := c.Delete(); err != nil {
-				return 0, err
-			}
-			evicted++
-		}
-		depth -= evicted
-		if err := putUint(in, keyOutboxEvicted, getUint(in, keyOutboxEvicted)+evicted); err != nil {
-			return 0, err
-		}
-	}
-	if err := putUint(in, keyOutboxDepth, depth); err != nil {
-		return 0, err
-	}
-	return first, nil
+	return t.enqueue(stream, make([]uint64, len(payloads)), payloads)
 }
 
 // Peek returns up to max records with Seq > after, in sequence order, and
@@ -99,7 +33,10 @@ func (t *Tx) Peek(after uint64, max, maxBytes int) ([]Record, error) {
 	var out []Record
 	size := 0
 	for k, v := c.Seek(u64(after + 1)); k != nil && len(out) < max; k, v = c.Next() {
-		r, err := decodeRecord(k, v)
+		if len(k) != 8 {
+			return nil, fmt.Errorf("outbox key %x: %w: a part without its record", k, ErrCorrupt)
+		}
+		r, err := readRecord(c, k, v)
 		if err != nil {
 			return nil, err
 		}
@@ -117,25 +54,28 @@ func (t *Tx) Peek(after uint64, max, maxBytes int) ([]Record, error) {
 // record is not an error: delivery is at-least-once.
 func (t *Tx) Ack(seqs ...uint64) (int, error) {
 	b := t.tx.Bucket(bucketOutbox)
-	n := 0
+	var gone removed
 	for _, seq := range seqs {
-		k := u64(seq)
-		if b.Get(k) == nil {
-			continue
+		r, err := deleteRecord(b, seq)
+		if err != nil {
+			return int(gone.records), err
 		}
-		if err := b.Delete(k); err != nil {
-			return n, err
-		}
-		n++
+		gone.records, gone.items, gone.bytes = gone.records+r.records, gone.items+r.items, gone.bytes+r.bytes
+	}
+	if gone.records == 0 {
+		return 0, nil
 	}
 	in := t.internal()
-	depth := getUint(in, keyOutboxDepth)
-	if uint64(n) >= depth {
-		depth = 0
-	} else {
-		depth -= uint64(n)
+	for _, kv := range []struct {
+		key []byte
+		d   uint64
+	}{{keyOutboxDepth, gone.records}, {keyOutboxItems, gone.items}, {keyOutboxBytes, gone.bytes}} {
+		v := getUint(in, kv.key)
+		if err := putUint(in, kv.key, v-min(v, kv.d)); err != nil {
+			return int(gone.records), err
+		}
 	}
-	return n, putUint(in, keyOutboxDepth, depth)
+	return int(gone.records), t.pruneShared()
 }
 
 // OutboxStats describes the queue.
@@ -146,6 +86,12 @@ type OutboxStats struct {
 	Evicted   uint64    // records evicted since the store was created
 	LastSeq   uint64    // the last sequence number assigned
 	Oldest    time.Time // enqueue time of the oldest queued record (zero when empty)
+
+	Bytes         uint64 // keys and values of the queued records
+	MaxBytes      uint64 // most Bytes before eviction (SetOutboxMaxBytes)
+	Items         uint64 // items of the queued records (EnqueueBlock)
+	ItemsEnqueued uint64 // items ever enqueued
+	EvictedItems  uint64 // items of the evicted records
 }
 
 // OldestAge returns how long the oldest record has waited at now.
@@ -156,8 +102,11 @@ func (o OutboxStats) OldestAge(now time.Time) time.Duration {
 	return now.Sub(o.Oldest)
 }
 
-// NearlyFull reports whether the queue has reached its high-water mark.
-func (o OutboxStats) NearlyFull() bool { return o.Depth >= o.HighWater }
+// NearlyFull reports whether the queue has reached its high-water mark, in
+// records or in bytes.
+func (o OutboxStats) NearlyFull() bool {
+	return o.Depth >= o.HighWater || o.Bytes >= o.MaxBytes/100*HighWaterPercent
+}
 
 // OutboxStats returns the queue's figures.
 func (t *Tx) OutboxStats() OutboxStats {
@@ -169,10 +118,16 @@ func (t *Tx) OutboxStats() OutboxStats {
 		HighWater: capacity * HighWaterPercent / 100,
 		Evicted:   getUint(in, keyOutboxEvicted),
 		LastSeq:   getUint(in, keyOutboxSeq),
+
+		Bytes:         getUint(in, keyOutboxBytes),
+		MaxBytes:      uint64(t.s.OutboxMaxBytes()),
+		Items:         getUint(in, keyOutboxItems),
+		ItemsEnqueued: getUint(in, keyOutboxItemsTotal),
+		EvictedItems:  getUint(in, keyOutboxEvictedItems),
 	}
 	if k, v := t.tx.Bucket(bucketOutbox).Cursor().First(); k != nil {
-		if r, err := decodeRecord(k, v); err == nil {
-			st.Oldest = r.TS
+		if h, err := decodeHead(k, v); err == nil {
+			st.Oldest = h.ts
 		}
 	}
 	return st

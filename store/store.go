@@ -55,6 +55,9 @@ type Options struct {
 	Now func() time.Time
 	// OutboxCapacity bounds the number of queued records. Default DefaultOutboxCapacity.
 	OutboxCapacity int
+	// OutboxMaxBytes bounds the queued records' bytes (SetOutboxMaxBytes
+	// changes it later). Default DefaultOutboxMaxBytes.
+	OutboxMaxBytes int64
 	// AuditCapacity bounds the number of retained audit events. Default DefaultAuditCapacity.
 	AuditCapacity int
 	// LockTimeout is how long Open waits for another process to release the
@@ -69,6 +72,8 @@ type Store struct {
 	path    string
 	opts    Options
 	onAudit atomic.Pointer[func(AuditEvent)]
+	// outboxMax is the outbox's byte bound (blocks.go).
+	outboxMax atomic.Int64
 }
 
 // OnAudit registers fn to be called with every audit event after the
@@ -137,6 +142,10 @@ func Open(dir string, options ...Options) (*Store, error) {
 		return nil, corrupt(path, err)
 	}
 	s := &Store{db: db, dir: dir, path: path, opts: o}
+	if o.OutboxMaxBytes <= 0 {
+		o.OutboxMaxBytes = DefaultOutboxMaxBytes
+	}
+	s.SetOutboxMaxBytes(o.OutboxMaxBytes)
 	if err := s.checkIntegrity(); err != nil {
 		_ = db.Close()
 		return nil, corrupt(path, err)
@@ -301,6 +310,7 @@ var migrations = []migration{
 		}
 		return nil
 	}},
+	{2, "outbox byte accounting and shared values", migrateOutboxBytes},
 }
 
 // SchemaVersion is the schema this program writes.

@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -223,12 +224,17 @@ func seedDemo(g *device.Gateway, acc *access.Service, log *slog.Logger, keys []s
 		}
 		notes = append(notes, fmt.Sprintf("Administrator (your %d SSH key(s) from ~/.ssh):  "+ssh, len(keys), "admin"))
 	} else {
+		// A password hash takes 64 MiB that are garbage once it is done:
+		// collect the last one's before the next, or they stack up in
+		// the start-up peak (the door's decoy hash came just before).
+		runtime.GC()
 		pw := demoPassword(acc, "admin")
 		if _, err := acc.AddUser(ctx, device.LocalActor, access.NewUser{Name: "admin", Role: device.RoleAdmin, Password: pw}); err != nil {
 			return nil, fmt.Errorf("create the demo admin: %w", err)
 		}
 		notes = append(notes, fmt.Sprintf("Administrator: "+ssh+"       password: %s  (no ~/.ssh/id_*.pub key was found)", "admin", pw))
 	}
+	runtime.GC() // see below
 	pw := demoPassword(acc, "installer")
 	if _, err := acc.AddUser(ctx, device.LocalActor, access.NewUser{Name: "installer", Role: device.RoleInstaller, Password: pw}); err != nil {
 		return nil, fmt.Errorf("create the demo installer: %w", err)

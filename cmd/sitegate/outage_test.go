@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -17,27 +18,61 @@ import (
 	"github.com/mochi-mqtt/server/v2/packets"
 
 	"github.com/sitegate/sitegate/cloudsync/broker"
+	"github.com/sitegate/sitegate/device"
 	"github.com/sitegate/sitegate/device/devicetest"
 	"github.com/sitegate/sitegate/device/modbus/sim"
+	"github.com/sitegate/sitegate/device/telemetry"
 	"github.com/sitegate/sitegate/store"
 )
 
-// seqLog records every seq the broker delivered, counting duplicates.
+// seqLog records every seq and every reading the broker delivered,
+// counting duplicates: JSON records by their "seq", telemetry/v2 blocks by
+// the seqs and readings inside.
 type seqLog struct {
-	mu   sync.Mutex
-	seen map[uint64]int
+	mu       sync.Mutex
+	seen     map[uint64]int
+	readings map[string]int // device/point@ms
+	blocks   int
+	resent   int // blocks that carried a seq delivered before
 }
 
-func (l *seqLog) add(payload []byte) {
+func (l *seqLog) add(topic string, payload []byte) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if strings.HasSuffix(topic, "/telemetry/v2") {
+		b, err := telemetry.DecodeBlock(payload)
+		if err != nil {
+			panic(fmt.Sprintf("the broker delivered a block that does not decode: %v", err))
+		}
+		l.blocks++
+		again := false
+		for _, s := range b.Seqs {
+			again = again || l.seen[s] > 0
+			l.seen[s]++
+		}
+		if again {
+			l.resent++
+		}
+		for _, r := range b.Readings() {
+			l.readings[readingKey(r)]++
+		}
+		return
+	}
 	var m struct {
 		Seq uint64 `json:"seq"`
 	}
 	if json.Unmarshal(payload, &m) != nil || m.Seq == 0 {
 		return // status messages have no seq
 	}
-	l.mu.Lock()
 	l.seen[m.Seq]++
-	l.mu.Unlock()
+}
+
+// readingKey identifies a reading: a point's time, and its quality and
+// error, because a failed cycle repeats the last value with its time as
+// stale (the poll settings make two failures in a row, which would repeat
+// one reading exactly, unlikely).
+func readingKey(r telemetry.Reading) string {
+	return fmt.Sprintf("%s/%s@%d %s %s", r.Device, r.Point, r.Time, r.Quality, r.Error)
 }
 
 func (l *seqLog) snapshot() map[uint64]int {
@@ -62,8 +97,9 @@ func freePort(t *testing.T) string {
 
 // TestOutageLosesNothing: the broker stops while readings keep coming, the
 // gateway is killed with SIGKILL and restarted during the outage, the
-// broker returns: every seq arrives, none is missing, and duplicates stay
-// within the in-flight window per interruption.
+// broker returns: every seq and every committed reading arrives on the
+// compact topic, none is missing, and duplicates stay within the in-flight
+// window per interruption.
 func TestOutageLosesNothing(t *testing.T) {
 	if testing.Short() {
 		t.Skip("long end-to-end test")
@@ -86,14 +122,16 @@ func TestOutageLosesNothing(t *testing.T) {
 	defer srv.Close()
 	site := fmt.Sprintf(`site: {name: Outage test}
 access: {require_2fa: []}
+store: {commit_interval: 200ms}
+uplink: {batch_max_age: 1s}
 modbus:
   buses:
-    - {name: plant, kind: tcp, address: "%s", timeout: 100ms}
+    - {name: plant, kind: tcp, address: "%s", timeout: 400ms}
   devices:
     - name: meter
       bus: plant
       unit_id: 1
-      interval: 200ms
+      interval: 500ms
       points:
         - {name: a, table: holding, address: 0, type: uint16}
         - {name: b, table: input, address: 1, type: uint16}
@@ -107,14 +145,14 @@ modbus:
 	}
 
 	brokerAddr := freePort(t)
-	log := &seqLog{seen: map[uint64]int{}}
+	log := &seqLog{seen: map[uint64]int{}, readings: map[string]int{}}
 	startBroker := func() *broker.Broker {
 		b, err := broker.Start(files, broker.Options{Address: brokerAddr})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if err := b.Server().Subscribe("sitegate/v1/#", 1, func(cl *mqtt.Client, sub packets.Subscription, pk packets.Packet) {
-			log.add(pk.Payload)
+			log.add(pk.TopicName, pk.Payload)
 		}); err != nil {
 			t.Fatal(err)
 		}
@@ -180,10 +218,25 @@ modbus:
 	o := st.OutboxStats()
 	queued, _ := st.Peek(0, 1<<20, 0)
 	left := map[uint64]bool{}
+	fr := device.NewFrameReader(st)
+	log.mu.Lock()
+	defer log.mu.Unlock()
+	leftReadings := 0
 	for _, r := range queued {
 		left[r.Seq] = true
+		if device.IsFrame(r) {
+			rs, err := fr.Readings(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, x := range rs {
+				if log.readings[readingKey(x)] == 0 {
+					leftReadings++
+				}
+			}
+		}
 	}
-	seen := log.snapshot()
+	seen := log.seen
 	duplicates := 0
 	for _, n := range seen {
 		duplicates += n - 1
@@ -194,16 +247,37 @@ modbus:
 			missing = append(missing, s)
 		}
 	}
-	t.Logf("%d records written, %d delivered, %d still queued at stop, %d duplicates", o.LastSeq, len(seen), len(left), duplicates)
+	dupReadings := 0
+	cycles := map[string]int{} // device@ms → points
+	for k, n := range log.readings {
+		dupReadings += n - 1
+		name, at, _ := strings.Cut(k, "@")
+		dev, _, _ := strings.Cut(name, "/")
+		cycles[dev+"@"+at]++ // at holds the quality and error too
+	}
+	t.Logf("%d records written, %d delivered in %d blocks, %d still queued at stop, %d duplicate seqs in %d re-sent blocks; "+
+		"%d readings committed, %d delivered, %d queued, %d delivered twice",
+		o.LastSeq, len(seen), log.blocks, len(left), duplicates, log.resent, o.ItemsEnqueued, len(log.readings), leftReadings, dupReadings)
 	if len(missing) > 0 {
 		t.Fatalf("%d records lost, e.g. seq %v", len(missing), missing[:min(len(missing), 10)])
 	}
 	if o.Evicted != 0 {
 		t.Fatalf("%d records evicted", o.Evicted)
 	}
-	// Two interruptions (broker stop, SIGKILL), at most a window each.
-	if duplicates > 2*32 {
-		t.Fatalf("%d duplicates, more than the in-flight window per interruption", duplicates)
+	// Readings, not just seqs: every reading committed arrived once at
+	// least or is still queued, and no cycle arrived in part.
+	if got := uint64(len(log.readings) + leftReadings); got != o.ItemsEnqueued {
+		t.Fatalf("%d readings committed, but %d delivered and %d queued", o.ItemsEnqueued, len(log.readings), leftReadings)
+	}
+	for c, n := range cycles {
+		if n != 2 {
+			t.Fatalf("cycle %s arrived with %d of its 2 points", c, n)
+		}
+	}
+	// Two interruptions (broker stop, SIGKILL), at most a window of
+	// messages each.
+	if log.resent > 2*32 {
+		t.Fatalf("%d blocks re-sent, more than the in-flight window per interruption", log.resent)
 	}
 }
 

@@ -58,6 +58,7 @@ func newRoot(s streams) *cobra.Command {
 		newAuditCmd(s),
 		newUserCmd(s),
 		newSimCmd(s),
+		newTelemetryCmd(s),
 		newFirmwareCmd(s),
 		newWipeCmd(s),
 		newRadioCmd(s),

@@ -185,7 +185,7 @@ func New(o Options) *Clock {
 func (c *Clock) Run(ctx context.Context) error {
 	var sub *device.Subscription
 	if c.o.Gateway != nil {
-		sub = c.o.Gateway.Subscribe(8)
+		sub = c.o.Gateway.SubscribeTo(8, device.EventSite)
 		defer sub.Close()
 	}
 	c.loop(ctx, sub)

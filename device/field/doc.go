@@ -16,7 +16,8 @@
 //
 // Hub is the one readings path: the latest reading of every point (for the
 // console and `points read`), device statuses, a live notification per
-// device cycle, and the telemetry records the uplink sends. It knows the
+// device cycle, and every reading handed on for telemetry (the gateway's
+// group commit stores them for the uplink). It knows the
 // site's devices and points through SetTopology (the gateway derives the
 // topology from the site on every change) and routes reads, writes and
 // discovery to the driver of the device's protocol. Device and point names

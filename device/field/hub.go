@@ -2,13 +2,11 @@ package field
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 )
 
 // MaxPointsPerDevice bounds the points kept for one device: a sensor that
@@ -17,11 +15,11 @@ const MaxPointsPerDevice = 1024
 
 // HubOptions connect a Hub to the rest of the gateway.
 type HubOptions struct {
-	// Gateway is the gateway id telemetry records carry.
-	Gateway string
-	// Telemetry stores telemetry records durably for the uplink (the
-	// gateway's outbox). Nil: readings are kept in memory only.
-	Telemetry func(payload []byte) error
+	// Readings receives the readings of every recorded cycle for the
+	// uplink (the gateway's group commit, which stores them durably). It
+	// must not block and must not keep the slice. Nil: readings are kept
+	// in memory only.
+	Readings func(readings []Reading)
 	// Notify is called after each recorded cycle with the device's name
 	// (live screens). It must not block.
 	Notify func(device string)
@@ -122,7 +120,7 @@ func (h *Hub) Driver(p Protocol) Driver {
 }
 
 // Record implements Sink: it keeps the cycle's status and readings and
-// queues one telemetry record with every reading of the cycle.
+// hands the readings to HubOptions.Readings.
 func (h *Hub) Record(st Status, readings []Reading) error {
 	h.mu.Lock()
 	info, ok := h.topo[st.Device]
@@ -168,14 +166,10 @@ func (h *Hub) Record(st Status, readings []Reading) error {
 	if h.o.Notify != nil {
 		h.o.Notify(st.Device)
 	}
-	if len(readings) == 0 || h.o.Telemetry == nil {
-		return nil
+	if len(readings) > 0 && h.o.Readings != nil {
+		h.o.Readings(readings)
 	}
-	payload, err := EncodeTelemetryJSON(h.o.Gateway, readings)
-	if err != nil {
-		return err
-	}
-	return h.o.Telemetry(payload)
+	return nil
 }
 
 // Dropped returns how many cycles were recorded for devices that were not
@@ -345,32 +339,4 @@ func (h *Hub) Discover(ctx context.Context, p Protocol, q Query, progress func(P
 
 func hasPoint(info DeviceInfo, name string) bool {
 	return slices.ContainsFunc(info.Points, func(p PointInfo) bool { return p.Name == name })
-}
-
-// telemetryJSON is a telemetry outbox record in the JSON contract: the
-// uplink adds "seq".
-type telemetryJSON struct {
-	Gateway  string          `json:"gateway"`
-	Readings []telemetryItem `json:"readings"`
-}
-
-// telemetryItem is a reading as the MQTT contract sends it: the fields of
-// README's MQTT contract (no unit: the cloud has the site), the error only when there is
-// one, and the time to the millisecond. Every byte counts on a metered SIM.
-type telemetryItem struct {
-	Device  string    `json:"device"`
-	Point   string    `json:"point"`
-	Value   Value     `json:"value"`
-	Quality Quality   `json:"quality"`
-	Error   string    `json:"error,omitempty"`
-	TS      time.Time `json:"ts"`
-}
-
-// EncodeTelemetryJSON encodes readings as a JSON telemetry record.
-func EncodeTelemetryJSON(gateway string, readings []Reading) ([]byte, error) {
-	items := make([]telemetryItem, len(readings))
-	for i, r := range readings {
-		items[i] = telemetryItem{Device: r.Device, Point: r.Point, Value: r.Value, Quality: r.Quality, Error: r.Error, TS: r.TS.Truncate(time.Millisecond)}
-	}
-	return json.Marshal(telemetryJSON{Gateway: gateway, Readings: items})
 }

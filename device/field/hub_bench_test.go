@@ -9,8 +9,8 @@ import (
 )
 
 // BenchmarkHubRecord is the field layer's cost of one device cycle of 100
-// points: latest values, status, notification and the JSON telemetry
-// record (the outbox write itself excluded).
+// points: latest values, status, notification and the hand-over to
+// telemetry (the group commit itself excluded).
 func BenchmarkHubRecord(b *testing.B) {
 	info := field.DeviceInfo{Name: "d", Protocol: field.Modbus}
 	var rs []field.Reading
@@ -26,9 +26,9 @@ func BenchmarkHubRecord(b *testing.B) {
 }
 
 func benchRecord(b *testing.B, info field.DeviceInfo, rs []field.Reading, telemetry bool) {
-	o := field.HubOptions{Gateway: "gw", Notify: func(string) {}}
+	o := field.HubOptions{Notify: func(string) {}}
 	if telemetry {
-		o.Telemetry = func([]byte) error { return nil }
+		o.Readings = func([]field.Reading) {}
 	}
 	h := field.NewHub(o)
 	h.SetTopology([]field.DeviceInfo{info})

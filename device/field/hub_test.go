@@ -2,9 +2,9 @@ package field_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -44,11 +44,11 @@ func topology() []field.DeviceInfo {
 }
 
 func TestHubKeepsLatestStatusesAndTelemetry(t *testing.T) {
-	var records [][]byte
+	var records [][]field.Reading
 	var notified []string
-	h := field.NewHub(field.HubOptions{Gateway: "gw-1",
-		Telemetry: func(p []byte) error { records = append(records, p); return nil },
-		Notify:    func(d string) { notified = append(notified, d) }})
+	h := field.NewHub(field.HubOptions{
+		Readings: func(rs []field.Reading) { records = append(records, slices.Clone(rs)) },
+		Notify:   func(d string) { notified = append(notified, d) }})
 	h.SetTopology(topology())
 	rs, ok := h.Latest("meter")
 	if !ok || len(rs) != 2 || rs[0].Quality != field.QualityStale || rs[0].Error != "not read yet" || rs[0].Unit != "kW" {
@@ -66,15 +66,8 @@ func TestHubKeepsLatestStatusesAndTelemetry(t *testing.T) {
 	if len(records) != 1 || len(notified) != 1 {
 		t.Fatalf("%d telemetry records, %d notifications", len(records), len(notified))
 	}
-	var rec struct {
-		Gateway  string           `json:"gateway"`
-		Readings []map[string]any `json:"readings"`
-	}
-	if err := json.Unmarshal(records[0], &rec); err != nil || rec.Gateway != "gw-1" || rec.Readings[0]["ts"] != "2026-12-01T10:00:00.123Z" {
-		t.Fatalf("telemetry %s: %v", records[0], err)
-	}
-	if _, hasUnit := rec.Readings[0]["unit"]; hasUnit {
-		t.Fatal("telemetry carries the unit")
+	if r := records[0]; len(r) != 1 || r[0].Point != "power" || !r[0].TS.Equal(ts) || r[0].Value.Num != 3.5 {
+		t.Fatalf("telemetry %+v", r)
 	}
 	// A device not in the topology (a site change raced the cycle).
 	_ = h.Record(field.Status{Device: "gone"}, []field.Reading{{Device: "gone", Point: "x"}})

@@ -240,6 +240,21 @@ type PointInfo struct {
 	// Precision is the significant digits the console shows (0: the
 	// default, DefaultPrecision).
 	Precision int `json:"precision,omitempty"`
+	// Report says when readings of the point go to the cloud; the zero
+	// value sends every one. The latest value and the console see every
+	// reading whatever it says.
+	Report Report `json:"report,omitzero"`
+}
+
+// Report is a point's report by exception: a reading is sent when it
+// differs from the last one sent by more than Deadband (any change when 0;
+// a bool, a quality or an error text when it changes), or when Heartbeat
+// has passed since that one (0: never for that reason). A point that is not
+// ByException sends every reading.
+type Report struct {
+	ByException bool          `json:"by_exception,omitempty"`
+	Deadband    float64       `json:"deadband,omitempty"`
+	Heartbeat   time.Duration `json:"heartbeat,omitempty"`
 }
 
 // DefaultPrecision is the significant digits the console shows a value

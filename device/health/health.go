@@ -111,7 +111,7 @@ func New(gw *device.Gateway, o Options) (*Monitor, error) {
 	if o.Every <= 0 {
 		o.Every = 5 * time.Second
 	}
-	m := &Monitor{gw: gw, o: o, live: map[string]device.Alert{}, sub: gw.Subscribe(64)}
+	m := &Monitor{gw: gw, o: o, live: map[string]device.Alert{}, sub: gw.SubscribeTo(64, device.EventNetwork, device.EventSite, device.EventUplink, device.EventFirmware)}
 	if err := m.recordBoot(); err != nil {
 		m.sub.Close()
 		return nil, err
@@ -205,7 +205,7 @@ func (m *Monitor) onEvent(ev device.Event) bool {
 			}
 		}
 		return true
-	case device.EventReadings, device.EventUplink, device.EventFirmware:
+	case device.EventUplink, device.EventFirmware:
 		return true
 	}
 	return false
@@ -248,7 +248,7 @@ func (m *Monitor) Evaluate() {
 		m.set(RuleClockUnsynced, d >= ClockUnsyncedAfter, "warning", fmt.Sprintf("no NTP synchronisation for %s", d.Round(time.Minute)))
 	}
 
-	m.set(RuleOutboxHigh, h.Outbox.NearFull, "warning", fmt.Sprintf("%d of %d records queued", h.Outbox.Depth, h.Outbox.Capacity))
+	m.set(RuleOutboxHigh, h.Outbox.NearFull, "warning", fmt.Sprintf("%d of %d records, %d of %d MiB queued", h.Outbox.Depth, h.Outbox.Capacity, h.Outbox.Bytes>>20, h.Outbox.MaxBytes>>20))
 	m.set(RuleAuditCapacity, h.Store.AuditNearFull, "warning", fmt.Sprintf("%d of %d audit events stored", h.Store.AuditEvents, h.Store.AuditCapacity))
 
 	var over []string

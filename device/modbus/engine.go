@@ -85,7 +85,7 @@ func (e *Engine) Protocol() field.Protocol { return field.Modbus }
 // ends; later site revisions are applied without a restart. While it runs,
 // the gateway's field layer routes Modbus reads, writes and scans here.
 func (e *Engine) Run(ctx context.Context) error {
-	sub := e.gw.Subscribe(16)
+	sub := e.gw.SubscribeTo(16, device.EventSite)
 	defer sub.Close()
 	e.mu.Lock()
 	e.ctx = ctx

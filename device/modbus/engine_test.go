@@ -153,23 +153,26 @@ func TestPollsAndDecodesProfileDevice(t *testing.T) {
 	if h.Modbus.DevicesOnline != 2 || h.Modbus.DevicesTotal != 2 {
 		t.Fatalf("health modbus = %+v", h.Modbus)
 	}
-	// Telemetry: one outbox record per device and cycle, many readings each.
+	// Telemetry: the group commit queues every device's cycles as frames.
+	if err := f.gw.Committer().Flush(); err != nil {
+		t.Fatal(err)
+	}
 	recs, _ := f.st.Peek(0, 100, 0)
-	var telemetry int
+	fr := device.NewFrameReader(f.st)
+	devices := map[string]int{}
 	for _, r := range recs {
-		if r.Stream == "telemetry" {
-			telemetry++
-			var p struct {
-				Gateway  string          `json:"gateway"`
-				Readings []field.Reading `json:"readings"`
+		if device.IsFrame(r) {
+			rs, err := fr.Readings(r)
+			if err != nil {
+				t.Fatalf("telemetry record: %v", err)
 			}
-			if err := json.Unmarshal(r.Payload, &p); err != nil || p.Gateway != "gw-test" || len(p.Readings) < 3 {
-				t.Fatalf("telemetry record: %v %s", err, r.Payload)
+			for _, x := range rs {
+				devices[x.Device]++
 			}
 		}
 	}
-	if telemetry == 0 {
-		t.Fatal("no telemetry queued")
+	if devices["meter"] < 3 || devices["drive"] < 3 {
+		t.Fatalf("telemetry queued per device: %v", devices)
 	}
 }
 

@@ -35,7 +35,7 @@ const (
 type Hasher struct {
 	params Argon2Params
 	slots  chan struct{}
-	// dummy is a real hash of a random password with the same parameters,
+	// dummy is a hash-shaped decoy (random salt and key) with the same parameters,
 	// checked for unknown user names so they take the same time.
 	dummy string
 }
@@ -47,9 +47,15 @@ func NewHasher(params Argon2Params, concurrent int) *Hasher {
 		concurrent = 1
 	}
 	h := &Hasher{params: params, slots: make(chan struct{}, concurrent)}
-	random := make([]byte, 24)
-	_, _ = rand.Read(random)
-	h.dummy, _ = h.hash(context.Background(), base64.RawStdEncoding.EncodeToString(random))
+	// A verification against the decoy costs a full hash whatever its key
+	// holds, so the decoy needs no hashing of its own: a random salt and a
+	// random key, in the same format and with the same parameters. (Hashing
+	// one at start cost a 64 MiB peak of memory for nothing.)
+	salt, key := make([]byte, saltLen), make([]byte, keyLen)
+	_, _ = rand.Read(salt)
+	_, _ = rand.Read(key)
+	h.dummy = fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, params.Memory, params.Time, params.Threads,
+		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key))
 	return h
 }
 

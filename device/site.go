@@ -22,6 +22,9 @@ type Site struct {
 	WiFi     WiFi     `yaml:"wifi" json:"wifi"`         // Wi-Fi client uplink
 	LoRa     LoRa     `yaml:"lora" json:"lora"`         // LoRaWAN packet forwarder
 	Modbus   Modbus   `yaml:"modbus" json:"modbus"`     // field buses, devices and points
+	// Profiles are the site's own register maps (imported from CSV or
+	// written here), used like the built-in ones by `profile:`.
+	Profiles []Profile `yaml:"profiles,omitempty" json:"profiles,omitempty"`
 }
 
 // SiteInfo names the site.
@@ -172,7 +175,7 @@ type Device struct {
 	Timeout      Duration `yaml:"timeout,omitempty" json:"timeout,omitempty"` // overrides the bus timeout when set
 	MaxGap       *int     `yaml:"max_gap,omitempty" json:"max_gap,omitempty"` // unused registers one read may span; 0..125, default 16
 	MaxRegisters int      `yaml:"max_registers" json:"max_registers"`         // registers per read; 1..125, default 125
-	Profile      string   `yaml:"profile,omitempty" json:"profile,omitempty"` // a built-in profile, see Profiles
+	Profile      string   `yaml:"profile,omitempty" json:"profile,omitempty"` // a site or built-in profile, see Site.LookupProfile
 	Points       []Point  `yaml:"points,omitempty" json:"points,omitempty"`   // extend or override the profile's points by name
 }
 
@@ -215,6 +218,9 @@ type Point struct {
 	// Precision is the significant digits the console shows (1..17; 0 is
 	// the default, 4). JSON outputs always carry full precision.
 	Precision int `yaml:"precision,omitempty" json:"precision,omitempty"`
+	// Description says what the point is, for people (a register map's
+	// description column); at most 200 characters.
+	Description string `yaml:"description,omitempty" json:"description,omitempty"`
 }
 
 // Scale returns the scale factor, 1 when none is given.
@@ -365,6 +371,10 @@ func (s *Site) Clone() *Site {
 	c.Modbus.Devices = cloneSlice(s.Modbus.Devices)
 	for i := range c.Modbus.Devices {
 		c.Modbus.Devices[i] = c.Modbus.Devices[i].clone()
+	}
+	c.Profiles = cloneSlice(s.Profiles)
+	for i := range c.Profiles {
+		c.Profiles[i] = c.Profiles[i].clone()
 	}
 	return &c
 }

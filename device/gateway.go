@@ -76,6 +76,7 @@ type Gateway struct {
 	uplink   Uplink
 	firmware FirmwareUpdater
 	network  Network
+	reports  *ReportKey // signs commissioning reports (report.go)
 
 	healthMu      sync.Mutex
 	healthSources []HealthSource

@@ -131,15 +131,15 @@ func ParseProfileCSV(name string, data []byte) (Profile, error) {
 			continue
 		}
 		pt, ok := parseCSVPoint(&v, line, rec, header, sep != ',')
-		if !ok {
-			continue
-		}
-		if prev, dup := firstLine[pt.Name]; dup {
+		if prev, dup := firstLine[pt.Name]; dup && pt.Name != "" {
 			v.addAt("name", line, "point %q is already defined on line %d", pt.Name, prev)
 			continue
+		} else if pt.Name != "" {
+			firstLine[pt.Name] = line
 		}
-		firstLine[pt.Name] = line
-		p.Points = append(p.Points, pt)
+		if ok {
+			p.Points = append(p.Points, pt)
+		}
 	}
 	if header == nil && len(v.list) == 0 {
 		v.addAt("", 1, "no header row: the first line names the columns (%s)", strings.Join(ProfileCSVColumns[:10], ", "))
@@ -156,7 +156,8 @@ func ParseProfileCSV(name string, data []byte) (Profile, error) {
 		}
 	}
 	if more := len(v.list) - MaxProfileCSVProblems + hidden; len(v.list) >= MaxProfileCSVProblems && more > 0 {
-		v.list = append(v.list[:MaxProfileCSVProblems], Problem{Message: fmt.Sprintf("… and %d more problems not shown: fix these first", more)})
+		// Rows, not problems, past the cap: a row may have several.
+		v.list = append(v.list[:MaxProfileCSVProblems], Problem{Message: fmt.Sprintf("… and %d more rows with problems not shown: fix these first", more)})
 	}
 	if err := v.err(); err != nil {
 		return Profile{}, err
@@ -251,7 +252,8 @@ func parseCSVHeader(v *problems, line int, rec []string, sep rune) (map[string]i
 }
 
 // parseCSVPoint reads one row; problems are added with the row's line and
-// the column as path.
+// the column as path. It returns the point as far as it was read, and
+// whether it is valid.
 func parseCSVPoint(v *problems, line int, rec []string, header map[string]int, decimalComma bool) (Point, bool) {
 	get := func(col string) string {
 		if i, ok := header[col]; ok && i < len(rec) {
@@ -336,7 +338,7 @@ func parseCSVPoint(v *problems, line int, rec []string, header map[string]int, d
 		p.Precision = n
 	}
 	if len(v.list) > before {
-		return Point{}, false
+		return p, false
 	}
 	// The site file's own rules, with the column as the path.
 	var pv problems
@@ -410,6 +412,21 @@ func ParseAddress(s string, t RegisterTable) (RegisterTable, int, error) {
 		return t, 0, fmt.Errorf("table is empty: give the table (coil, discrete, input, holding), or write the address as 40001 (holding), 30001 (input), 10001 (discrete) or 00001 (coil)")
 	}
 	return t, int(n), nil
+}
+
+// Notation returns the conventional 1-based reference of a Modbus address:
+// 0xxxx coils, 1xxxx discrete inputs, 3xxxx input and 4xxxx holding
+// registers (six digits from address 9999), e.g. holding address 2 is 40003.
+// ParseAddress reads it back.
+func Notation(t RegisterTable, addr int) string {
+	prefix := tablePrefix[t]
+	if prefix == 0 {
+		return "-"
+	}
+	if addr < 9999 {
+		return fmt.Sprintf("%c%04d", prefix, addr+1)
+	}
+	return fmt.Sprintf("%c%05d", prefix, addr+1)
 }
 
 func prefixTable(c byte) (RegisterTable, bool) {

@@ -164,9 +164,14 @@ func TestParseProfileCSVBadInput(t *testing.T) {
 }
 
 func TestParseProfileCSVCapsProblems(t *testing.T) {
-	text := "name,address,type\n" + strings.Repeat("a,40001,float33\n", 500)
+	var b strings.Builder
+	b.WriteString("name,address,type\n")
+	for i := range 500 {
+		fmt.Fprintf(&b, "a%d,40001,float33\n", i)
+	}
+	text := b.String()
 	got := csvProblems(t, text)
-	if len(got) != MaxProfileCSVProblems+1 || !strings.Contains(got[len(got)-1], "and 300 more problems not shown") {
+	if len(got) != MaxProfileCSVProblems+1 || !strings.Contains(got[len(got)-1], "and 300 more rows with problems not shown") {
 		t.Fatalf("%d problems, last %q", len(got), got[len(got)-1])
 	}
 }

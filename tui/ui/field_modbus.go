@@ -22,13 +22,7 @@ import (
 // Notation returns the conventional 1-based reference of a Modbus address:
 // 0xxxx coils, 1xxxx discrete inputs, 3xxxx input and 4xxxx holding
 // registers (six digits above 9999), e.g. holding address 2 is 40003.
-func Notation(t device.RegisterTable, addr int) string {
-	prefix := map[device.RegisterTable]int{device.TableCoil: 0, device.TableDiscrete: 1, device.TableInput: 3, device.TableHolding: 4}[t]
-	if addr < 9999 {
-		return fmt.Sprintf("%d%04d", prefix, addr+1)
-	}
-	return fmt.Sprintf("%d%05d", prefix, addr+1)
-}
+func Notation(t device.RegisterTable, addr int) string { return device.Notation(t, addr) }
 
 // formKind says what a field screen form edits.
 type formKind int

@@ -88,8 +88,13 @@ func (n *networkScreen) editable() bool   { return n.s.Can(access.PermConfigEdit
 
 func (n *networkScreen) Keys() []key.Binding {
 	k := n.s.Keys
-	if n.mode != netView {
-		return nil
+	switch n.mode {
+	case netForm:
+		return k.FormKeys()
+	case netScan:
+		return []key.Binding{k.Up, k.Down, k.Pick, k.Back}
+	case netConfirm:
+		return []key.Binding{k.Yes, k.No}
 	}
 	var ks []key.Binding
 	if n.base.Stale != nil {

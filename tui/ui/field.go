@@ -683,8 +683,8 @@ func (m *fieldScreen) treeView() string {
 			}
 			r := values[n.dev+"\x00"+n.point]
 			text = "        " + n.point
-			if v := strings.TrimSpace(device.FormatValue(r.Value, precision[n.dev+"\x00"+n.point]) + " " + r.Unit); v != "" {
-				text += " " + v
+			if r.Value.Valid {
+				text += " " + strings.TrimSpace(device.FormatValue(r.Value, precision[n.dev+"\x00"+n.point])+" "+r.Unit)
 			}
 			if r.Quality != field.QualityGood && r.Error != "" {
 				// Why, next to the point: the device says it, or it was

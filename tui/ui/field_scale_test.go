@@ -281,7 +281,7 @@ func TestFieldAddFromScan(t *testing.T) {
 	_, before := f.gw.Site()
 	// Skip unit 2 (its profile back to skip), keep the guesses of 1 and 5.
 	press(a, "tab", "tab", "tab")
-	sendKey(a, tea.KeyLeft) // unit 2's profile: from eastron-sdm630 back to skip
+	sendKey(a, tea.KeyLeft, tea.KeyLeft) // unit 2: eastron-sdm630, carlo-gavazzi-em24, skip
 	for range 3 {
 		press(a, "tab")
 	}

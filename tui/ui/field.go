@@ -155,7 +155,6 @@ func newFieldScreen(s *common.Session, src FieldSource) *fieldScreen {
 func (m *fieldScreen) Title() string { return "Field" }
 func (m *fieldScreen) SetSize(w, h int) {
 	m.w, m.h = w, h
-	m.form.SetHeight(h - 2)
 	m.report.vp.SetWidth(w)
 	m.report.vp.SetHeight(max(h-3, 1))
 	m.scrollToCursor()
@@ -589,6 +588,9 @@ func (m *fieldScreen) View() string {
 	st := m.s.Styles
 	switch m.mode {
 	case fieldForm:
+		// Forms made anywhere fit the screen (idempotent).
+		m.form.SetHeight(m.h - 3)
+		m.form.SetWidth(m.w)
 		title := map[formKind]string{formBus: "Bus", formDevice: "Device", formPoint: "Point", formProfile: "Profile", formWrite: "Write to device",
 			formClone: "Clone device", formAddFound: "Add the units found on " + m.scan.bus}[m.formKind]
 		if m.formKind == formPoint && m.pending != nil {

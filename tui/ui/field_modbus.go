@@ -200,7 +200,7 @@ func (m *fieldScreen) openPointForm(dev string, p device.Point, editing string) 
 	m.form = common.NewForm(m.s.Styles, "Save point",
 		common.FieldSpec{Label: "Name", Value: p.Name, Placeholder: "e.g. supply_temp"},
 		common.FieldSpec{Label: "Table", Value: p.Table.String(), Options: tableNames},
-		common.FieldSpec{Label: "Address", Value: strconv.Itoa(p.Address), Limit: 8, Note: "0-based 2, hex 0x0002, or 40003"},
+		common.FieldSpec{Label: "Address", Value: strconv.Itoa(p.Address), Limit: 8, Note: "or 0x02, 40003"},
 		common.FieldSpec{Label: "Type", Value: p.Type.String(), Options: typeNames},
 		common.FieldSpec{Label: "Byte order", Value: p.Order.String(), Options: orderNames},
 		common.FieldSpec{Label: "Scale", Value: strconv.FormatFloat(p.Scale(), 'g', -1, 64), Limit: 24},
@@ -209,7 +209,6 @@ func (m *fieldScreen) openPointForm(dev string, p device.Point, editing string) 
 		common.FieldSpec{Label: "Writable", Value: common.YesNo(p.Writable), Options: []string{"no", "yes"}},
 		common.FieldSpec{Label: "Precision (digits)", Value: precisionText(p.Precision), Placeholder: "default 4", Limit: 2},
 	)
-	m.form.SetHeight(m.h - 2)
 	m.formKind, m.editing, m.mode = formPoint, dev+"\x00"+editing, fieldForm
 }
 

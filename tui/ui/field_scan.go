@@ -56,7 +56,6 @@ func (m *fieldScreen) openAddFound() tea.Cmd {
 		return common.Flash("Every unit found is already a device of the site: " + strings.Join(inUse, ", ") + ".")
 	}
 	m.form = common.NewForm(m.s.Styles, "Add them (one revision)", specs...)
-	m.form.SetHeight(m.h - 3)
 	m.formKind, m.editing, m.mode = formAddFound, m.scan.bus, fieldForm
 	if len(inUse) > 0 {
 		return common.Flash("Already devices of the site, so not offered: units " + strings.Join(inUse, ", ") + ".")

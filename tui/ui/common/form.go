@@ -9,6 +9,7 @@ import (
 
 	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
 
 	"github.com/sitegate/sitegate/device"
 	"github.com/sitegate/sitegate/themes"
@@ -40,7 +41,11 @@ type Form struct {
 	err    string
 	st     *themes.Styles
 	height int // lines View may use; 0: as many as it needs
+	width  int // cells a line may use; 0: no bound
 }
+
+// SetWidth bounds the cells of a line: a note past it is cut.
+func (f *Form) SetWidth(w int) { f.width = w }
 
 // SetHeight bounds the lines View uses: a form with more fields than fit
 // shows a window around the focused one, with how many are above and
@@ -213,7 +218,11 @@ func (f Form) View() string {
 		if fl.spec.Note != "" {
 			value += "  " + f.st.Text.Dim.Render(fl.spec.Note)
 		}
-		b.WriteString(marker + label + "  " + value + "\n")
+		line := marker + label + "  " + value
+		if f.width > 0 {
+			line = lipgloss.NewStyle().MaxWidth(f.width).Render(line)
+		}
+		b.WriteString(line + "\n")
 	}
 	if last < len(f.fields) {
 		b.WriteString(f.st.Text.Dim.Render(fmt.Sprintf("  ↓ %d more", len(f.fields)-last)) + "\n")

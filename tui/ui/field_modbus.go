@@ -120,7 +120,7 @@ func (m *fieldScreen) openCloneForm(src string) {
 		unit = max(m.base.Site.FreeUnit(b, d.UnitID), 1)
 	}
 	m.form = common.NewForm(m.s.Styles, "Save copy",
-		common.FieldSpec{Label: "Name of the copy", Value: m.freeName(src+"-copy"), Limit: device.MaxNameLength},
+		common.FieldSpec{Label: "Name of the copy", Value: m.freeName(src + "-copy"), Limit: device.MaxNameLength},
 		common.FieldSpec{Label: "Unit id", Value: strconv.Itoa(unit), Placeholder: "1..247", Limit: 3, Note: "bus " + d.Bus + ", profile " + format.Dash(d.Profile)})
 	m.formKind, m.editing, m.mode = formClone, src, fieldForm
 }

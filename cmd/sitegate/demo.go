@@ -29,6 +29,8 @@ func newDemoCmd(s streams) *cobra.Command {
 			"reuses the directory.",
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			// Ctrl-C reaches the demo alone, so that make run exits 0.
+			defer takeForeground()()
 			var demoBroker *broker.Broker
 			defer func() {
 				if demoBroker != nil {

@@ -45,7 +45,7 @@ func TestFormHelpBarShowsFormKeys(t *testing.T) {
 	press(a, "3", "e")
 	got := screenText(a)
 	last := got[strings.LastIndex(strings.TrimRight(got, "\n "), "\n")+1:]
-	if !strings.Contains(last, "tab/↓ next field") || !strings.Contains(last, "esc cancel") || strings.Contains(last, "? help") || strings.Contains(last, "q quit") {
+	if !strings.Contains(last, "tab/↓ next field") || !strings.Contains(last, "ctrl+s save") || !strings.Contains(last, "esc cancel") || strings.Contains(last, "? help") || strings.Contains(last, "q quit") {
 		t.Fatalf("form help bar: %q", last)
 	}
 	typeText(a, "?q")

@@ -157,6 +157,10 @@ func (f Form) Update(msg tea.Msg) (Form, tea.Cmd, bool) {
 				return f, f.setFocus(len(f.fields)), true
 			}
 			return f, f.setFocus(f.focus + 1), false
+		case "ctrl+s":
+			// Save from any field: a long form (fifty units of a scan)
+			// needs no walk to its button.
+			return f, f.setFocus(len(f.fields)), true
 		}
 		if f.focus < len(f.fields) && f.fields[f.focus].spec.Options != nil {
 			fl := &f.fields[f.focus]

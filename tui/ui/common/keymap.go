@@ -20,7 +20,7 @@ type KeyMap struct {
 	// Field tree: find, fold, page, clone, add from a scan, report.
 	Find, CollapseAll, ExpandAll, Fold, Unfold, PageUp, PageDown, Home, End, Clone, AddFound, Report, Pick key.Binding
 	// Forms: what the keys do while a form has them.
-	FormNext, FormPrev, FormChoice, FormSubmit, FormCancel key.Binding
+	FormNext, FormPrev, FormChoice, FormSubmit, FormSave, FormCancel key.Binding
 	// Decode lab.
 	Left, Right, Save, ReadAgain key.Binding
 	// Network.
@@ -85,9 +85,10 @@ func DefaultKeyMap() *KeyMap {
 		Pick:        bind("enter", "pick", "enter"),
 
 		FormNext:   bind("tab/↓", "next field", "tab", "down"),
-		FormPrev:   bind("shift+tab/↑", "previous field", "shift+tab", "up"),
-		FormChoice: bind("←/→", "change a choice", "left", "right"),
-		FormSubmit: bind("enter", "next field, or save on the last", "enter"),
+		FormPrev:   bind("shift+tab/↑", "back", "shift+tab", "up"),
+		FormChoice: bind("←/→", "choose", "left", "right"),
+		FormSubmit: bind("enter", "next/save", "enter"),
+		FormSave:   bind("ctrl+s", "save", "ctrl+s"),
 		FormCancel: bind("esc", "cancel", "esc"),
 
 		Left:      bind("←/h", "byte order", "left", "h"),
@@ -126,5 +127,5 @@ func DefaultKeyMap() *KeyMap {
 // typed into the field, so the console's own single-letter keys (? help,
 // q quit) do not work while a form is open.
 func (k *KeyMap) FormKeys() []key.Binding {
-	return []key.Binding{k.FormNext, k.FormPrev, k.FormChoice, k.FormSubmit, k.FormCancel}
+	return []key.Binding{k.FormNext, k.FormPrev, k.FormChoice, k.FormSave, k.FormSubmit, k.FormCancel}
 }

@@ -41,6 +41,7 @@ type demoSim struct {
 
 	mu      sync.Mutex
 	servers map[string]*sim.Server // by bus address
+	failed  map[string]bool        // bus addresses that could not be served
 	served  map[string]string      // "address/unit" → the points served, as JSON
 }
 
@@ -60,7 +61,7 @@ func newDemoSim(gw *device.Gateway, log *slog.Logger, dir string) (*demoSim, err
 	default:
 		return nil, fmt.Errorf("demo: %w", err)
 	}
-	return &demoSim{gw: gw, log: log, epoch: epoch, servers: map[string]*sim.Server{}, served: map[string]string{}}, nil
+	return &demoSim{gw: gw, log: log, epoch: epoch, servers: map[string]*sim.Server{}, failed: map[string]bool{}, served: map[string]string{}}, nil
 }
 
 // loopbackTCP reports whether b is a TCP bus on a loopback address, the
@@ -82,12 +83,15 @@ func (d *demoSim) sync() {
 		if !loopbackTCP(b) {
 			continue
 		}
-		srv, ok := d.servers[b.Address]
-		if !ok {
-			srv = sim.NewServer(nil, nil, sim.WithLogger(d.log.With("component", "sim")))
+		if _, ok := d.servers[b.Address]; !ok {
+			if d.failed[b.Address] {
+				continue // said once
+			}
+			srv := sim.NewServer(nil, nil, sim.WithLogger(d.log.With("component", "sim")))
 			if _, err := srv.ListenTCP(b.Address); err != nil {
 				d.log.Warn("demo: cannot simulate the devices of this bus (its devices show offline)", "bus", b.Name, "address", b.Address, "err", err)
 				srv.Close()
+				d.failed[b.Address] = true
 				continue
 			}
 			d.servers[b.Address] = srv

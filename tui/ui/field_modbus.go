@@ -327,13 +327,8 @@ func (m *fieldScreen) submit() tea.Cmd {
 		m.form.SetError(probs.Text())
 		return nil
 	}
-	text, err := m.apply(next, what)
-	switch {
-	case m.base.Stale != nil:
-		m.form.SetError(m.base.StaleText(m.s))
-		return nil
-	case err != nil:
-		m.form.SetError(common.ProblemLines(err))
+	text, ok := m.applyForm(next, what)
+	if !ok {
 		return nil
 	}
 	if shown != "" {
@@ -344,6 +339,21 @@ func (m *fieldScreen) submit() tea.Cmd {
 	}
 	m.mode, m.pending = fieldTree, nil
 	return common.Flash(text)
+}
+
+// applyForm stores a change made in the open form; a refusal is shown
+// under the form, which stays open.
+func (m *fieldScreen) applyForm(next *device.Site, what string) (string, bool) {
+	text, err := m.apply(next, what)
+	switch {
+	case m.base.Stale != nil:
+		m.form.SetError(m.base.StaleText(m.s))
+		return "", false
+	case err != nil:
+		m.form.SetError(common.ProblemLines(err))
+		return "", false
+	}
+	return text, true
 }
 
 // show puts the cursor on device name, unfolding it.

@@ -108,13 +108,8 @@ func (m *fieldScreen) submitAddFound() tea.Cmd {
 		m.form.SetError("every unit is skipped: pick a profile for the units to add")
 		return nil
 	}
-	text, err := m.apply(next, fmt.Sprintf("added %d devices (%s)", len(added), strings.Join(added, ", ")))
-	switch {
-	case m.base.Stale != nil:
-		m.form.SetError(m.base.StaleText(m.s))
-		return nil
-	case err != nil:
-		m.form.SetError(common.ProblemLines(err))
+	text, ok := m.applyForm(next, fmt.Sprintf("added %d devices (%s)", len(added), strings.Join(added, ", ")))
+	if !ok {
 		return nil
 	}
 	m.mode = fieldTree

@@ -20,7 +20,7 @@ func (s *Site) FieldDevices() []field.DeviceInfo {
 		}
 		out = append(out, info)
 	}
-	return out
+	return append(out, s.LoRa.fieldDevices()...)
 }
 
 // deviceRef is a field device's name and where the site file defines it.
@@ -36,7 +36,7 @@ func (s *Site) fieldDeviceRefs() []deviceRef {
 	for i, d := range s.Modbus.Devices {
 		out = append(out, deviceRef{d.Name, pathf("modbus.devices[%d]", i)})
 	}
-	return out
+	return append(out, s.LoRa.loraRefs()...)
 }
 
 // validateFieldNames reports a device name used by two protocol sections:

@@ -122,7 +122,17 @@ type LoRa struct {
 	PermanentlyDisabled bool       `yaml:"permanently_disabled" json:"permanently_disabled"`
 	Region              LoRaRegion `yaml:"region,omitempty" json:"region,omitempty"`                 // channel plan; required when enabled
 	GatewayEUI          string     `yaml:"gateway_eui,omitempty" json:"gateway_eui,omitempty"`       // 16 hex digits
-	NetworkServer       string     `yaml:"network_server,omitempty" json:"network_server,omitempty"` // host:port
+	NetworkServer       string     `yaml:"network_server,omitempty" json:"network_server,omitempty"` // host:port; forward mode
+	// Mode: forward (the default) or embedded; see site_lora.go.
+	Mode LoRaMode `yaml:"mode,omitempty" json:"mode,omitempty"`
+	// PacketForwarder is where the concentrator's packet forwarder sends
+	// (UDP, an IP address and port; default 127.0.0.1:1700).
+	PacketForwarder string `yaml:"packet_forwarder,omitempty" json:"packet_forwarder,omitempty"`
+	// AllowRemoteForwarder accepts a packet_forwarder address beyond
+	// loopback: the protocol has no authentication.
+	AllowRemoteForwarder bool         `yaml:"allow_remote_forwarder,omitempty" json:"allow_remote_forwarder,omitempty"`
+	Devices              []LoRaDevice `yaml:"devices,omitempty" json:"devices,omitempty"` // embedded mode's devices
+	Codecs               []LoRaCodec  `yaml:"codecs,omitempty" json:"codecs,omitempty"`   // declarative payload codecs
 }
 
 // Modbus is the field-bus topology: buses, and the devices polled on them.
@@ -308,6 +318,7 @@ func (s *Site) ApplyDefaults() {
 	if s.WiFi.Interface == "" {
 		s.WiFi.Interface = DefaultWiFiInterface
 	}
+	s.LoRa.applyDefaults()
 
 	for i := range s.Modbus.Buses {
 		b := &s.Modbus.Buses[i]
@@ -367,6 +378,7 @@ func (s *Site) Clone() *Site {
 	c.WAN.Priority = cloneSlice(s.WAN.Priority)
 	c.WAN.Probe.Targets = cloneSlice(s.WAN.Probe.Targets)
 	c.Cellular.SIMs = cloneSlice(s.Cellular.SIMs)
+	c.LoRa = s.LoRa.clone()
 	c.Modbus.Buses = cloneSlice(s.Modbus.Buses)
 	c.Modbus.Devices = cloneSlice(s.Modbus.Devices)
 	for i := range c.Modbus.Devices {
@@ -422,6 +434,7 @@ func (s *Site) Redacted() *Site {
 		c.Cellular.SIMs[i].PIN = redactSecret(c.Cellular.SIMs[i].PIN)
 	}
 	c.WiFi.Passphrase = redactSecret(c.WiFi.Passphrase)
+	c.LoRa.redact()
 	return c
 }
 
@@ -473,9 +486,11 @@ func (s *Site) KeepSecrets(stored *Site) error {
 			pass = have
 		}
 	}
+	loraDevices := s.LoRa.keepSecrets(stored, &v, msg)
 	if err := v.err(); err != nil {
 		return err
 	}
+	s.LoRa.Devices = loraDevices
 	for i := range s.Cellular.SIMs {
 		s.Cellular.SIMs[i].PIN = pins[i]
 	}
@@ -487,5 +502,5 @@ func (s *Site) KeepSecrets(stored *Site) error {
 // SecretPlaceholder, that is whether KeepSecrets is still due.
 func (s *Site) HasPlaceholders() bool {
 	return slices.ContainsFunc(s.Cellular.SIMs, func(m SIM) bool { return m.PIN.IsPlaceholder() }) ||
-		s.WiFi.Passphrase.IsPlaceholder()
+		s.WiFi.Passphrase.IsPlaceholder() || s.LoRa.hasPlaceholders()
 }

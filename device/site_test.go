@@ -249,7 +249,7 @@ func TestKeepSecrets(t *testing.T) {
 		in := stored.Redacted()
 		err := in.KeepSecrets(nil)
 		var ve *ValidationError
-		if !errors.As(err, &ve) || len(ve.Problems) != 3 {
+		if !errors.As(err, &ve) || len(ve.Problems) != 7 { // 2 PINs, the passphrase, 4 LoRa keys
 			t.Fatalf("KeepSecrets(nil) = %v", err)
 		}
 		plain := siteFromFile(t, "demo.yaml")

@@ -419,14 +419,15 @@ func (l *LoRa) validate(v *problems, path string) {
 	ns := joinPath(path, "network_server")
 	switch {
 	case l.NetworkServer == "":
-		if l.Enabled {
-			v.add(ns, "is required when lora is enabled (host:port, e.g. ns.example.com:1700)")
+		if l.Enabled && l.Mode != LoRaEmbedded {
+			v.add(ns, "is required when lora is enabled in forward mode (host:port, e.g. ns.example.com:1700), or set mode: embedded")
 		}
 	default:
 		if msg := hostPortProblem(l.NetworkServer, true); msg != "" {
 			v.add(ns, "%s", msg)
 		}
 	}
+	l.validateLoRa(v, path)
 }
 
 func (m *Modbus) validate(v *problems, path string, site *Site) {

@@ -145,7 +145,7 @@ func TestValidateRules(t *testing.T) {
 
 		// lora
 		{"lora disabled, nothing set", func(s *Site) { s.LoRa = LoRa{} }, "", ""},
-		{"lora region AS923-3", func(s *Site) { s.LoRa.Region = RegionAS923_3 }, "", ""},
+		{"lora region AS923-3", func(s *Site) { s.LoRa.Region, s.LoRa.Mode = RegionAS923_3, LoRaForward }, "", ""},
 		{"lora region missing", func(s *Site) { s.LoRa.Region = 0 }, "lora.region", "is required when lora is enabled (EU868, US915"},
 		{"lora region unknown", func(s *Site) { s.LoRa.Region = LoRaRegion(99) }, "lora.region", "99 is not a LoRa region"},
 		{"lora permanently disabled", func(s *Site) { s.LoRa.PermanentlyDisabled = true }, "lora.enabled", "sitegate radio enable lora"},
@@ -154,7 +154,7 @@ func TestValidateRules(t *testing.T) {
 		{"eui not hex", func(s *Site) { s.LoRa.GatewayEUI = "0016c001ff10a23g" }, "lora.gateway_eui", "is not 16 hex digits"},
 		{"eui missing", func(s *Site) { s.LoRa.GatewayEUI = "" }, "lora.gateway_eui", "is required when lora is enabled"},
 		{"network server no port", func(s *Site) { s.LoRa.NetworkServer = "ns.example.com" }, "lora.network_server", "has no port"},
-		{"network server missing", func(s *Site) { s.LoRa.NetworkServer = "" }, "lora.network_server", "is required when lora is enabled"},
+		{"network server missing", func(s *Site) { s.LoRa.NetworkServer, s.LoRa.Mode = "", LoRaForward }, "lora.network_server", "is required when lora is enabled"},
 
 		// modbus buses
 		{"bus name bad", func(s *Site) { s.Modbus.Buses[1].Name = "plant room"; dev(s, 1).Bus = "plant room" }, "modbus.buses[1].name", `"plant room" contains ' ' (use letters, digits, '_', '.', '-')`},

@@ -562,7 +562,7 @@ func TestImportSiteYAML(t *testing.T) {
 			t.Errorf("%s: no line", p)
 		}
 	}
-	want := "cellular.sims[0].pin cellular.sims[1].pin wifi.passphrase modbus.devices[1].unit_id"
+	want := "cellular.sims[0].pin cellular.sims[1].pin wifi.passphrase lora.devices[0].nwk_s_key lora.devices[0].app_s_key lora.devices[1].app_key lora.devices[2].app_key modbus.devices[1].unit_id"
 	if strings.Join(got, " ") != want {
 		t.Errorf("paths = %v, want %s", got, want)
 	}

@@ -164,6 +164,11 @@ func buildServices(o *daemonOptions, gw *device.Gateway, acc *access.Service, fw
 	// The field drivers poll the site's devices and follow its changes.
 	engine := modbus.New(gw, modbus.Options{Logger: log.With("component", "modbus")})
 	svcs = append(svcs, service{"modbus", engine.Run})
+	// LoRaWAN: the packet forwarder server on the site's address (only
+	// while LoRa is enabled), the embedded network server or the relay to
+	// the remote one.
+	loraDriver := lora.NewDriver(gw, lora.Options{Logger: log.With("component", "lora")})
+	svcs = append(svcs, service{"lora", loraDriver.Run})
 	// Time: NTP servers of the site; the system clock is only reported on
 	// unless --set-clock (README requirement 9).
 	if o.setClock && os.Geteuid() != 0 {
@@ -197,12 +202,13 @@ func buildServices(o *daemonOptions, gw *device.Gateway, acc *access.Service, fw
 	gw.AddHealthSource(netMgr.FillHealth)
 	gw.AddSiteObserver(func(_, _ *device.Site, _ device.Actor) { netMgr.Reconfigure() })
 	var scanner wifi.Scanner = wifi.SimScanner{}
-	var loraBackend lora.Backend = &lora.Sim{}
 	if o.net == "linux" {
 		site, _ := gw.Site()
-		scanner, loraBackend = wifi.LinuxScanner{Interface: site.WiFi.Interface}, lora.Linux{}
+		scanner = wifi.LinuxScanner{Interface: site.WiFi.Interface}
 	}
-	radio := lora.New(func() *device.Site { s, _ := gw.Site(); return s }, loraBackend)
+	// The radio's state comes from the driver: running once a packet
+	// forwarder is heard, whatever the network backend.
+	radio := lora.New(func() *device.Site { s, _ := gw.Site(); return s }, loraDriver)
 	gw.SetNetwork(wan.NewControl(netMgr, scanner, radio))
 	svcs = append(svcs, service{"wan", func(ctx context.Context) error {
 		err := netMgr.Run(ctx)
@@ -237,7 +243,7 @@ func buildServices(o *daemonOptions, gw *device.Gateway, acc *access.Service, fw
 		// restore their terminals and say why); the services stopped after
 		// it get the rest.
 		srv, err := sshd.NewServer(sshd.Config{Gateway: gw, Access: acc, Listener: ln, DataDir: o.dataDir, Logger: log.With("component", "ssh"),
-			Version: "sitegate_" + version, ShutdownGrace: shutdownGrace - 2*time.Second})
+			Version: "sitegate", ShutdownGrace: shutdownGrace - 2*time.Second})
 		if err != nil {
 			return service{}, err
 		}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/big"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +16,8 @@ import (
 
 	"github.com/sitegate/sitegate/cloudsync/broker"
 	"github.com/sitegate/sitegate/device"
+	"github.com/sitegate/sitegate/device/lora/lorasim"
+	"github.com/sitegate/sitegate/device/lora/lorawan"
 	"github.com/sitegate/sitegate/tui/access"
 )
 
@@ -32,16 +35,24 @@ func newDemoCmd(s streams) *cobra.Command {
 			// Ctrl-C reaches the demo alone, so that make run exits 0.
 			defer takeForeground()()
 			var demoBroker *broker.Broker
+			var site *device.Site
+			var log *slog.Logger
+			loraCtx, stopLoRa := context.WithCancel(cmd.Context())
+			waitLoRa := func() {}
 			defer func() {
+				stopLoRa()
+				waitLoRa()
 				if demoBroker != nil {
 					demoBroker.Close()
 				}
 			}()
-			o.prepare = func(g *device.Gateway, acc *access.Service, log *slog.Logger) error {
+			o.prepare = func(g *device.Gateway, acc *access.Service, l *slog.Logger) error {
 				var err error
-				if notes, err = seedDemo(g, acc, log, homeKeys()); err != nil {
+				if notes, err = seedDemo(g, acc, l, homeKeys()); err != nil {
 					return err
 				}
+				site, _ = g.Site()
+				log = l
 				// The demo contacts nothing off this machine: its devices
 				// and its time server are on loopback too.
 				devices, err := newDemoSim(g, log, o.dataDir)
@@ -70,6 +81,10 @@ func newDemoCmd(s streams) *cobra.Command {
 				return nil
 			}
 			o.ready = func(addr net.Addr) {
+				// The gateway's services start now: the simulated LoRa
+				// sensors join as soon as its packet forwarder server
+				// listens.
+				waitLoRa = startDemoLoRa(loraCtx, site, log)
 				host, port, _ := net.SplitHostPort(addr.String())
 				fmt.Fprintf(s.out, "\nsitegate demo is running (data in %s). Press Ctrl-C to stop.\n\n", o.dataDir)
 				for _, n := range notes {
@@ -83,6 +98,52 @@ func newDemoCmd(s streams) *cobra.Command {
 	cmd.Flags().StringVar(&o.dataDir, "data", o.dataDir, "demo data directory")
 	addDaemonFlags(cmd, &o, "127.0.0.1:2222")
 	return cmd
+}
+
+// startDemoLoRa plays a packet forwarder with the site's OTAA sensors
+// when the site runs the embedded network server on loopback (the demo
+// never sends anything off the machine), until ctx ends. It returns a
+// function that waits for the simulator to stop.
+func startDemoLoRa(ctx context.Context, site *device.Site, log *slog.Logger) (wait func()) {
+	l := site.LoRa
+	addr := l.EffectivePacketForwarder()
+	ap, err := netip.ParseAddrPort(addr)
+	gw, euiErr := lorawan.ParseEUI64(l.GatewayEUI)
+	if !l.Running() || l.EffectiveMode() != device.LoRaEmbedded || err != nil || !ap.Addr().IsLoopback() || euiErr != nil {
+		return func() {}
+	}
+	var sensors []lorasim.Sensor
+	for _, d := range l.Devices {
+		if d.Activation != device.ActivationOTAA {
+			continue
+		}
+		eui, err1 := lorawan.ParseEUI64(d.DevEUI)
+		join, err2 := lorawan.ParseEUI64(d.JoinEUI)
+		key, err3 := lorawan.ParseKey(d.AppKey.Reveal())
+		if err1 != nil || err2 != nil || err3 != nil {
+			continue
+		}
+		sensors = append(sensors, lorasim.Sensor{Name: d.Name, DevEUI: eui, JoinEUI: join, AppKey: key, Interval: d.Interval.Std()})
+	}
+	if len(sensors) == 0 {
+		return func() {}
+	}
+	startNonces(sensors)
+	simLog := log.With("component", "lora-sim")
+	s, err := lorasim.New(lorasim.Config{Server: addr, GatewayEUI: gw, Sensors: sensors, JoinRetry: joinRetry(0), Log: simLog})
+	if err != nil {
+		log.Warn("demo: cannot simulate the LoRa sensors", "err", err)
+		return func() {}
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := s.Run(ctx); err != nil {
+			simLog.Warn("demo: simulated LoRa sensors stopped", "err", err)
+		}
+	}()
+	log.Info("demo: simulated LoRa sensors", "forwarder", addr, "sensors", len(sensors))
+	return func() { <-done }
 }
 
 // homeKeys returns the public keys in ~/.ssh/id_*.pub, which authorise the

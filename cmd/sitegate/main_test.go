@@ -219,7 +219,7 @@ func TestAuditVerifyDetectsTamperedFile(t *testing.T) {
 
 // startDaemon runs `sitegate run` as a child process and returns it with the
 // SSH address it bound.
-func startDaemon(t *testing.T, dir string, extra ...string) (*exec.Cmd, string) {
+func startDaemon(t testing.TB, dir string, extra ...string) (*exec.Cmd, string) {
 	t.Helper()
 	args := append([]string{"run", "--data", dir, "--ssh-addr", "127.0.0.1:0"}, extra...)
 	cmd := exec.Command(os.Args[0], args...)
@@ -435,6 +435,29 @@ func TestDemoServesLiveValues(t *testing.T) {
 			}
 		}
 		return len(rs) > 5 && good == len(rs)
+	})
+	// The LoRa sensors join the embedded network server through the
+	// simulated packet forwarder and report Cayenne LPP readings.
+	devicetest.Eventually(t, 30*time.Second, func() string { return fmt.Sprintf("LoRa readings:\n%s\n%s", b, errw.String()) }, func() bool {
+		if strings.Contains(errw.String(), "packet forwarder server not started") {
+			t.Skip("port 11700 is taken on this machine")
+		}
+		s, err := c.NewSession()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ = s.Output("modbus read lora-1 --json")
+		s.Close()
+		var rs []struct {
+			Point   string `json:"point"`
+			Quality string `json:"quality"`
+		}
+		_ = json.Unmarshal(b, &rs)
+		have := map[string]string{}
+		for _, r := range rs {
+			have[r.Point] = r.Quality
+		}
+		return have["temperature_1"] == "good" && have["humidity_2"] == "good"
 	})
 }
 

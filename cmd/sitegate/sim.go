@@ -17,9 +17,9 @@ func newSimCmd(s streams) *cobra.Command {
 		Use:   "sim",
 		Short: "Simulated field devices for tests and demos",
 		Args:  noArgs,
-		RunE:  func(cmd *cobra.Command, args []string) error { return usagef("sim needs a protocol: modbus") },
+		RunE:  func(cmd *cobra.Command, args []string) error { return usagef("sim needs a protocol: modbus or lora") },
 	}
-	cmd.AddCommand(newSimModbusCmd(s))
+	cmd.AddCommand(newSimModbusCmd(s), newSimLoRaCmd(s))
 	return cmd
 }
 

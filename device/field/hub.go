@@ -295,11 +295,16 @@ func (h *Hub) Read(ctx context.Context, device string, points []string) ([]Readi
 	if err != nil {
 		return nil, err
 	}
+	h.mu.RLock()
+	latest := h.latest[device]
 	for _, p := range points {
-		if !hasPoint(info, p) {
+		_, seen := latest[p]
+		if !hasPoint(info, p) && !(info.DynamicPoints && seen) {
+			h.mu.RUnlock()
 			return nil, fmt.Errorf("device %s: %w %q", device, ErrNoPoint, p)
 		}
 	}
+	h.mu.RUnlock()
 	return d.Read(ctx, device, points)
 }
 

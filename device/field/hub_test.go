@@ -184,3 +184,18 @@ func TestHubDynamicPoints(t *testing.T) {
 		t.Fatalf("%d readings, first %s, second %s", len(got), got[0].Point, got[1].Point)
 	}
 }
+
+// A point a dynamic device has sent can be read by name.
+func TestHubReadsDynamicPointsItHasSeen(t *testing.T) {
+	h := field.NewHub(field.HubOptions{})
+	h.SetTopology([]field.DeviceInfo{{Name: "room-7", Protocol: field.LoRa, DynamicPoints: true}})
+	h.Attach(&fakeDriver{proto: field.LoRa})
+	ctx := context.Background()
+	if _, err := h.Read(ctx, "room-7", []string{"temperature_1"}); !errors.Is(err, field.ErrNoPoint) {
+		t.Fatalf("never-seen point: %v", err)
+	}
+	_ = h.Record(field.Status{Device: "room-7"}, []field.Reading{{Device: "room-7", Point: "temperature_1", Quality: field.QualityGood}})
+	if _, err := h.Read(ctx, "room-7", []string{"temperature_1"}); err != nil {
+		t.Fatalf("seen point: %v", err)
+	}
+}

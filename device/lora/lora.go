@@ -1,26 +1,3 @@
-// Package lora is the gateway's LoRaWAN side as far as configuration and
-// health go: the region, gateway EUI and network server of the site's lora
-// section, helpers for the console's forms, and the radio's state.
-//
-// The packet forwarder itself needs a LoRa concentrator (an SX1302 board on
-// SPI or USB), which this gateway does not have. A Backend reports what the
-// radio is doing: Sim pretends a concentrator forwards packets (for the
-// demo and tests); Linux looks for concentrator hardware and, finding none,
-// reports StateNoConcentrator.
-//
-// # States
-//
-// Status reports, in order of precedence: permanently disabled (only
-// `sitegate radio enable lora` on the gateway clears it), disabled (the
-// site does not enable LoRa), no concentrator (enabled, but there is no
-// hardware to run it on), running.
-//
-// # Caveats
-//
-//   - There is no packet forwarder: on real hardware an enabled LoRa section
-//     reports StateNoConcentrator until one is integrated.
-//   - Linux detection only checks that a device node a concentrator would
-//     use exists; it does not talk to the chip.
 package lora
 
 import (
@@ -28,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"reflect"
 	"strings"
 	"sync"
 
@@ -102,7 +80,7 @@ func (r *Radio) Status() Status {
 	s := r.site()
 	l := s.LoRa
 	r.mu.Lock()
-	if r.applied == nil || *r.applied != l {
+	if r.applied == nil || !reflect.DeepEqual(*r.applied, l) {
 		cfg := l
 		if l.PermanentlyDisabled {
 			cfg.Enabled = false
@@ -233,9 +211,9 @@ func Check(l device.LoRa) []device.Problem {
 	return s.ProblemsIn("lora")
 }
 
-// field returns the problem of one field of an enabled lora section as an
+// checkField returns the problem of one field of an enabled lora section as an
 // error, or nil.
-func field(l device.LoRa, path string) error {
+func checkField(l device.LoRa, path string) error {
 	l.Enabled = true
 	return device.ProblemAt(Check(l), path)
 }
@@ -243,11 +221,11 @@ func field(l device.LoRa, path string) error {
 // CheckNetworkServer reports what is wrong with a network server address
 // (host:port), or nil.
 func CheckNetworkServer(s string) error {
-	return field(device.LoRa{NetworkServer: s}, "lora.network_server")
+	return checkField(device.LoRa{NetworkServer: s}, "lora.network_server")
 }
 
 // CheckGatewayEUI reports what is wrong with a gateway EUI as the site
 // file holds it (16 hex digits), or nil.
 func CheckGatewayEUI(s string) error {
-	return field(device.LoRa{GatewayEUI: s}, "lora.gateway_eui")
+	return checkField(device.LoRa{GatewayEUI: s}, "lora.gateway_eui")
 }

@@ -283,9 +283,11 @@ func (s *Service) audit(actor device.Actor, action device.Action, target string,
 	_ = s.gw.AuditDetail(actor, action, target, result, detail)
 }
 
-// AuditLogin records a successful login when its session starts (for public
-// keys only then is possession of the key proven). The audit log holds no
-// personal data, so the client's address goes to the system log only.
+// AuditLogin records a successful login. The SSH door calls it the moment
+// authentication succeeds — for a public key, once its signature is
+// verified — whether or not a session follows, once per connection. The
+// audit log holds no personal data, so the client's address goes to the
+// system log only.
 func (s *Service) AuditLogin(p Principal) {
 	s.audit(p.Actor(), device.ActionLoginSuccess, p.Actor().ID, device.ResultOK, p.Method)
 }

@@ -8,9 +8,10 @@
 // One file per command group: whoami, health (and alerts), logs, config,
 // points (and its Modbus alias and bus scans), device (add, clone, remove,
 // list), profile (register maps: list, show, export, import from CSV,
-// remove), report (signed commissioning reports and their key), sync,
-// firmware, sim; help lists what the caller's role may run; cmd.go
-// dispatches, checks roles and audits.
+// remove), report (signed commissioning reports and their key), lora
+// (devices and frames of the embedded network server), sync, firmware,
+// sim; help lists what the caller's role may run; cmd.go dispatches,
+// checks roles and audits.
 //
 // # Exit statuses
 //

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sitegate/sitegate/device"
+	"github.com/sitegate/sitegate/tui/internal/tuitest"
 )
 
 // FuzzExecArgs feeds arbitrary command lines to the exec command parser and
@@ -14,10 +15,12 @@ import (
 // control character echoed back raw.
 func FuzzExecArgs(f *testing.F) {
 	for _, seed := range []string{"whoami", "whoami --json", "health --json", "logs --audit -n 5", "config export --json",
-		"config diff", "config import", "frobnicate", "logs -n -1", "whoami --json=maybe", "config", "help", "--help", "logs --follow=false"} {
+		"config diff", "config import", "frobnicate", "logs -n -1", "whoami --json=maybe", "config", "help", "--help", "logs --follow=false",
+		"lora devices --json", "lora frames -n 3", "lora frames --follow --json", "lora frames -n 1001", "lora nope"} {
 		f.Add(seed)
 	}
 	fx := newFixture(f)
+	tuitest.LoRa(f, fx.gw, 1) // the lora commands with a driver and frames to show
 	f.Fuzz(func(t *testing.T, line string) {
 		// --follow waits for events until the session ends: end it soon.
 		ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)

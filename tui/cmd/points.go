@@ -88,7 +88,7 @@ func (e *session) readings(ctx context.Context, args []string, now bool) ([]fiel
 	}
 	var points []string
 	if len(args) == 2 {
-		if !hasPoint(info, args[1]) {
+		if !hasPoint(info, args[1]) && !(info.DynamicPoints && sent(hub, dev, args[1])) {
 			return nil, failure(fmt.Errorf("device %s has no point %q", dev, printable(args[1])))
 		}
 		points = []string{args[1]}
@@ -109,6 +109,18 @@ func (e *session) readings(ctx context.Context, args []string, now bool) ([]fiel
 		}
 	}
 	return one, nil
+}
+
+// sent reports whether a device whose points are what it sends (LoRa)
+// has sent point.
+func sent(hub *field.Hub, dev, point string) bool {
+	rs, _ := hub.Latest(dev)
+	for _, r := range rs {
+		if r.Point == point {
+			return true
+		}
+	}
+	return false
 }
 
 func hasPoint(info field.DeviceInfo, name string) bool {

@@ -260,3 +260,16 @@ func TestInstallerCannotChangeAccessSettings(t *testing.T) {
 		t.Fatalf("admin changing access settings: %+v", r)
 	}
 }
+
+// `ssh gw help` lists what the caller's role may run and exits 0 (issue 11
+// item 6: it exited 127).
+func TestHelpOverSSH(t *testing.T) {
+	e := newEnv(t)
+	clients := sessionsByRole(t, e)
+	if r := run(t, clients[device.RoleViewer], "help", ""); r.code != 0 || !strings.Contains(r.stdout, "whoami") || strings.Contains(r.stdout, "config") {
+		t.Fatalf("help as viewer: %+v", r)
+	}
+	if r := run(t, clients[device.RoleAdmin], "help", ""); r.code != 0 || !strings.Contains(r.stdout, "firmware apply") {
+		t.Fatalf("help as admin: %+v", r)
+	}
+}

@@ -133,9 +133,10 @@ func (s *Server) recover(next ssh.Handler) ssh.Handler {
 	}
 }
 
-// session checks who the session belongs to once more, registers it with
-// the gateway (so health counts it and a lock, deletion, role change or
-// privacy withdrawal can end it) and audits the login once per connection.
+// session checks who the session belongs to once more and registers it
+// with the gateway (so health counts it and a lock, deletion, role change
+// or privacy withdrawal can end it). The login itself was audited when it
+// succeeded (loggedIn).
 func (s *Server) session(next ssh.Handler) ssh.Handler {
 	return func(sess ssh.Session) {
 		ctx := sess.Context()
@@ -146,9 +147,6 @@ func (s *Server) session(next ssh.Handler) ssh.Handler {
 			return
 		}
 		ctx.SetValue(keyPrincipal, p)
-		if tc := connOf(ctx); tc != nil {
-			tc.loggedIn()
-		}
 		conn, _ := ctx.Value(ssh.ContextKeyConn).(*gossh.ServerConn)
 		sctx, cancel := context.WithCancel(ctx)
 		st := &sessionState{sess: sess, conn: conn, ctx: sctx, cancel: cancel, done: make(chan struct{})}
@@ -161,11 +159,6 @@ func (s *Server) session(next ssh.Handler) ssh.Handler {
 		}
 		defer s.unregister(st)
 		remote := ipOf(sess.RemoteAddr())
-		if ctx.Value(keyAudited) == nil {
-			ctx.SetValue(keyAudited, true)
-			s.acc.AuditLogin(p)
-			s.log.Info("login", "actor", p.Actor().ID, "role", p.Actor().Role, "method", p.Method, "remote", remote)
-		}
 		kind := "exec"
 		if _, _, isPty := sess.Pty(); isPty {
 			kind = "console"
@@ -193,8 +186,22 @@ func (s *Server) command(next ssh.Handler) ssh.Handler {
 		}
 		p, _ := principalOf(sess.Context())
 		st := s.stateOf(sess)
+		release := func() {}
+		if name := heavyName(sess.Command()); name != "" {
+			var err error
+			if release, err = s.heavy.acquire(st.ctx, p.Actor().ID, name); err != nil {
+				s.log.Info("heavy command refused", "actor", p.Actor().ID, "command", name, "reason", err)
+				_, _ = fmt.Fprintln(sess.Stderr(), err)
+				_ = sess.Exit(1)
+				return
+			}
+			defer release() // also when the command panics; release is idempotent
+		}
 		deps := cmd.Deps{Gateway: s.gw, Access: s.acc, Clock: s.clk, Limits: cmd.Limits{MaxArgs: s.cfg.Limits.MaxArgs, MaxArgBytes: s.cfg.Limits.MaxArgBytes}}
 		code := cmd.Run(st.ctx, deps, cmd.Session{Principal: p, Args: sess.Command(), In: sess, Out: sess, Err: sess.Stderr()})
+		// Before the exit status: a client that runs the next command as
+		// soon as this one has ended must find the slot free.
+		release()
 		_ = sess.Exit(code)
 	}
 }

@@ -13,7 +13,6 @@ import (
 	"charm.land/ssh"
 	"charm.land/wish/v2"
 	"charm.land/wish/v2/bubbletea"
-	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/sitegate/sitegate/device"
 	"github.com/sitegate/sitegate/device/clockwork"
@@ -64,6 +63,10 @@ type Server struct {
 	acc   *access.Service
 	limit *limiter
 	clk   clockwork.Clock
+	// refusals sums repeated refusals of one address into one log line.
+	refusals *refusalLog
+	// heavy bounds the exec commands whose cost grows with their input.
+	heavy *heavyLimiter
 
 	connMu sync.Mutex // guards per-connection session counts
 
@@ -88,6 +91,7 @@ const (
 	keyPrincipal
 	keyAudited
 	keySessions
+	keyPreAuth
 )
 
 // NewServer builds the server and its host key; it accepts connections
@@ -114,7 +118,7 @@ func NewServer(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, gw: cfg.Gateway, acc: cfg.Access, limit: newLimiter(cfg.Limits, cfg.Clock), clk: cfg.Clock,
-		open: map[*sessionState]struct{}{}}
+		refusals: newRefusalLog(cfg.Logger, cfg.Clock), heavy: newHeavyLimiter(), open: map[*sessionState]struct{}{}}
 	srv, err := wish.NewServer(
 		// Always our own key from the data directory: without it wish
 		// writes ./id_ed25519 into the working directory.
@@ -154,14 +158,14 @@ func NewServer(cfg Config) (*Server, error) {
 }
 
 // serverOptions bounds the connection itself: no forwarding, no
-// subsystems, the login grace and the attempts per connection.
+// subsystems, the version deadline, the login grace and the attempts per
+// connection.
 func (s *Server) serverOptions(srv *ssh.Server) error {
 	// The handshake deadline covers authentication: the login grace.
+	// The version deadline, much shorter, is the tracked connection's.
 	srv.HandshakeTimeout = s.cfg.Limits.LoginGrace
 	srv.ConnCallback = s.admit
-	srv.ServerConfigCallback = func(ssh.Context) *gossh.ServerConfig {
-		return &gossh.ServerConfig{MaxAuthTries: s.cfg.Limits.MaxAuthTries}
-	}
+	srv.ServerConfigCallback = s.serverConfig
 	// Sessions only: no port forwarding, no agent, no subsystems.
 	srv.LocalPortForwardingCallback = nil
 	srv.ReversePortForwardingCallback = nil
@@ -182,6 +186,11 @@ func (s *Server) serverOptions(srv *ssh.Server) error {
 func (s *Server) Run(ctx context.Context) error {
 	served := make(chan error, 1)
 	go func() { served <- s.ssh.Serve(s.cfg.Listener) }()
+	// Summaries of repeated refusals, every refusal window.
+	flushCtx, stopFlush := context.WithCancel(ctx)
+	flushed := make(chan struct{})
+	go func() { defer close(flushed); s.refusals.run(flushCtx) }()
+	defer func() { stopFlush(); <-flushed }()
 	select {
 	case <-ctx.Done():
 		s.shutdown()

@@ -54,6 +54,8 @@ type Accounts interface {
 type Deps struct {
 	Gateway  Gateway
 	Accounts Accounts
+	// LoRa finds the LoRa driver (nil: the one running for Gateway).
+	LoRa LoRaLookup
 }
 
 // EndMsg ends the session from outside (the gateway is stopping, the
@@ -141,6 +143,9 @@ func (a *App) buildScreens() {
 	if s.Can(access.PermFieldRead) {
 		a.screens = append(a.screens, newFieldScreen(s, g))
 	}
+	if lr, ok := newLoRaScreen(s, a.d.loraLookup()); ok && s.Can(access.PermFieldRead) {
+		a.screens = append(a.screens, lr)
+	}
 	if s.Can(access.PermHealth) {
 		a.screens = append(a.screens, newSyncScreen(s, g))
 	}
@@ -187,7 +192,7 @@ func (a *App) bodySize() (int, int) {
 		chrome = 3
 	}
 	if a.help.ShowAll && a.wizard == nil && len(a.screens) > 0 {
-		chrome += len(a.fullHelp()) - 1
+		chrome += a.fullHelpRows() - 1
 	}
 	return a.width, a.height - chrome
 }
@@ -422,16 +427,27 @@ func (a *App) header() string {
 
 func (a *App) tabs() string {
 	st := a.s.Styles
-	var parts []string
-	for i, s := range a.screens {
-		label := fmt.Sprintf("%d %s", i+1, s.Title())
-		if i == a.active {
-			parts = append(parts, st.Tabs.Active.Render(label))
-		} else {
-			parts = append(parts, st.Tabs.Inactive.Render(label))
+	render := func(compact bool) string {
+		var parts []string
+		for i, s := range a.screens {
+			style := st.Tabs.Inactive
+			if i == a.active {
+				style = st.Tabs.Active
+			}
+			if compact {
+				style = style.UnsetPadding()
+			}
+			parts = append(parts, style.Render(fmt.Sprintf("%d %s", i+1, s.Title())))
 		}
+		return strings.Join(parts, st.Tabs.Gap.Render("│"))
 	}
-	return lipgloss.NewStyle().MaxWidth(a.width).Render(strings.Join(parts, st.Tabs.Gap.Render("│")))
+	line := render(false)
+	if lipgloss.Width(line) > a.width {
+		// An administrator's nine tabs fit 80 columns only without the
+		// padding.
+		line = render(true)
+	}
+	return lipgloss.NewStyle().MaxWidth(a.width).Render(line)
 }
 
 func (a *App) statusLine() string {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/sitegate/sitegate/device"
 	"github.com/sitegate/sitegate/device/field"
+	"github.com/sitegate/sitegate/tui/access"
 	"github.com/sitegate/sitegate/tui/internal/format"
 	"github.com/sitegate/sitegate/tui/ui/common"
 )
@@ -65,6 +66,11 @@ func newDashboard(s *common.Session, src DashboardSource) *dashboard {
 	return d
 }
 
+// refresh reads what the dashboard shows, and only what the session's role
+// may read: the audit events and account names need the logs permission
+// (as `logs --audit` does), the store and outbox figures and the open
+// sessions the health permission. A viewer sees the gateway, the field
+// devices, the uplink and the alerts.
 func (d *dashboard) refresh() {
 	d.health = d.src.Health()
 	d.devices = d.src.Field().Statuses()
@@ -78,8 +84,11 @@ func (d *dashboard) refresh() {
 			d.samples = d.samples[len(d.samples)-rateSamples:]
 		}
 	}
-	d.recent, _ = d.src.AuditLog().ListAudit(device.AuditFilter{Limit: recentEvents, Newest: true})
-	d.names = d.s.Rules.Names()
+	d.recent, d.names = nil, nil
+	if d.s.Can(access.PermLogs) {
+		d.recent, _ = d.src.AuditLog().ListAudit(device.AuditFilter{Limit: recentEvents, Newest: true})
+		d.names = d.s.Rules.Names()
+	}
 }
 
 func (d *dashboard) Title() string       { return "Dashboard" }
@@ -103,6 +112,7 @@ func (d *dashboard) Update(msg tea.Msg) (common.Component, tea.Cmd) {
 func (d *dashboard) View() string {
 	st := d.s.Styles
 	h := d.health
+	health := d.s.Can(access.PermHealth)
 	half := (d.w - 1) / 2
 	kv := func(k, v string) string { return common.KV(st, 10, k, v) }
 	gw := []string{
@@ -110,10 +120,14 @@ func (d *dashboard) View() string {
 		kv("id", h.GatewayID),
 		kv("site", common.Clip(fmt.Sprintf("%s (rev %d)", h.Site, h.SiteRev), half-14)),
 		kv("uptime", (time.Duration(h.UptimeS) * time.Second).String()),
-		kv("sessions", fmt.Sprint(h.Sessions)),
+	}
+	if health {
+		gw = append(gw, kv("sessions", fmt.Sprint(h.Sessions)))
+	}
+	gw = append(gw,
 		kv("firmware", common.Clip(strings.TrimSpace(h.Firmware.Version+" "+h.Firmware.Slot), half-14)),
 		kv("clock", common.Clip(clockText(h.Clock), half-14)),
-	}
+	)
 	if d.firmware != "" {
 		gw = append(gw, st.Text.Accent.Render(common.Clip(d.firmware, half-4)))
 	}
@@ -127,22 +141,39 @@ func (d *dashboard) View() string {
 	if h.Outbox.NearFull || h.Outbox.Evicted > 0 {
 		out = st.Text.Warn.Render(outLine)
 	}
-	storeBox := []string{
-		st.Title.Render("Store"),
-		kv("size", format.Bytes(h.Store.SizeBytes)),
-		st.Text.Dim.Render(fmt.Sprintf("%-10s", "audit")) + audit,
-		st.Text.Dim.Render(fmt.Sprintf("%-10s", "outbox")) + out,
-		kv("evicted", fmt.Sprintf("%d outbox, %d audit", h.Outbox.Evicted, h.Store.AuditEvicted)),
+	storeBox := []string{st.Title.Render("Field and uplink")}
+	if health {
+		storeBox = []string{
+			st.Title.Render("Store"),
+			kv("size", format.Bytes(h.Store.SizeBytes)),
+			st.Text.Dim.Render(fmt.Sprintf("%-10s", "audit")) + audit,
+			st.Text.Dim.Render(fmt.Sprintf("%-10s", "outbox")) + out,
+			kv("evicted", fmt.Sprintf("%d outbox, %d audit", h.Outbox.Evicted, h.Store.AuditEvicted)),
+		}
+	}
+	storeBox = append(storeBox,
 		kv("devices", common.Clip(fieldText(h.Field), half-14)),
 		kv("uplink", common.Clip(uplinkText(h), half-14)),
+	)
+	if health {
+		// The outbox figures are health's (support and up).
+		storeBox = append(storeBox, kv("rate", common.Clip(d.rateText(), half-14)))
 	}
-	storeBox = append(storeBox, kv("rate", common.Clip(d.rateText(), half-14)))
 	box := st.Box.Width(half)
 	top := lipgloss.JoinHorizontal(lipgloss.Top, box.Render(strings.Join(gw, "\n")), " ", box.Render(strings.Join(storeBox, "\n")))
 	// The middle row: the WAN links and the field devices, as much as
 	// the height leaves (the recent events keep a few lines).
-	room := max(d.h-lipgloss.Height(top)-2-d.alertLines()-recentMin, 3)
-	mid := lipgloss.JoinHorizontal(lipgloss.Top, box.Render(d.linksBox(room)), " ", box.Render(d.devicesBox(room, half-4)))
+	reserve := 0
+	if d.s.Can(access.PermLogs) {
+		reserve = recentMin
+	}
+	room := max(d.h-lipgloss.Height(top)-2-d.alertLines()-reserve, 3)
+	mid := box.Render(d.devicesBox(room, half-4))
+	if health {
+		// The links are health's too (support and up); a viewer sees
+		// the field devices.
+		mid = lipgloss.JoinHorizontal(lipgloss.Top, box.Render(d.linksBox(room)), " ", mid)
+	}
 	top = lipgloss.JoinVertical(lipgloss.Left, top, mid)
 	if len(h.Alerts) > 0 {
 		lines := []string{st.Title.Render("Active alerts")}
@@ -154,6 +185,9 @@ func (d *dashboard) View() string {
 			lines = append(lines, style.Render(common.Clip(fmt.Sprintf("%-17s since %s  %s", a.Rule, d.when(a.Since), a.Detail), d.w-6)))
 		}
 		top = lipgloss.JoinVertical(lipgloss.Left, top, st.Box.Width(d.w-2).Render(strings.Join(lines, "\n")))
+	}
+	if !d.s.Can(access.PermLogs) {
+		return top
 	}
 	return lipgloss.JoinVertical(lipgloss.Left, top, d.recentBox(max(d.h-lipgloss.Height(top)-3, 0)))
 }

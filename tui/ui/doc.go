@@ -3,8 +3,8 @@
 // dashboard, logs, site, field tree (field.go; its tree at scale in
 // field_tree.go, Modbus forms in field_modbus.go, the decode lab, adding
 // the units of a scan in field_scan.go, the commissioning report in
-// field_report.go), sync, network, users, profile and the first-login
-// wizards.
+// field_report.go), LoRa, sync, network, users, profile and the
+// first-login wizards.
 //
 // # Keys
 //
@@ -37,7 +37,11 @@
 //     reach the screen that started the work whichever tab is shown;
 //     screens ignore what is not theirs.
 //   - The network tab exists only when the gateway runs its network
-//     subsystem.
+//     subsystem, the LoRa tab only when it runs a LoRa driver (the daemon
+//     always does; LoRa turned off shows as such).
+//   - The LoRa tab reads the driver on a command, once a second and on
+//     its devices' readings, never in Update; what it shows is at most a
+//     second old.
 //   - A site with more than 12 field devices opens with every device
 //     folded; the find field (/) ignores folds.
 package ui

@@ -42,6 +42,11 @@ type Sensor struct {
 	FPort uint8
 	// Confirmed makes every uplink a confirmed one.
 	Confirmed bool
+	// DevNonce is the last DevNonce the sensor used: its first join
+	// request sends the next one. A simulator started again should not
+	// begin where the last one did, since the network server refuses used
+	// nonces (a real device keeps its counter across power cycles).
+	DevNonce lorawan.DevNonce
 }
 
 // Config configures a Simulator.
@@ -173,7 +178,7 @@ func New(cfg Config) (*Simulator, error) {
 		if c.FPort == 0 {
 			c.FPort = DefaultFPort
 		}
-		s.sensors = append(s.sensors, &sensorState{cfg: c, index: i, st: SensorStatus{Name: c.Name}})
+		s.sensors = append(s.sensors, &sensorState{cfg: c, index: i, st: SensorStatus{Name: c.Name, DevNonce: c.DevNonce}})
 	}
 	return s, nil
 }

@@ -145,3 +145,30 @@ func TestConfig(t *testing.T) {
 		}
 	}
 }
+
+// Fleet identities are fixed: a site file may list them.
+func TestFleet(t *testing.T) {
+	f := Fleet(2, time.Minute)
+	if len(f) != 2 || f[0].Name != "lora-1" || f[1].DevEUI.String() != "70b3d57ed0010002" || f[0].JoinEUI.String() != "70b3d57ed0000000" {
+		t.Fatalf("%+v", f)
+	}
+	if f[0].AppKey == f[1].AppKey || f[0].AppKey != FleetKey(f[0].DevEUI) || f[0].AppKey.Reveal() != "df5f9a54289fe3c33dc956ec9ce0ab8a" {
+		t.Errorf("keys %s %s", f[0].AppKey.Reveal(), f[1].AppKey.Reveal())
+	}
+}
+
+// A sensor given the DevNonce it used last joins with the next one.
+func TestDevNonceCarriesOn(t *testing.T) {
+	ss, devs := sensors(1, 100*time.Millisecond)
+	ss[0].DevNonce = 41
+	st, addr := startStack(t, devs, ns.NewMemStore())
+	sim, err := New(Config{Server: addr, GatewayEUI: gatewayEUI, Sensors: ss, PullInterval: 20 * time.Millisecond, JoinRetry: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	loratest.Run(t, sim.Run)
+	devicetest.Eventually(t, 10*time.Second, "the join", func() bool { return sim.Sensors()[0].Joined })
+	if s := sim.Sensors()[0]; s.DevNonce != 42 || s.JoinRequests != 1 {
+		t.Errorf("%+v (network server %+v)", s, st.ns.Stats())
+	}
+}

@@ -131,6 +131,8 @@ type Field struct {
 
 // Problem is one thing wrong with a codec definition.
 type Problem struct {
+	// List names the list the index is in: "" for fields, "downlinks".
+	List string
 	// Field is the index of the field concerned, -1 for the codec itself.
 	Field int
 	// Key is the field's key concerned ("type", "byte"), empty for the field.
@@ -138,12 +140,17 @@ type Problem struct {
 	Msg string
 }
 
-// Path is "fields[2].type" (or "fields", "name" for the codec).
+// Path is "fields[2].type" or "downlinks[0].fport" (or "fields", "name"
+// for the codec).
 func (p Problem) Path() string {
 	if p.Field < 0 {
 		return p.Key
 	}
-	s := fmt.Sprintf("fields[%d]", p.Field)
+	list := p.List
+	if list == "" {
+		list = "fields"
+	}
+	s := fmt.Sprintf("%s[%d]", list, p.Field)
 	if p.Key != "" {
 		s += "." + p.Key
 	}
@@ -193,32 +200,11 @@ func Validate(name string, fields []Field) []Problem {
 	}
 	seen := map[string]int{}
 	for i, f := range fields {
-		switch {
-		case f.Name == "":
-			add(i, "name", "a field needs a name")
-		case !validName(f.Name):
-			add(i, "name", "%q: use lower-case letters, digits and _", f.Name)
-		default:
-			if j, dup := seen[f.Name]; dup {
-				add(i, "name", "%q is already the name of fields[%d]", f.Name, j)
-			}
-			seen[f.Name] = i
-		}
+		at := func(key, format string, args ...any) { add(i, key, format, args...) }
+		checkShape(at, "field", "fields", i, seen, f.Name, f.Type, f.Order, f.Scale, f.Offset)
 		size := f.Type.Size()
-		if size == 0 {
-			add(i, "type", "want one of %s", strings.Join(fieldTypeNames[1:], ", "))
-		}
-		if f.Order > LittleEndian {
-			add(i, "order", "want big or little")
-		}
 		if f.Byte < 0 || f.Byte+max(size, 1) > MaxPayload {
 			add(i, "byte", "%d: the field must lie within the %d bytes of a payload", f.Byte, MaxPayload)
-		}
-		if math.IsNaN(f.Scale) || math.IsInf(f.Scale, 0) {
-			add(i, "scale", "must be a finite number")
-		}
-		if math.IsNaN(f.Offset) || math.IsInf(f.Offset, 0) {
-			add(i, "offset", "must be a finite number")
 		}
 		if f.Mask != 0 {
 			if f.Type == Float32 {
@@ -229,6 +215,34 @@ func Validate(name string, fields []Field) []Problem {
 		}
 	}
 	return ps
+}
+
+// checkShape reports what a field and a downlink share: a name unique in
+// its list, a type, a byte order, a finite scale and offset.
+func checkShape(add func(key, format string, args ...any), what, list string, i int, seen map[string]int, name string, t FieldType, o ByteOrder, scale, offset float64) {
+	switch {
+	case name == "":
+		add("name", "a %s needs a name", what)
+	case !validName(name):
+		add("name", "%q: use lower-case letters, digits and _", name)
+	default:
+		if j, dup := seen[name]; dup {
+			add("name", "%q is already the name of %s[%d]", name, list, j)
+		}
+		seen[name] = i
+	}
+	if t.Size() == 0 {
+		add("type", "want one of %s", strings.Join(fieldTypeNames[1:], ", "))
+	}
+	if o > LittleEndian {
+		add("order", "want big or little")
+	}
+	if math.IsNaN(scale) || math.IsInf(scale, 0) {
+		add("scale", "must be a finite number")
+	}
+	if math.IsNaN(offset) || math.IsInf(offset, 0) {
+		add("offset", "must be a finite number")
+	}
 }
 
 func validName(s string) bool {

@@ -25,6 +25,8 @@ type KeyMap struct {
 	Left, Right, Save, ReadAgain key.Binding
 	// Network.
 	MoveUp, MoveDown, Probes, WiFi, Cellular, LoRa, DisableRadio, Confirm, Rollback key.Binding
+	// LoRa.
+	LoRaPlan key.Binding
 	// Sync.
 	TakeCloud, KeepLocal, Cut, Restore key.Binding
 	// Users.
@@ -105,6 +107,8 @@ func DefaultKeyMap() *KeyMap {
 		DisableRadio: bind("X", "disable a radio for good", "X"),
 		Confirm:      bind("y", "confirm change", "y"),
 		Rollback:     bind("n", "roll back now", "n"),
+
+		LoRaPlan: bind("p", "channel plan", "p"),
 
 		TakeCloud: bind("c", "take cloud's", "c"),
 		KeepLocal: bind("k", "keep local", "k"),

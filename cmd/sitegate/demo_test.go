@@ -40,6 +40,12 @@ func TestDemoSiteStaysOnTheMachine(t *testing.T) {
 				t.Errorf("bus %s at %q is not on this machine", b.Name, b.Address)
 			}
 		}
+		if site.LoRa.Running() {
+			host, _, err := net.SplitHostPort(site.LoRa.EffectivePacketForwarder())
+			if err != nil || !net.ParseIP(host).IsLoopback() || site.LoRa.EffectiveMode() != device.LoRaEmbedded {
+				t.Errorf("LoRa is not the embedded network server on loopback: %+v", site.LoRa)
+			}
+		}
 	}
 }
 

@@ -299,6 +299,11 @@ func (m *fieldScreen) Update(msg tea.Msg) (common.Component, tea.Cmd) {
 		}
 		return m, nil
 	case scanProgressMsg:
+		if !m.scan.running {
+			// The scan's result came first: a late progress must not
+			// overwrite it.
+			return m, waitProgress(msg.ch)
+		}
 		p := msg.p
 		m.scan.text = fmt.Sprintf("scanning %s: unit %d, %d/%d probed, %d found", m.scan.bus, p.Current, p.Done, p.Total, p.Found)
 		m.busy.SetLabel(m.scan.text)

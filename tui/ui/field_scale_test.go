@@ -324,3 +324,20 @@ func TestFieldReport(t *testing.T) {
 		t.Fatal("esc should leave the report")
 	}
 }
+
+// A progress message that arrives after the scan's result does not
+// overwrite it.
+func TestScanProgressAfterResult(t *testing.T) {
+	f := bigSite(t, 1)
+	a := f.app(t, f.user(t, "ivy", device.RoleInstaller))
+	press(a, "4")
+	m := a.screens[a.active].(*fieldScreen)
+	m.mode, m.scan = fieldScan, scanState{bus: "plant", running: true, cancel: func() {}}
+	ch := make(chan field.Progress)
+	close(ch)
+	a.Update(scanDoneMsg{text: "2 unit(s) answered on plant", found: []field.Found{{ID: 1}, {ID: 2}}})
+	a.Update(scanProgressMsg{p: field.Progress{Current: 247, Done: 247, Total: 247, Found: 2}, ch: ch})
+	if got := screenText(a); !strings.Contains(got, "2 unit(s) answered on plant") || strings.Contains(got, "scanning plant") {
+		t.Fatalf("the result was overwritten:\n%s", got)
+	}
+}

@@ -1,10 +1,13 @@
 package device
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/sitegate/sitegate/store/storetest"
 )
 
 func siteWithBus() *Site {
@@ -176,4 +179,24 @@ func TestAddDeviceRefusals(t *testing.T) {
 	if err := s.Validate(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+func TestFollowSite(t *testing.T) {
+	gw, err := NewGateway(storetest.New(t), GatewayOptions{GatewayID: "gw-follow"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := make(chan struct{}, 8)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { defer close(done); gw.FollowSite(ctx, func() { calls <- struct{}{} }) }()
+	<-calls // at once
+	s, rev := gw.Site()
+	s.Site.Name = "Followed"
+	if _, err := gw.ApplySite(Edit{Actor: LocalActor, Action: ActionConfigChange, Base: rev}, s); err != nil {
+		t.Fatal(err)
+	}
+	<-calls // after the change
+	cancel()
+	<-done
 }

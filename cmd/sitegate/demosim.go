@@ -149,23 +149,9 @@ func (d *demoSim) serve(srv *sim.Server, addr string, unit uint8, name string, p
 
 // Run follows the site until ctx ends, then stops every server.
 func (d *demoSim) Run(ctx context.Context) error {
-	sub := d.gw.Subscribe(16)
-	defer sub.Close()
 	defer d.close()
-	d.sync()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case ev, ok := <-sub.C():
-			if !ok {
-				return nil
-			}
-			if ev.Kind == device.EventSite || sub.Missed() > 0 {
-				d.sync()
-			}
-		}
-	}
+	d.gw.FollowSite(ctx, d.sync)
+	return nil
 }
 
 func (d *demoSim) close() {

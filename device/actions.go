@@ -48,6 +48,10 @@ const (
 	ActionWipe            Action = "wipe"
 )
 
+// ActionReportCommissioning is a signed commissioning report made (a
+// block of its own, so that the list above keeps its alignment).
+const ActionReportCommissioning Action = "report.commissioning"
+
 // Result is an audit event's outcome.
 type Result string
 

@@ -1,7 +1,8 @@
 // Package device holds the gateway's own side of sitegate. This part is the
 // site configuration model: the Site aggregate that a site file describes,
-// its defaults and validation, YAML import and export, and the built-in
-// Modbus register profiles.
+// its defaults and validation, YAML import and export, register profiles
+// (built-in and the site's own, CSV import and export), bulk device edits
+// and signed commissioning reports.
 //
 // # Site files
 //
@@ -52,10 +53,31 @@
 //
 // # Profiles
 //
-// Profiles are register maps of common device kinds, embedded from
-// profiles/*.yaml. A device names one with `profile:` and may list its own
-// points, which override profile points of the same name and add to them;
-// Device.EffectivePoints gives the result.
+// Profiles are register maps of kinds of devices: the built-in ones,
+// embedded from profiles/*.yaml (read-only; each names the published map
+// it follows in `source:`), and the site's own under `profiles:` in the
+// site file, synced and exported like the rest. A device names one with
+// `profile:` and may list its own points, which override profile points of
+// the same name and add to them; Site.EffectivePoints gives the result.
+// ParseProfileCSV reads a map from CSV (columns in any order, the address
+// notations of ParseAddress, every bad row at once with its line and
+// column) and EncodeProfileCSV writes one; Site.GuessProfile suggests a
+// profile from what a device says in its identification.
+//
+// # Bulk edits
+//
+// Site.AddDevice, CloneDevice and RemoveDevice check what an installer
+// needs in words before validation does (a name taken anywhere in the
+// site, a unit id already answering on the same line, an unknown bus or
+// profile), and change nothing when they refuse.
+//
+// # Commissioning reports
+//
+// Gateway.CommissioningReport samples the site for the customer; Render
+// writes it as text, Markdown or JSON and ReportKey.Sign signs it with the
+// gateway's ed25519 report key (LoadReportKey: created once, 0600, in the
+// data directory). VerifyReport fails on any changed byte, the signature
+// included, and needs only the public key.
 //
 // # Readings
 //

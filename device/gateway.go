@@ -78,6 +78,7 @@ type Gateway struct {
 	uplink   Uplink
 	firmware FirmwareUpdater
 	network  Network
+	reports  *ReportKey // signs commissioning reports (report.go)
 
 	healthMu      sync.Mutex
 	healthSources []HealthSource

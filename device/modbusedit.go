@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 )
 
 // Errors of the Modbus topology edits.
@@ -16,6 +17,22 @@ var (
 	ErrProfilePoint = errors.New("the point comes from the device's profile")
 	// ErrNoSuchDevice means the site has no Modbus device of that name.
 	ErrNoSuchDevice = errors.New("no such Modbus device")
+	// ErrNoSuchBus means the site has no Modbus bus of that name.
+	ErrNoSuchBus = errors.New("no such Modbus bus")
+	// ErrDeviceExists means a field device of that name exists already:
+	// names are unique across the site.
+	ErrDeviceExists = errors.New("a device of that name exists already")
+	// ErrUnitInUse means another device already answers to that unit id
+	// on the same line.
+	ErrUnitInUse = errors.New("the unit id is already used on this line")
+	// ErrNoSuchProfile means neither the site nor the built-in profiles
+	// have one of that name.
+	ErrNoSuchProfile = errors.New("no such profile")
+	// ErrBuiltinProfile means a built-in profile was to be changed: they
+	// are read-only.
+	ErrBuiltinProfile = errors.New("built-in profiles are read-only")
+	// ErrProfileInUse means a profile still has devices that use it.
+	ErrProfileInUse = errors.New("the profile is used by devices")
 )
 
 // The edits below change a Site in memory the way the console changes the
@@ -101,7 +118,7 @@ func (s *Site) DeletePoint(device, point string) error {
 		return err
 	}
 	if !slices.ContainsFunc(d.Points, func(p Point) bool { return p.Name == point }) {
-		if !slices.ContainsFunc(d.EffectivePoints(), func(p Point) bool { return p.Name == point }) {
+		if !slices.ContainsFunc(s.EffectivePoints(*d), func(p Point) bool { return p.Name == point }) {
 			return fmt.Errorf("device %s has no point %q", device, point)
 		}
 		return fmt.Errorf("%s comes from profile %s: %w; remove the profile, or edit the point to override it", point, d.Profile, ErrProfilePoint)
@@ -117,5 +134,102 @@ func (s *Site) SetProfile(device, profile string) error {
 		return err
 	}
 	d.Profile = profile
+	return nil
+}
+
+// AddDevice adds d to the site after the checks an installer needs in
+// words (validation would find some of them too, less plainly): the name
+// is new across the site, the bus exists, no other device answers to the
+// unit id on the same line (the bus, or any bus on the same TCP address
+// or serial port) and the profile exists. Nothing is changed on an error.
+func (s *Site) AddDevice(d Device) error {
+	for _, r := range s.fieldDeviceRefs() {
+		if r.name == d.Name {
+			return fmt.Errorf("device %s: %w (%s): choose another name, or remove it first", d.Name, ErrDeviceExists, r.path)
+		}
+	}
+	bus, ok := s.Modbus.FindBus(d.Bus)
+	if !ok {
+		var names []string
+		for _, b := range s.Modbus.Buses {
+			names = append(names, b.Name)
+		}
+		return fmt.Errorf("%w %q (%s)%s", ErrNoSuchBus, d.Bus, knownList(names, "no buses are defined"), didYouMean(d.Bus, names))
+	}
+	if other, ok := s.UnitUser(bus, d.UnitID); ok {
+		return fmt.Errorf("unit %d on bus %s: %w by %s; give another --unit", d.UnitID, bus.Name, ErrUnitInUse, other)
+	}
+	if d.Profile != "" {
+		if _, ok := s.LookupProfile(d.Profile); !ok {
+			names := s.ProfileNames()
+			return fmt.Errorf("%w %q (known: %s)%s", ErrNoSuchProfile, d.Profile, strings.Join(names, ", "), didYouMean(d.Profile, names))
+		}
+	}
+	s.Modbus.Devices = append(s.Modbus.Devices, d.clone())
+	return nil
+}
+
+// UnitUser returns the device that answers to unit on the line of bus b:
+// b itself or any bus that shares its TCP address or serial port.
+func (s *Site) UnitUser(b Bus, unit int) (string, bool) {
+	for _, d := range s.Modbus.Devices {
+		if d.UnitID != unit {
+			continue
+		}
+		if other, ok := s.Modbus.FindBus(d.Bus); ok && sameLine(b, other) {
+			return d.Name, true
+		}
+	}
+	return "", false
+}
+
+// FreeUnit returns the lowest unit id from from up that no device uses on
+// the line of bus b (0 when all are taken).
+func (s *Site) FreeUnit(b Bus, from int) int {
+	for u := max(from, unitIDRange[0]); u <= unitIDRange[1]; u++ {
+		if _, used := s.UnitUser(b, u); !used {
+			return u
+		}
+	}
+	return 0
+}
+
+// sameLine reports whether two buses are the same physical connection.
+func sameLine(a, b Bus) bool {
+	if a.Name == b.Name {
+		return true
+	}
+	if a.Kind != b.Kind {
+		return false
+	}
+	if a.Kind == BusTCP {
+		return a.Address != "" && a.Address == b.Address
+	}
+	return a.Device != "" && a.Device == b.Device
+}
+
+// CloneDevice adds a copy of device src called name with unit id unit
+// (its bus, profile, points and settings), with AddDevice's checks, and
+// returns the copy.
+func (s *Site) CloneDevice(src, name string, unit int) (Device, error) {
+	d, err := s.modbusDevice(src)
+	if err != nil {
+		return Device{}, err
+	}
+	c := d.clone()
+	c.Name, c.UnitID = name, unit
+	if err := s.AddDevice(c); err != nil {
+		return Device{}, err
+	}
+	return c, nil
+}
+
+// RemoveDevice removes the Modbus device called name; an unknown name is
+// ErrNoSuchDevice.
+func (s *Site) RemoveDevice(name string) error {
+	if _, err := s.modbusDevice(name); err != nil {
+		return err
+	}
+	s.DeleteDevice(name)
 	return nil
 }

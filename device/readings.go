@@ -15,7 +15,7 @@ func (s *Site) FieldDevices() []field.DeviceInfo {
 	out := make([]field.DeviceInfo, 0, len(s.Modbus.Devices))
 	for _, d := range s.Modbus.Devices {
 		info := field.DeviceInfo{Name: d.Name, Protocol: field.Modbus, Bus: d.Bus}
-		for _, p := range d.EffectivePoints() {
+		for _, p := range s.EffectivePoints(d) {
 			info.Points = append(info.Points, field.PointInfo{Name: p.Name, Unit: p.Unit, Writable: p.Writable, Precision: p.Precision, Report: p.report()})
 		}
 		out = append(out, info)

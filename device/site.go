@@ -25,6 +25,9 @@ type Site struct {
 	// Store and Uplink keep and send readings (storesettings.go).
 	Store  StoreSettings  `yaml:"store" json:"store"`
 	Uplink UplinkSettings `yaml:"uplink" json:"uplink"`
+	// Profiles are the site's own register maps (imported from CSV or
+	// written here), used like the built-in ones by `profile:`.
+	Profiles []Profile `yaml:"profiles,omitempty" json:"profiles,omitempty"`
 }
 
 // SiteInfo names the site.
@@ -185,7 +188,7 @@ type Device struct {
 	Timeout      Duration `yaml:"timeout,omitempty" json:"timeout,omitempty"` // overrides the bus timeout when set
 	MaxGap       *int     `yaml:"max_gap,omitempty" json:"max_gap,omitempty"` // unused registers one read may span; 0..125, default 16
 	MaxRegisters int      `yaml:"max_registers" json:"max_registers"`         // registers per read; 1..125, default 125
-	Profile      string   `yaml:"profile,omitempty" json:"profile,omitempty"` // a built-in profile, see Profiles
+	Profile      string   `yaml:"profile,omitempty" json:"profile,omitempty"` // a site or built-in profile, see Site.LookupProfile
 	Points       []Point  `yaml:"points,omitempty" json:"points,omitempty"`   // extend or override the profile's points by name
 }
 
@@ -233,6 +236,9 @@ type Point struct {
 	// last one sent, or Heartbeat after it.
 	Deadband  *float64 `yaml:"deadband,omitempty" json:"deadband,omitempty"`
 	Heartbeat Duration `yaml:"heartbeat,omitempty" json:"heartbeat,omitempty"`
+	// Description says what the point is, for people (a register map's
+	// description column); at most 200 characters.
+	Description string `yaml:"description,omitempty" json:"description,omitempty"`
 }
 
 // Scale returns the scale factor, 1 when none is given.
@@ -386,6 +392,10 @@ func (s *Site) Clone() *Site {
 	c.Modbus.Devices = cloneSlice(s.Modbus.Devices)
 	for i := range c.Modbus.Devices {
 		c.Modbus.Devices[i] = c.Modbus.Devices[i].clone()
+	}
+	c.Profiles = cloneSlice(s.Profiles)
+	for i := range c.Profiles {
+		c.Profiles[i] = c.Profiles[i].clone()
 	}
 	return &c
 }

@@ -124,6 +124,7 @@ var (
 	unitIDRange            = [2]int{1, 247}
 	maxGapRange            = [2]int{0, 125}
 	maxRegistersRange      = [2]int{1, 125}
+	precisionRange         = [2]int{1, 17}
 	standardBauds          = []int{1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200}
 )
 
@@ -171,7 +172,8 @@ func (s *Site) validate(v *problems) {
 	s.Cellular.validate(v, "cellular")
 	s.WiFi.validate(v, "wifi")
 	s.LoRa.validate(v, "lora")
-	s.Modbus.validate(v, "modbus")
+	s.Modbus.validate(v, "modbus", s)
+	s.validateProfiles(v)
 	s.validateFieldNames(v)
 	s.validateStore(v)
 }
@@ -429,7 +431,7 @@ func (l *LoRa) validate(v *problems, path string) {
 	l.validateLoRa(v, path)
 }
 
-func (m *Modbus) validate(v *problems, path string) {
+func (m *Modbus) validate(v *problems, path string, site *Site) {
 	busIndex := map[string]int{}
 	var busNames []string
 	for i := range m.Buses {
@@ -466,7 +468,7 @@ func (m *Modbus) validate(v *problems, path string) {
 		default:
 			bus = &m.Buses[j]
 		}
-		d.validate(v, p, bus)
+		d.validate(v, p, bus, site)
 	}
 }
 
@@ -523,8 +525,9 @@ func (b *Bus) validate(v *problems, path string) {
 	checkDuration(v, joinPath(path, "timeout"), b.Timeout, busTimeoutRange)
 }
 
-// validate checks d; bus is nil when d.Bus names no bus.
-func (d *Device) validate(v *problems, path string, bus *Bus) {
+// validate checks d; bus is nil when d.Bus names no bus. site gives the
+// profiles d may name.
+func (d *Device) validate(v *problems, path string, bus *Bus, site *Site) {
 	checkInt(v, joinPath(path, "unit_id"), d.UnitID, unitIDRange)
 	intervalOK := checkDuration(v, joinPath(path, "interval"), d.Interval, pollIntervalRange)
 	timeoutOK := true
@@ -547,19 +550,19 @@ func (d *Device) validate(v *problems, path string, bus *Bus) {
 
 	profileOK := true
 	if d.Profile != "" {
-		if _, ok := LookupProfile(d.Profile); !ok {
+		if _, ok := site.LookupProfile(d.Profile); !ok {
 			profileOK = false
-			names := ProfileNames()
+			names := site.ProfileNames()
 			v.add(joinPath(path, "profile"), "unknown profile %q (known: %s)%s", d.Profile, strings.Join(names, ", "), didYouMean(d.Profile, names))
 		}
 	}
 	if d.Profile == "" && len(d.Points) == 0 {
-		v.add(joinPath(path, "points"), "the device has no points: list points, or name a profile (%s)", strings.Join(ProfileNames(), ", "))
+		v.add(joinPath(path, "points"), "the device has no points: list points, or name a profile (%s)", strings.Join(site.ProfileNames(), ", "))
 	}
 	checkPoints(v, joinPath(path, "points"), d.Points)
 
 	if regsOK && profileOK {
-		for _, p := range d.EffectivePoints() {
+		for _, p := range site.EffectivePoints(*d) {
 			if n := p.Type.Registers(); n > d.MaxRegisters && !p.Table.IsBit() {
 				v.add(joinPath(path, "max_registers"), "%d is less than the %d registers of point %q", d.MaxRegisters, n, p.Name)
 				break
@@ -653,6 +656,34 @@ func (p *Point) validate(v *problems, path string) {
 		v.add(joinPath(path, "writable"), "%s points are read-only in Modbus; only coil and holding points can be writable", p.Table)
 	}
 	p.validateReport(v, path)
+	if p.Precision != 0 {
+		checkInt(v, joinPath(path, "precision"), p.Precision, precisionRange)
+	}
+	checkText(v, joinPath(path, "description"), p.Description, maxProfileText, false)
+}
+
+// validateProfiles checks the site's own profiles: each valid, at most
+// MaxSiteProfiles, names unique and none a built-in name (those are
+// read-only).
+func (s *Site) validateProfiles(v *problems) {
+	if len(s.Profiles) > MaxSiteProfiles {
+		v.add("profiles", "%d profiles; a site holds at most %d", len(s.Profiles), MaxSiteProfiles)
+	}
+	seen := map[string]int{}
+	for i := range s.Profiles {
+		p := &s.Profiles[i]
+		path := pathf("profiles[%d]", i)
+		p.validate(v, path)
+		switch j, dup := seen[p.Name]; {
+		case p.Name == "":
+		case dup:
+			v.add(joinPath(path, "name"), "profile %q is already defined at profiles[%d]", p.Name, j)
+		case IsBuiltinProfile(p.Name):
+			v.add(joinPath(path, "name"), "%q is a built-in profile, which is read-only: give the site's profile another name", p.Name)
+		default:
+			seen[p.Name] = i
+		}
+	}
 }
 
 // checkInt reports n outside r and says whether it was inside.

@@ -203,7 +203,7 @@ func TestValidateRules(t *testing.T) {
 		{"max registers 0", func(s *Site) { dev(s, 0).MaxRegisters = 0 }, "modbus.devices[0].max_registers", "0 is outside 1..125"},
 		{"max registers 4", func(s *Site) { dev(s, boiler).MaxRegisters = 4 }, "", ""},
 		{"max registers below a point", func(s *Site) { dev(s, boiler).MaxRegisters = 3 }, "modbus.devices[1].max_registers", `3 is less than the 4 registers of point "gas_total"`},
-		{"profile unknown", func(s *Site) { dev(s, 2).Profile = "generic-vfd" }, "modbus.devices[2].profile", `unknown profile "generic-vfd" (known: generic-energy-meter, generic-temp-humidity, generic-vsd); did you mean "generic-vsd"?`},
+		{"profile unknown", func(s *Site) { dev(s, 2).Profile = "generic-vfd" }, "modbus.devices[2].profile", `unknown profile "generic-vfd" (known: carlo-gavazzi-em24, eastron-sdm630, eastron-sdm72d-m, generic-energy-meter, generic-temp-humidity, generic-vsd); did you mean "generic-vsd"?`},
 		{"no profile, no points", func(s *Site) { dev(s, 2).Profile = "" }, "modbus.devices[2].points", "no points: list points, or name a profile"},
 
 		// points

@@ -615,6 +615,11 @@ func styleSite(root *yaml.Node) {
 			flow(p)
 		}
 	}
+	for _, prof := range seqItems(mapValue(root, "profiles")) {
+		for _, p := range seqItems(mapValue(prof, "points")) {
+			flow(p)
+		}
+	}
 }
 
 // flowScalarLists puts lists of plain values on one line.

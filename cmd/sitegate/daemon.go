@@ -55,6 +55,9 @@ type daemonOptions struct {
 	prepare func(g *device.Gateway, acc *access.Service, log *slog.Logger) error
 	// ready is called once the SSH listener is bound (tests use it).
 	ready func(addr net.Addr)
+	// services run before the gateway's own and stop after them (the
+	// demo's simulated devices and time server).
+	services []service
 
 	// The uplink (provisioning, not commissioning: flags, not the site).
 	broker, ca, cert, key string
@@ -114,6 +117,13 @@ func runDaemon(ctx context.Context, o *daemonOptions, s streams) error {
 	if err != nil {
 		return err
 	}
+	// The key that signs commissioning reports: made once, 0600, in the
+	// data directory.
+	reportKey, err := device.LoadReportKey(o.dataDir)
+	if err != nil {
+		return err
+	}
+	gw.SetReportKey(reportKey)
 	acc := access.New(gw, access.Options{})
 	if o.prepare != nil {
 		if err := o.prepare(gw, acc, log); err != nil {
@@ -158,7 +168,9 @@ func runDaemon(ctx context.Context, o *daemonOptions, s streams) error {
 // time, the network, the uplink, the health rules, and last the SSH door,
 // which the caller binds.
 func buildServices(o *daemonOptions, gw *device.Gateway, acc *access.Service, fw *firmware.Manager, log *slog.Logger) ([]service, func(net.Listener) (service, error), error) {
-	var svcs []service
+	// Services the caller adds (the demo's simulators and time server)
+	// start first and stop last.
+	svcs := append([]service(nil), o.services...)
 	// The group commit stores readings once per store.commit_interval. It
 	// stops after the drivers, and commits what they reported last.
 	svcs = append(svcs, service{"readings", gw.Committer().Run})

@@ -19,7 +19,6 @@ import (
 	"github.com/sitegate/sitegate/device"
 	"github.com/sitegate/sitegate/device/lora/lorasim"
 	"github.com/sitegate/sitegate/device/lora/lorawan"
-	"github.com/sitegate/sitegate/device/modbus/sim"
 	"github.com/sitegate/sitegate/tui/access"
 )
 
@@ -34,7 +33,8 @@ func newDemoCmd(s streams) *cobra.Command {
 			"reuses the directory.",
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var sims []*sim.Server
+			// Ctrl-C reaches the demo alone, so that make run exits 0.
+			defer takeForeground()()
 			var demoBroker *broker.Broker
 			var site *device.Site
 			var log *slog.Logger
@@ -43,9 +43,6 @@ func newDemoCmd(s streams) *cobra.Command {
 			defer func() {
 				stopLoRa()
 				waitLoRa()
-				for _, srv := range sims {
-					srv.Close()
-				}
 				if demoBroker != nil {
 					demoBroker.Close()
 				}
@@ -57,7 +54,17 @@ func newDemoCmd(s streams) *cobra.Command {
 				}
 				site, _ = g.Site()
 				log = l
-				sims = startDemoDevices(site, log)
+				// The demo contacts nothing off this machine: its devices
+				// and its time server are on loopback too.
+				devices, err := newDemoSim(g, log, o.dataDir)
+				if err != nil {
+					return err
+				}
+				devices.sync() // before the first poll
+				o.services = append(o.services, service{"demo devices", devices.Run})
+				if ntp := listenDemoNTP(log, demoNTPAddr); ntp != nil {
+					o.services = append(o.services, service{"demo time server", ntp.Run})
+				}
 				// The cloud's stand-in: a TLS broker on loopback with a
 				// demo PKI in the data directory; the gateway connects to
 				// it with its own device certificate.
@@ -92,41 +99,6 @@ func newDemoCmd(s streams) *cobra.Command {
 	cmd.Flags().StringVar(&o.dataDir, "data", o.dataDir, "demo data directory")
 	addDaemonFlags(cmd, &o, "127.0.0.1:2222")
 	return cmd
-}
-
-// startDemoDevices serves simulated devices for every device of the site
-// that sits behind a TCP bus on a loopback address: each unit id gets a
-// model of exactly the device's points, with moving values. A bus whose
-// address is taken is left alone (its devices show offline).
-func startDemoDevices(site *device.Site, log *slog.Logger) []*sim.Server {
-	var servers []*sim.Server
-	for _, b := range site.Modbus.Buses {
-		host, _, err := net.SplitHostPort(b.Address)
-		if b.Kind != device.BusTCP || err != nil || !net.ParseIP(host).IsLoopback() {
-			continue
-		}
-		models := map[uint8]*sim.Model{}
-		for _, d := range site.Modbus.Devices {
-			if d.Bus != b.Name {
-				continue
-			}
-			m, err := sim.NewModel(d.EffectivePoints(), sim.WithName(d.Name))
-			if err != nil {
-				log.Warn("demo: cannot simulate device", "device", d.Name, "err", err)
-				continue
-			}
-			models[uint8(d.UnitID)] = m
-		}
-		srv := sim.NewServer(models, nil, sim.WithLogger(log.With("component", "sim")))
-		if _, err := srv.ListenTCP(b.Address); err != nil {
-			log.Warn("demo: cannot start the simulated devices", "bus", b.Name, "address", b.Address, "err", err)
-			srv.Close()
-			continue
-		}
-		log.Info("demo: simulated Modbus devices", "bus", b.Name, "address", b.Address, "units", len(models))
-		servers = append(servers, srv)
-	}
-	return servers
 }
 
 // startDemoLoRa plays a packet forwarder with the site's OTAA sensors
@@ -204,6 +176,8 @@ func seedDemo(g *device.Gateway, acc *access.Service, log *slog.Logger, keys []s
 			return nil, fmt.Errorf("load the demo site: %w", err)
 		}
 		log.Info("demo site loaded", "site_rev", ch.Rev)
+	} else if err := localDemoClock(g, log); err != nil {
+		return nil, err
 	}
 	ssh := "ssh -p PORT %s@HOST"
 	if acc.Count() > 0 {
@@ -243,6 +217,23 @@ func seedDemo(g *device.Gateway, acc *access.Service, log *slog.Logger, keys []s
 		fmt.Sprintf("Installer: "+ssh+"   password: %s", "installer", pw),
 		"(The password is shown only now. The demo site needs no authenticator app; production sites do.)")
 	return notes, nil
+}
+
+// localDemoClock moves a demo directory made by an older version, whose
+// site still names the off-machine pool.ntp.org as its time source (the
+// old demo default), to the demo's own time server. A site whose servers
+// someone chose is left alone.
+func localDemoClock(g *device.Gateway, log *slog.Logger) error {
+	site, rev := g.Site()
+	if len(site.Clock.NTPServers) != 1 || site.Clock.NTPServers[0] != "pool.ntp.org" {
+		return nil
+	}
+	site.Clock.NTPServers = []string{demoNTPAddr}
+	if _, err := g.ApplySite(device.Edit{Actor: device.LocalActor, Action: device.ActionConfigChange, Base: rev}, site); err != nil {
+		return fmt.Errorf("demo: use the local time server: %w", err)
+	}
+	log.Info("demo: the site's time source is now the demo's own server, not pool.ntp.org", "server", demoNTPAddr)
+	return nil
 }
 
 // demoPassword generates a password that satisfies the policy.

@@ -27,8 +27,13 @@ import (
 // TestMain lets tests run this binary as the real sitegate command in a
 // child process (for signals and the lock held by another process).
 func TestMain(m *testing.M) {
-	if os.Getenv("SITEGATE_TEST_MAIN") == "1" {
+	switch os.Getenv("SITEGATE_TEST_MAIN") {
+	case "1":
 		os.Exit(execute(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	case "foreground":
+		// What the demo does with the terminal, without the demo: take
+		// the foreground, stop cleanly on Ctrl-C.
+		os.Exit(foregroundChild())
 	}
 	os.Exit(m.Run())
 }

@@ -62,6 +62,7 @@ func newRoot(s streams) *cobra.Command {
 		newFirmwareCmd(s),
 		newWipeCmd(s),
 		newRadioCmd(s),
+		newReportCmd(s),
 		newVersionCmd(s),
 	)
 	return root

@@ -52,8 +52,12 @@ const (
 
 // Thresholds of the rules.
 const (
-	MaxStartsPerHour   = 3
-	ClockUnsyncedAfter = time.Hour
+	MaxStartsPerHour = 3
+	// ClockUnsyncedAfter is how long the clock may go without a valid
+	// synchronisation before clock.unsynced is raised: only the first
+	// round of NTP queries after a start, so that the alert is up for as
+	// long as the clock is not synchronised (README requirement 9).
+	ClockUnsyncedAfter = 30 * time.Second
 	FieldOfflineAfter  = 5 * time.Minute
 	NetworkQuiet       = 10 * time.Minute
 	DataWarnPercent    = 80
@@ -245,7 +249,7 @@ func (m *Monitor) Evaluate() {
 
 	if m.o.ClockUnsyncedFor != nil {
 		d := m.o.ClockUnsyncedFor()
-		m.set(RuleClockUnsynced, d >= ClockUnsyncedAfter, "warning", fmt.Sprintf("no NTP synchronisation for %s", d.Round(time.Minute)))
+		m.set(RuleClockUnsynced, d >= ClockUnsyncedAfter, "warning", fmt.Sprintf("the clock is not synchronised (no valid NTP answer for %s)", d.Round(time.Second)))
 	}
 
 	m.set(RuleOutboxHigh, h.Outbox.NearFull, "warning", fmt.Sprintf("%d of %d records, %d of %d MiB queued", h.Outbox.Depth, h.Outbox.Capacity, h.Outbox.Bytes>>20, h.Outbox.MaxBytes>>20))

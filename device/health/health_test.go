@@ -120,6 +120,8 @@ func TestClockFirmwareAndCapacityRules(t *testing.T) {
 	}
 	m.Evaluate()
 	for _, rule := range []string{health.RuleClockUnsynced, health.RuleFirmwareFailed, health.RuleAuditCapacity, health.RuleOutboxHigh} {
+		// (clock.unsynced is up from the first NTP round on: see
+		// TestClockUnsyncedWhileUnsynchronised.)
 		if !raised(m, rule) {
 			t.Errorf("%s not raised: %+v", rule, m.Alerts())
 		}
@@ -195,4 +197,27 @@ func TestDataLimit(t *testing.T) {
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	devicetest.Eventually(t, 10*time.Second, what, cond)
+}
+
+// clock.unsynced is raised as soon as the first NTP round after a start
+// has passed without a valid answer, and stays up while the clock is not
+// synchronised.
+func TestClockUnsyncedWhileUnsynchronised(t *testing.T) {
+	f := newFixture(t, store.Options{})
+	unsynced := 10 * time.Second
+	m := f.monitor(t, health.Options{ClockUnsyncedFor: func() time.Duration { return unsynced }})
+	m.Evaluate()
+	if raised(m, health.RuleClockUnsynced) {
+		t.Fatal("raised during the first NTP round")
+	}
+	unsynced = health.ClockUnsyncedAfter
+	m.Evaluate()
+	if !raised(m, health.RuleClockUnsynced) {
+		t.Fatalf("not raised %s after start without synchronisation: %+v", unsynced, m.Alerts())
+	}
+	unsynced = 0
+	m.Evaluate()
+	if raised(m, health.RuleClockUnsynced) {
+		t.Fatal("not cleared once synchronised")
+	}
 }

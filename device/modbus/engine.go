@@ -139,7 +139,8 @@ func endpointKey(b device.Bus) string {
 // each device, never a restart of the gateway.
 func (e *Engine) apply() {
 	site, _ := e.gw.Site()
-	conf, _ := json.Marshal(site.Modbus)
+	// The site's profiles are part of what the devices are polled for.
+	conf, _ := json.Marshal([]any{site.Modbus, site.Profiles})
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.applied != nil && bytes.Equal(conf, e.applied) {
@@ -175,7 +176,7 @@ func (e *Engine) apply() {
 		if !ok {
 			continue // validation refuses this; never poll a device without a bus
 		}
-		p := newPoller(e, d, bus, e.busEP[d.Bus])
+		p := newPoller(e, d, site.EffectivePoints(d), bus, e.busEP[d.Bus])
 		e.pollers[d.Name] = p
 		e.wg.Add(1)
 		go func() {

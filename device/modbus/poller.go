@@ -33,8 +33,8 @@ type poller struct {
 	cycles   int
 }
 
-func newPoller(e *Engine, d device.Device, b device.Bus, ep *endpoint) *poller {
-	p := &poller{e: e, dev: d, bus: b, ep: ep, unit: byte(d.UnitID), points: d.EffectivePoints(), isolated: map[int]string{}}
+func newPoller(e *Engine, d device.Device, points []device.Point, b device.Bus, ep *endpoint) *poller {
+	p := &poller{e: e, dev: d, bus: b, ep: ep, unit: byte(d.UnitID), points: points, isolated: map[int]string{}}
 	p.last = make([]field.Reading, len(p.points))
 	for i, pt := range p.points {
 		p.last[i] = field.Reading{Device: d.Name, Point: pt.Name, Unit: pt.Unit, Quality: field.QualityStale, Error: "not read yet"}

@@ -53,6 +53,8 @@ type Gateway interface {
 	Uplink() device.Uplink
 	Firmware() device.FirmwareUpdater
 	Network() device.Network
+	SignedReport(actor device.Actor, f device.ReportFormat) ([]byte, error)
+	ReportKey() *device.ReportKey
 }
 
 // Limits bound one command line.
@@ -103,6 +105,8 @@ type session struct {
 	out  io.Writer
 	errw io.Writer
 	gw   Gateway
+	// names maps account ids to names for text output, read once.
+	names map[string]string
 }
 
 // Run runs one exec command line and returns its exit status. A fresh
@@ -144,9 +148,8 @@ func Run(ctx context.Context, d Deps, s Session) int {
 		return e.group(cmd, name, rest)
 	}
 	if perm, ok := cmd.Annotations[annotationPerm]; ok {
-		need := permByName[perm]
-		if !access.Can(e.p.Account.Role, need) {
-			fmt.Fprintf(e.errw, "%s: not allowed: %s needs the %s role or higher, you are %s\n", name, need, access.RoleFor(need), e.p.Account.Role)
+		if need := permByName[perm]; !access.Can(e.p.Account.Role, need) {
+			fmt.Fprintf(e.errw, "%s: not allowed: %s\n", name, e.refusal(cmd))
 			_ = e.gw.Audit(actor, device.ActionCommandDenied, name, device.ResultDenied)
 			return ExitForbidden
 		}
@@ -322,7 +325,40 @@ var permByName = map[string]access.Perm{
 	"field-write": access.PermFieldWrite,
 }
 
+// annotationWhat names what a command's permission lets it do, when the
+// permission's own name would mislead (sync cut needs the users
+// permission, but it is not about users).
+const annotationWhat = "what"
+
 func needs(perm string) map[string]string { return map[string]string{annotationPerm: perm} }
+
+// needsTo is needs with the permission named as what the command does.
+func needsTo(perm, what string) map[string]string {
+	return map[string]string{annotationPerm: perm, annotationWhat: what}
+}
+
+// refusal says which permission cmd needs, and who has it: "cutting the
+// uplink needs the admin role or higher, you are support".
+func (e *session) refusal(cmd *cobra.Command) string {
+	need := permByName[cmd.Annotations[annotationPerm]]
+	what := cmd.Annotations[annotationWhat]
+	if what == "" {
+		what = "the permission to " + need.String()
+	}
+	return fmt.Sprintf("%s needs the %s role or higher, you are %s", what, access.RoleFor(need), e.p.Account.Role)
+}
+
+// authorize checks cmd's permission against the account as it is now
+// (its role may have changed since the command started).
+func (e *session) authorize(cmd *cobra.Command) error {
+	if err := e.d.Access.Authorize(e.p, permByName[cmd.Annotations[annotationPerm]]); err != nil {
+		if acct, aerr := e.d.Access.Account(e.p.Account.ID); aerr == nil {
+			e.p.Account = acct
+		}
+		return forbidden(fmt.Errorf("not allowed: %s", e.refusal(cmd)))
+	}
+	return nil
+}
 
 // Argument checks that make a wrong count a usage mistake (exit 2).
 func noArgs(cmd *cobra.Command, args []string) error {
@@ -372,7 +408,7 @@ func (e *session) root() *cobra.Command {
 	// Our help replaces cobra's: it lists what the caller's role may run.
 	root.SetHelpCommand(e.helpCmd())
 	root.AddCommand(e.whoamiCmd(), e.healthCmd(), e.alertsCmd(), e.logsCmd(), e.configCmd(),
-		e.pointsCmd(), e.modbusCmd(), e.syncCmd(), e.firmwareCmd(), e.simCmd())
+		e.pointsCmd(), e.modbusCmd(), e.deviceCmd(), e.profileCmd(), e.reportCmd(), e.syncCmd(), e.firmwareCmd(), e.simCmd())
 	root.AddCommand(e.loraCmd())
 	root.SetHelpFunc(e.help)
 	root.InitDefaultHelpCmd() // now, so that Find sees it

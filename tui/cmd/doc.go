@@ -6,10 +6,12 @@
 // # Files
 //
 // One file per command group: whoami, health (and alerts), logs, config,
-// points (and its Modbus alias and bus scans), lora (devices and frames
-// of the embedded network server), sync, firmware, sim; help
-// lists what the caller's role may run; cmd.go dispatches, checks roles
-// and audits.
+// points (and its Modbus alias and bus scans), device (add, clone, remove,
+// list), profile (register maps: list, show, export, import from CSV,
+// remove), report (signed commissioning reports and their key), lora
+// (devices and frames of the embedded network server), sync, firmware,
+// sim; help lists what the caller's role may run; cmd.go dispatches,
+// checks roles and audits.
 //
 // # Exit statuses
 //
@@ -24,5 +26,9 @@
 //     starts; a change of the site is checked again inside the gateway's
 //     lock (tui/access.ApplySite).
 //   - Client text echoed back is escaped and cut to a bound; stdin is
-//     bounded (a site file 4 MiB, a firmware image 4 GiB).
+//     bounded (a site file 4 MiB, a CSV register map 256 KiB, a firmware
+//     image 4 GiB).
+//   - A refusal names what the command needs in its own words (sync cut:
+//     "cutting or restoring the uplink needs the admin role"), since some
+//     commands share a permission whose name would mislead.
 package cmd

@@ -8,7 +8,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sitegate/sitegate/device"
-	"github.com/sitegate/sitegate/tui/access"
 	"github.com/sitegate/sitegate/tui/internal/format"
 )
 
@@ -48,10 +47,10 @@ func (e *session) firmwareApplyCmd() *cobra.Command {
 		Use:         "apply < image",
 		Short:       "Verify a signed image from standard input and install it for the next start",
 		Args:        noArgs,
-		Annotations: needs("users"),
+		Annotations: needsTo("users", "installing firmware"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := e.d.Access.Authorize(e.p, access.PermUsers); err != nil {
-				return forbidden(err)
+			if err := e.authorize(cmd); err != nil {
+				return err
 			}
 			fw := e.gw.Firmware()
 			if fw == nil {

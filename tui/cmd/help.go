@@ -47,9 +47,8 @@ func (e *session) help(cmd *cobra.Command, _ []string) {
 	if flags := cmd.LocalFlags().FlagUsages(); flags != "" {
 		fmt.Fprintf(e.out, "\nflags:\n%s", flags)
 	}
-	if perm, ok := cmd.Annotations[annotationPerm]; ok && !e.allowed(cmd) {
-		need := permByName[perm]
-		fmt.Fprintf(e.out, "\n(%s needs the %s role or higher; you are %s)\n", need, access.RoleFor(need), e.p.Account.Role)
+	if _, ok := cmd.Annotations[annotationPerm]; ok && !e.allowed(cmd) {
+		fmt.Fprintf(e.out, "\n(not allowed: %s)\n", e.refusal(cmd))
 	}
 }
 

@@ -34,6 +34,9 @@ func (e *session) logsCmd() *cobra.Command {
 				sub = e.gw.Subscribe(followBuffer)
 				defer sub.Close()
 			}
+			if !asJSON {
+				e.writeLogHeader(auditLog)
+			}
 			lastSeq, err := e.logHistory(auditLog, asJSON, !follow, last)
 			if err != nil || !follow {
 				return err
@@ -107,12 +110,51 @@ func (e *session) logHistory(auditLog, asJSON, all bool, last int) (uint64, erro
 	return seq, nil
 }
 
+// Widths of the audit log's text columns; longer values are cut with an
+// ellipsis so the columns stay aligned, also while following.
+const (
+	auditUserWidth   = 16
+	auditRoleWidth   = 9
+	auditActionWidth = 20
+	auditTargetWidth = 24
+)
+
+// writeLogHeader names the columns and the time zone: both logs are in UTC.
+func (e *session) writeLogHeader(auditLog bool) {
+	if auditLog {
+		fmt.Fprintf(e.out, "%6s  %-19s  %-*s %-*s %-*s %-*s %s\n", "SEQ", "TIME (UTC)", auditUserWidth, "USER", auditRoleWidth, "ROLE",
+			auditActionWidth, "ACTION", auditTargetWidth, "TARGET", "RESULT")
+		return
+	}
+	fmt.Fprintf(e.out, "%-19s %s\n", "TIME (UTC)", "LEVEL MESSAGE")
+}
+
+// writeAudit prints one audit event: as JSON with the account id (the
+// contract), as text with the account's name for people.
 func (e *session) writeAudit(ev device.AuditRecord, asJSON bool) {
 	if asJSON {
 		_ = json.NewEncoder(e.out).Encode(ev)
 		return
 	}
-	fmt.Fprintf(e.out, "%6d  %s  %-10s %-9s %-18s %-16s %s\n", ev.Seq, ev.TS.UTC().Format(time.DateTime), ev.Actor, ev.Role, ev.Action, ev.Target, ev.Result)
+	if e.names == nil {
+		e.names = e.d.Access.Names()
+	}
+	user := ev.Actor
+	if n, ok := e.names[ev.Actor]; ok {
+		user = n
+	}
+	fmt.Fprintf(e.out, "%6d  %s  %-*s %-*s %-*s %-*s %s\n", ev.Seq, ev.TS.UTC().Format(time.DateTime),
+		auditUserWidth, clip(printable(user), auditUserWidth), auditRoleWidth, clip(ev.Role, auditRoleWidth),
+		auditActionWidth, clip(ev.Action, auditActionWidth), auditTargetWidth, clip(printable(ev.Target), auditTargetWidth), ev.Result)
+}
+
+// clip cuts s to n runes with an ellipsis.
+func clip(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
 }
 
 func (e *session) writeLog(r device.LogRecord, asJSON bool) {

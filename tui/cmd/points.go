@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/sitegate/sitegate/device"
 	"github.com/sitegate/sitegate/device/field"
 	"github.com/sitegate/sitegate/tui/internal/format"
 )
@@ -51,6 +52,13 @@ func (e *session) pointsReadCmd(use string) *cobra.Command {
 			if asJSON {
 				return e.writeJSON(readings)
 			}
+			// Text rounds to each point's precision; JSON keeps it all.
+			precision := map[string]int{}
+			if info, ok := e.gw.Field().Device(args[0]); ok {
+				for _, p := range info.Points {
+					precision[p.Name] = p.Precision
+				}
+			}
 			tw := tabwriter.NewWriter(e.out, 0, 0, 2, ' ', 0)
 			fmt.Fprintln(tw, "POINT\tVALUE\tUNIT\tQUALITY\tAGE\tERROR")
 			at := e.d.Clock.Now()
@@ -59,7 +67,7 @@ func (e *session) pointsReadCmd(use string) *cobra.Command {
 				if !r.TS.IsZero() {
 					age = at.Sub(r.TS).Round(100 * time.Millisecond).String()
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Point, r.Value, r.Unit, r.Quality, age, r.Error)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Point, device.FormatValue(r.Value, precision[r.Point]), r.Unit, r.Quality, age, r.Error)
 			}
 			return tw.Flush()
 		},

@@ -6,7 +6,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sitegate/sitegate/device"
-	"github.com/sitegate/sitegate/tui/access"
 )
 
 func (e *session) simCmd() *cobra.Command {
@@ -14,13 +13,13 @@ func (e *session) simCmd() *cobra.Command {
 		Use:         "link down|up NAME",
 		Short:       "Make a simulated link unreachable or reachable again (ethernet, wifi, cellular, cellular.sim1, cellular.sim2)",
 		Args:        exactArgs(2),
-		Annotations: needs("users"),
+		Annotations: needsTo("users", "cutting simulated links"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if args[0] != "down" && args[0] != "up" {
 				return usageErr("sim link %s: say down or up", printable(args[0]))
 			}
-			if err := e.d.Access.Authorize(e.p, access.PermUsers); err != nil {
-				return forbidden(err)
+			if err := e.authorize(cmd); err != nil {
+				return err
 			}
 			n := e.gw.Network()
 			if n == nil {

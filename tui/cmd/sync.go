@@ -8,7 +8,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sitegate/sitegate/device"
-	"github.com/sitegate/sitegate/tui/access"
 )
 
 // syncReport is `sync status --json`.
@@ -82,14 +81,14 @@ func (e *session) syncCutCmd(use string, cut bool) *cobra.Command {
 		Use:         use,
 		Short:       "Cut (or restore) the demo uplink to show offline operation",
 		Args:        noArgs,
-		Annotations: needs("users"),
+		Annotations: needsTo("users", "cutting or restoring the uplink"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			up := e.gw.Uplink()
 			if up == nil {
 				return device.ErrNoUplink
 			}
-			if err := e.d.Access.Authorize(e.p, access.PermUsers); err != nil {
-				return forbidden(err)
+			if err := e.authorize(cmd); err != nil {
+				return err
 			}
 			if err := up.SetCut(e.p.Actor(), cut); err != nil {
 				return err

@@ -191,11 +191,15 @@ func (a *App) bodySize() (int, int) {
 	if a.wizard != nil {
 		chrome = 3
 	}
-	if a.help.ShowAll {
+	if a.help.ShowAll && a.wizard == nil && len(a.screens) > 0 {
 		chrome += a.fullHelpRows() - 1
 	}
 	return a.width, a.height - chrome
 }
+
+// tooSmall reports that the terminal is smaller than the console lays out
+// for: only the message and quitting work then.
+func (a *App) tooSmall() bool { return a.width < minWidth || a.height < minHeight }
 
 func (a *App) resize() {
 	w, h := a.bodySize()
@@ -220,6 +224,15 @@ func (a *App) capturing() bool {
 // results of background work) to every screen, so that work a screen
 // started reaches it whichever tab is shown.
 func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	m, cmd := a.update(msg)
+	if a.help.ShowAll {
+		// The full help's height follows the keys the screen offers now.
+		a.resize()
+	}
+	return m, cmd
+}
+
+func (a *App) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		a.width, a.height = msg.Width, msg.Height
@@ -265,11 +278,21 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return a, common.Flash("Welcome, " + acct.Name + ".")
 	case tea.KeyPressMsg:
 		a.lastInput = a.s.Now()
+		if a.tooSmall() {
+			// Nothing can be seen to act on: only quitting works.
+			if msg.String() == "ctrl+c" || key.Matches(msg, a.s.Keys.Quit) {
+				return a, tea.Quit
+			}
+			return a, nil
+		}
 		if cmd, done := a.globalKey(msg); done {
 			return a, cmd
 		}
 	case tea.PasteMsg:
 		a.lastInput = a.s.Now()
+		if a.tooSmall() {
+			return a, nil
+		}
 	default:
 		return a, a.broadcast(msg)
 	}
@@ -363,7 +386,7 @@ func (a *App) View() tea.View {
 
 func (a *App) render() string {
 	st := a.s.Styles
-	if a.width < minWidth || a.height < minHeight {
+	if a.tooSmall() {
 		msg := fmt.Sprintf("The console needs a terminal of at least %d×%d.\nThis one is %d×%d: make the window larger.\n\nq quits.", minWidth, minHeight, a.width, a.height)
 		return lipgloss.NewStyle().Width(max(a.width, 1)).MaxHeight(max(a.height, 1)).Render(st.Text.Warn.Render(msg))
 	}
@@ -449,21 +472,64 @@ func (a *App) statusLine() string {
 // footerKeys adapts the keys to help.KeyMap.
 type footerKeys struct {
 	global *common.KeyMap
-	tabs   []key.Binding
 	screen []key.Binding
+	// capturing: a form or a question has the keys, so the global
+	// letters (? help, q quit, tab) do not work and are not offered.
+	capturing bool
 }
 
 func (f footerKeys) ShortHelp() []key.Binding {
+	if f.capturing {
+		return append([]key.Binding{}, f.screen...)
+	}
 	return append(append([]key.Binding{}, f.screen...), f.global.Next, f.global.Help, f.global.Quit)
 }
 
-func (f footerKeys) FullHelp() [][]key.Binding {
-	return [][]key.Binding{f.screen, f.tabs, {f.global.Next, f.global.Prev, f.global.Help, f.global.Quit}}
+func (f footerKeys) FullHelp() [][]key.Binding { return [][]key.Binding{f.ShortHelp()} }
+
+// fullHelp lays out every key of the screen, the tabs and the global keys
+// in as many columns as fit the width, so that none is cut off.
+func (a *App) fullHelp() []string {
+	st := a.help.Styles
+	keys := footerKeys{global: a.s.Keys, screen: a.screens[a.active].Keys(), capturing: a.capturing()}
+	all := keys.ShortHelp()
+	if !keys.capturing {
+		all = append(append(keys.screen[:len(keys.screen):len(keys.screen)], a.tabKeys...), a.s.Keys.Next, a.s.Keys.Prev, a.s.Keys.Help, a.s.Keys.Quit)
+	}
+	var items []string
+	colw := 0
+	for _, b := range all {
+		if !b.Enabled() {
+			continue
+		}
+		h := b.Help()
+		item := st.FullKey.Render(h.Key) + " " + st.FullDesc.Render(h.Desc)
+		items = append(items, item)
+		colw = max(colw, lipgloss.Width(item)+3)
+	}
+	if len(items) == 0 {
+		return []string{""}
+	}
+	cols := max(1, min(len(items), a.width/max(colw, 1)))
+	rows := (len(items) + cols - 1) / cols
+	lines := make([]string, rows)
+	for i, item := range items {
+		r := i % rows
+		pad := ""
+		if i/rows < cols-1 {
+			pad = strings.Repeat(" ", colw-lipgloss.Width(item))
+		}
+		lines[r] += item + pad
+	}
+	return lines
 }
 
 func (a *App) footer() string {
+	if a.help.ShowAll {
+		return lipgloss.NewStyle().MaxWidth(a.width).Render(strings.Join(a.fullHelp(), "\n"))
+	}
 	// bubbles' help adds items past its width when even the ellipsis would
 	// not fit; cut the line so the layout never overflows.
-	keys := footerKeys{global: a.s.Keys, tabs: a.tabKeys, screen: a.screens[a.active].Keys()}
-	return lipgloss.NewStyle().MaxWidth(a.width).Render(a.help.View(keys))
+	keys := footerKeys{global: a.s.Keys, screen: a.screens[a.active].Keys(), capturing: a.capturing()}
+	return lipgloss.NewStyle().MaxWidth(a.width).Render(a.help.ShortHelpView(keys.ShortHelp()))
 }

@@ -290,7 +290,7 @@ func TestSecondOfTwoEditsIsRefusedAndReloads(t *testing.T) {
 	}
 	// Reload: the form shows the site as it is now; saving works.
 	press(second, "ctrl+r")
-	if got := screenText(second); !strings.Contains(got, "North wing") || !strings.Contains(got, "Edit site") {
+	if got := screenText(second); !strings.Contains(got, "North wing") || !strings.Contains(got, "Edit the site") {
 		t.Fatalf("after reload:\n%s", got)
 	}
 	second.Update(tea.KeyPressMsg{Code: 'u', Mod: tea.ModCtrl})

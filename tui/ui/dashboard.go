@@ -1,7 +1,9 @@
 package ui
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -11,6 +13,7 @@ import (
 	"charm.land/lipgloss/v2"
 
 	"github.com/sitegate/sitegate/device"
+	"github.com/sitegate/sitegate/device/field"
 	"github.com/sitegate/sitegate/tui/access"
 	"github.com/sitegate/sitegate/tui/internal/format"
 	"github.com/sitegate/sitegate/tui/ui/common"
@@ -24,6 +27,24 @@ type DashboardSource interface {
 	Health() device.Health
 	AuditLog() device.AuditReader
 	Site() (*device.Site, uint64)
+	// Field gives the devices' states and success rates.
+	Field() *field.Hub
+}
+
+// Bounds of the dashboard's figures.
+const (
+	// rateWindow is how far back the outbox rates look.
+	rateWindow = time.Minute
+	// rateSamples bounds the samples kept for them (one a second).
+	rateSamples = 90
+)
+
+// outboxSample is the queue's depth and what the uplink had sent, at a
+// time.
+type outboxSample struct {
+	at        time.Time
+	depth     uint64
+	published uint64
 }
 
 // dashboard is the live overview every role sees.
@@ -35,6 +56,8 @@ type dashboard struct {
 	recent   []device.AuditRecord
 	names    map[string]string
 	firmware string // the latest firmware progress, while an apply runs
+	samples  []outboxSample
+	devices  []field.Status
 }
 
 func newDashboard(s *common.Session, src DashboardSource) *dashboard {
@@ -50,6 +73,17 @@ func newDashboard(s *common.Session, src DashboardSource) *dashboard {
 // devices, the uplink and the alerts.
 func (d *dashboard) refresh() {
 	d.health = d.src.Health()
+	d.devices = d.src.Field().Statuses()
+	s := outboxSample{at: d.s.Now(), depth: d.health.Outbox.Depth}
+	if u, ok := d.src.(interface{ Uplink() device.Uplink }); ok && u.Uplink() != nil {
+		s.published = u.Uplink().Status().Published
+	}
+	if n := len(d.samples); n == 0 || s.at.Sub(d.samples[n-1].at) >= time.Second {
+		d.samples = append(d.samples, s)
+		if len(d.samples) > rateSamples {
+			d.samples = d.samples[len(d.samples)-rateSamples:]
+		}
+	}
 	d.recent, d.names = nil, nil
 	if d.s.Can(access.PermLogs) {
 		d.recent, _ = d.src.AuditLog().ListAudit(device.AuditFilter{Limit: recentEvents, Newest: true})
@@ -121,16 +155,34 @@ func (d *dashboard) View() string {
 		kv("devices", common.Clip(fieldText(h.Field), half-14)),
 		kv("uplink", common.Clip(uplinkText(h), half-14)),
 	)
+	if health {
+		// The outbox figures are health's (support and up).
+		storeBox = append(storeBox, kv("rate", common.Clip(d.rateText(), half-14)))
+	}
 	box := st.Box.Width(half)
 	top := lipgloss.JoinHorizontal(lipgloss.Top, box.Render(strings.Join(gw, "\n")), " ", box.Render(strings.Join(storeBox, "\n")))
+	// The middle row: the WAN links and the field devices, as much as
+	// the height leaves (the recent events keep a few lines).
+	reserve := 0
+	if d.s.Can(access.PermLogs) {
+		reserve = recentMin
+	}
+	room := max(d.h-lipgloss.Height(top)-2-d.alertLines()-reserve, 3)
+	mid := box.Render(d.devicesBox(room, half-4))
+	if health {
+		// The links are health's too (support and up); a viewer sees
+		// the field devices.
+		mid = lipgloss.JoinHorizontal(lipgloss.Top, box.Render(d.linksBox(room)), " ", mid)
+	}
+	top = lipgloss.JoinVertical(lipgloss.Left, top, mid)
 	if len(h.Alerts) > 0 {
-		lines := []string{st.Title.Render("Alerts")}
+		lines := []string{st.Title.Render("Active alerts")}
 		for _, a := range h.Alerts {
 			style := st.Text.Warn
 			if a.Severity == "critical" {
 				style = st.Text.Error
 			}
-			lines = append(lines, style.Render(common.Clip(fmt.Sprintf("%-17s %s  %s", a.Rule, a.Since.In(d.loc()).Format("15:04"), a.Detail), d.w-6)))
+			lines = append(lines, style.Render(common.Clip(fmt.Sprintf("%-17s since %s  %s", a.Rule, d.when(a.Since), a.Detail), d.w-6)))
 		}
 		top = lipgloss.JoinVertical(lipgloss.Left, top, st.Box.Width(d.w-2).Render(strings.Join(lines, "\n")))
 	}
@@ -138,6 +190,115 @@ func (d *dashboard) View() string {
 		return top
 	}
 	return lipgloss.JoinVertical(lipgloss.Left, top, d.recentBox(max(d.h-lipgloss.Height(top)-3, 0)))
+}
+
+// recentMin is the least room the recent audit events keep.
+const recentMin = 4
+
+// alertLines is the height of the alerts box.
+func (d *dashboard) alertLines() int {
+	if len(d.health.Alerts) == 0 {
+		return 0
+	}
+	return len(d.health.Alerts) + 3
+}
+
+// when shows an alert's own time: the time of day today, with the date
+// before that.
+func (d *dashboard) when(t time.Time) string {
+	loc := d.loc()
+	now := d.s.Now().In(loc)
+	t = t.In(loc)
+	if y, m, dd := t.Date(); y == now.Year() && m == now.Month() && dd == now.Day() {
+		return t.Format("15:04:05")
+	}
+	return t.Format("01-02 15:04")
+}
+
+// rateText is how fast the outbox fills and the uplink sends, over the
+// last minute.
+func (d *dashboard) rateText() string {
+	if len(d.samples) < 2 {
+		return "measuring…"
+	}
+	last := d.samples[len(d.samples)-1]
+	first := d.samples[0]
+	for _, s := range d.samples {
+		if last.at.Sub(s.at) <= rateWindow {
+			first = s
+			break
+		}
+	}
+	mins := last.at.Sub(first.at).Minutes()
+	if mins <= 0 {
+		return "measuring…"
+	}
+	sent := float64(last.published-first.published) / mins
+	queued := (float64(last.depth) - float64(first.depth)) / mins
+	return fmt.Sprintf("%+.0f queued/min, %.0f sent/min", queued, sent)
+}
+
+// linksBox lists the WAN links, the active one marked.
+func (d *dashboard) linksBox(room int) string {
+	st := d.s.Styles
+	h := d.health
+	lines := []string{st.Title.Render("WAN") + st.Text.Dim.Render("  active: "+format.Dash(h.WAN.Active))}
+	for _, l := range h.WAN.Links {
+		if len(lines) >= room {
+			break
+		}
+		marker := "  "
+		if l.Name == h.WAN.Active {
+			marker = "▶ "
+		}
+		text := fmt.Sprintf("%s%-9s %-8s %s", marker, l.Name, l.State, l.Detail)
+		style := st.Text.Normal
+		switch l.State {
+		case "up":
+			style = st.Text.OK
+		case "down":
+			style = st.Text.Error
+		}
+		lines = append(lines, style.Render(common.Clip(text, (d.w-1)/2-4)))
+	}
+	if len(h.WAN.Links) == 0 {
+		lines = append(lines, st.Text.Dim.Render("no links reported"))
+	}
+	return strings.Join(lines, "\n")
+}
+
+// devicesBox lists the field devices, the least successful first, as many
+// as room allows.
+func (d *dashboard) devicesBox(room, width int) string {
+	st := d.s.Styles
+	devs := slices.Clone(d.devices)
+	slices.SortStableFunc(devs, func(a, b field.Status) int {
+		return cmp.Compare(deviceRank(a), deviceRank(b))
+	})
+	lines := []string{st.Title.Render("Devices") + st.Text.Dim.Render(fmt.Sprintf("  %d, least successful first", len(devs)))}
+	for i, s := range devs {
+		if len(lines) >= room {
+			lines[len(lines)-1] = st.Text.Dim.Render(fmt.Sprintf("… %d more in the Field tab", len(devs)-i+1))
+			break
+		}
+		rate := "-"
+		if s.Requests > 0 {
+			rate = fmt.Sprintf("%.1f%%", 100*s.SuccessRate)
+		}
+		nameW := max(width-17, 8)
+		lines = append(lines, common.StateStyle(st, s.State).Render(common.Clip(fmt.Sprintf("%-*s %-8s %6s", nameW, common.Clip(s.Device, nameW), s.State, rate), width)))
+	}
+	if len(devs) == 0 {
+		lines = append(lines, st.Text.Dim.Render("no field devices"))
+	}
+	return strings.Join(lines, "\n")
+}
+
+// deviceRank orders devices worst first: offline, degraded, unknown, then
+// by success rate.
+func deviceRank(s field.Status) float64 {
+	rank := map[field.State]float64{field.StateOffline: 0, field.StateDegraded: 1, field.StateUnknown: 2, field.StateOnline: 3}[s.State]
+	return rank*10 + s.SuccessRate
 }
 
 // recentBox lists the newest audit events that fit in room lines.

@@ -1,7 +1,19 @@
 // Package ui is the console's screens: the root model of a session (App:
 // header, tabs, status line, help bar) and one file per screen — the
-// dashboard, logs, site, field tree (with its Modbus forms and decode
-// lab), LoRa, sync, network, users, profile and the first-login wizards.
+// dashboard, logs, site, field tree (field.go; its tree at scale in
+// field_tree.go, Modbus forms in field_modbus.go, the decode lab, adding
+// the units of a scan in field_scan.go, the commissioning report in
+// field_report.go), LoRa, sync, network, users, profile and the
+// first-login wizards.
+//
+// # Keys
+//
+// The help bar shows the keys of what has the keys: a screen's, or a
+// form's while one is open (letters are typed into it then, so ? and q
+// do not work); ? lays out every key of the screen, the tabs and the
+// global keys in as many columns as fit. While the terminal is smaller
+// than 80×24 only quitting works. A key the role may not use says the
+// screen is read-only for it and who may.
 //
 // # Where things are
 //
@@ -30,4 +42,6 @@
 //   - The LoRa tab reads the driver on a command, once a second and on
 //     its devices' readings, never in Update; what it shows is at most a
 //     second old.
+//   - A site with more than 12 field devices opens with every device
+//     folded; the find field (/) ignores folds.
 package ui

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"charm.land/bubbles/v2/key"
+	"charm.land/bubbles/v2/textinput"
+	"charm.land/bubbles/v2/viewport"
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
 
@@ -36,6 +38,8 @@ type FieldSource interface {
 	RawReader() device.RawReader
 	WritePoint(ctx context.Context, actor device.Actor, w field.Write) error
 	Audit(actor device.Actor, action device.Action, target string, result device.Result) error
+	// SignedReport makes the signed commissioning report (audited).
+	SignedReport(actor device.Actor, f device.ReportFormat) ([]byte, error)
 }
 
 type nodeKind int
@@ -66,6 +70,7 @@ const (
 	fieldConfirm
 	fieldLab
 	fieldScan
+	fieldReport
 )
 
 // fieldScreen is the field tree — protocol → bus or network → device →
@@ -82,9 +87,21 @@ type fieldScreen struct {
 	// The site the screen shows; every change is based on its revision.
 	base common.Base
 
-	nodes  []node
-	cursor int
+	all    []node // every node of the topology
+	nodes  []node // the nodes shown (field_tree.go)
+	cursor int    // in nodes
 	offset int
+	// fold says which nodes are folded; a device not in it follows
+	// foldDevices (large sites start folded).
+	fold        map[string]bool
+	foldDevices bool
+	find        textinput.Model
+	finding     bool // the find field has the keys
+	// pending is a new device without a profile: it is saved with its
+	// first point (the device form leads to the point form).
+	pending *device.Device
+	found   []field.Found // the units the add-from-scan form offers
+	report  reportState
 
 	form     common.Form
 	formKind formKind
@@ -103,13 +120,15 @@ type scanState struct {
 	text    string
 	running bool
 	cancel  context.CancelFunc
+	found   []field.Found
 }
 
 // Messages of background work.
 type (
 	scanDoneMsg struct {
-		text string
-		err  error
+		text  string
+		found []field.Found
+		err   error
 	}
 	scanProgressMsg struct {
 		p  field.Progress
@@ -122,26 +141,54 @@ type (
 )
 
 func newFieldScreen(s *common.Session, src FieldSource) *fieldScreen {
-	m := &fieldScreen{s: s, src: src}
+	m := &fieldScreen{s: s, src: src, fold: map[string]bool{}}
+	m.find = textinput.New()
+	m.find.Prompt = "/"
+	m.find.Placeholder = "a device or point name"
+	m.find.CharLimit = findLimit
+	m.find.SetStyles(s.Styles.TextInput())
+	m.report.vp = viewport.New()
 	m.reload()
 	return m
 }
 
-func (m *fieldScreen) Title() string    { return "Field" }
-func (m *fieldScreen) SetSize(w, h int) { m.w, m.h = w, h }
-
-// Capturing: while a form is open every key belongs to it (tab moves
-// between its fields); esc leaves it.
-func (m *fieldScreen) Capturing() bool {
-	return m.mode == fieldForm || m.mode == fieldLab && m.formKind == formLab
+func (m *fieldScreen) Title() string { return "Field" }
+func (m *fieldScreen) SetSize(w, h int) {
+	m.w, m.h = w, h
+	m.report.vp.SetWidth(w)
+	m.report.vp.SetHeight(max(h-3, 1))
+	m.scrollToCursor()
 }
-func (m *fieldScreen) Restyle()       { m.form.SetStyles(m.s.Styles) }
+
+// Capturing: while a form, a question or the find field is open every
+// key belongs to it (tab moves between a form's fields); esc leaves it.
+func (m *fieldScreen) Capturing() bool {
+	return m.mode == fieldForm || m.mode == fieldLab && m.formKind == formLab || m.mode == fieldConfirm || m.finding
+}
+func (m *fieldScreen) Restyle() {
+	m.form.SetStyles(m.s.Styles)
+	m.find.SetStyles(m.s.Styles.TextInput())
+}
 func (m *fieldScreen) editable() bool { return m.s.Can(access.PermConfigEdit) }
 func (m *fieldScreen) fieldOps() bool { return m.s.Can(access.PermFieldWrite) }
 
 func (m *fieldScreen) Keys() []key.Binding {
 	k := m.s.Keys
-	if m.mode != fieldTree {
+	switch {
+	case m.finding:
+		return []key.Binding{k.Pick, k.ClearFilter}
+	case m.mode == fieldForm || m.mode == fieldLab && m.formKind == formLab:
+		if m.base.Stale != nil {
+			return append([]key.Binding{k.Reload}, k.FormKeys()...)
+		}
+		return k.FormKeys()
+	case m.mode == fieldConfirm:
+		return []key.Binding{k.Yes, k.No}
+	case m.mode == fieldScan && !m.scan.running && len(m.scan.found) > 0 && m.editable():
+		return []key.Binding{k.AddFound, k.Back}
+	case m.mode == fieldReport:
+		return []key.Binding{k.Up, k.Down, k.PageUp, k.PageDown, k.Back}
+	case m.mode != fieldTree:
 		if m.base.Stale != nil {
 			return []key.Binding{k.Reload, k.Back}
 		}
@@ -159,7 +206,7 @@ func (m *fieldScreen) Keys() []key.Binding {
 		if ok && n.modbus() && n.kind != nodeProtocol {
 			ks = append(ks, k.Add, k.Edit, k.Delete)
 			if n.kind == nodeDevice {
-				ks = append(ks, k.Profile)
+				ks = append(ks, k.Profile, k.Clone)
 			}
 		}
 	}
@@ -175,7 +222,12 @@ func (m *fieldScreen) Keys() []key.Binding {
 			ks = append(ks, k.Write)
 		}
 	}
-	return ks
+	ks = append(ks, k.Find)
+	if m.s.Can(access.PermConfigView) {
+		ks = append(ks, k.Report)
+	}
+	// Moving around last: the short help bar shows what fits.
+	return append(ks, k.Fold, k.Unfold, k.CollapseAll, k.ExpandAll, k.PageUp, k.PageDown, k.Home, k.End)
 }
 
 // reload takes the site as it is now and flattens the field topology into
@@ -184,7 +236,8 @@ func (m *fieldScreen) reload() {
 	keep, _ := m.selected()
 	m.base.Load(m.src)
 	topo := m.src.Field().Topology()
-	m.nodes = m.nodes[:0]
+	m.foldDevices = len(topo) > autoFoldDevices
+	m.all = m.all[:0]
 	for _, p := range field.Protocols() {
 		var buses []string
 		if p == field.Modbus {
@@ -201,25 +254,21 @@ func (m *fieldScreen) reload() {
 		if len(buses) == 0 {
 			continue
 		}
-		m.nodes = append(m.nodes, node{kind: nodeProtocol, proto: p})
+		m.all = append(m.all, node{kind: nodeProtocol, proto: p})
 		for _, b := range buses {
-			m.nodes = append(m.nodes, node{kind: nodeBus, proto: p, bus: b})
+			m.all = append(m.all, node{kind: nodeBus, proto: p, bus: b})
 			for _, d := range topo {
 				if d.Protocol != p || d.Bus != b {
 					continue
 				}
-				m.nodes = append(m.nodes, node{kind: nodeDevice, proto: p, bus: b, dev: d.Name})
+				m.all = append(m.all, node{kind: nodeDevice, proto: p, bus: b, dev: d.Name})
 				for _, pt := range d.Points {
-					m.nodes = append(m.nodes, node{kind: nodePoint, proto: p, bus: b, dev: d.Name, point: pt.Name})
+					m.all = append(m.all, node{kind: nodePoint, proto: p, bus: b, dev: d.Name, point: pt.Name})
 				}
 			}
 		}
 	}
-	if i := slices.Index(m.nodes, keep); i >= 0 {
-		m.cursor = i
-		return
-	}
-	m.cursor = min(m.cursor, max(len(m.nodes)-1, 0))
+	m.rebuild(keep)
 }
 
 func (m *fieldScreen) selected() (node, bool) {
@@ -250,6 +299,11 @@ func (m *fieldScreen) Update(msg tea.Msg) (common.Component, tea.Cmd) {
 		}
 		return m, nil
 	case scanProgressMsg:
+		if !m.scan.running {
+			// The scan's result came first: a late progress must not
+			// overwrite it.
+			return m, waitProgress(msg.ch)
+		}
 		p := msg.p
 		m.scan.text = fmt.Sprintf("scanning %s: unit %d, %d/%d probed, %d found", m.scan.bus, p.Current, p.Done, p.Total, p.Found)
 		m.busy.SetLabel(m.scan.text)
@@ -257,10 +311,19 @@ func (m *fieldScreen) Update(msg tea.Msg) (common.Component, tea.Cmd) {
 	case scanDoneMsg:
 		m.scan.running = false
 		m.busy.Stop()
-		m.scan.text = msg.text
+		m.scan.text, m.scan.found = msg.text, msg.found
 		if msg.err != nil {
 			m.scan.text = "scan failed: " + msg.err.Error()
 		}
+		return m, nil
+	case reportMsg:
+		m.busy.Stop()
+		m.report.err = ""
+		if msg.err != nil {
+			m.report.err = msg.err.Error()
+		}
+		m.report.vp.SetContent(string(msg.doc))
+		m.report.vp.GotoTop()
 		return m, nil
 	case labReadMsg:
 		m.busy.Stop()
@@ -288,6 +351,9 @@ func (m *fieldScreen) Update(msg tea.Msg) (common.Component, tea.Cmd) {
 	k, isKey := msg.(tea.KeyPressMsg)
 	switch m.mode {
 	case fieldTree:
+		if m.finding {
+			return m, m.findKey(msg)
+		}
 		if isKey {
 			return m, m.treeKey(k)
 		}
@@ -303,13 +369,28 @@ func (m *fieldScreen) Update(msg tea.Msg) (common.Component, tea.Cmd) {
 			m.mode = fieldTree
 		}
 	case fieldScan:
-		if isKey && key.Matches(k, m.s.Keys.Back) {
+		switch {
+		case !isKey:
+		case key.Matches(k, m.s.Keys.Back):
 			if m.scan.running {
 				m.scan.cancel() // the scan ends; its result still arrives
 				return m, nil
 			}
 			m.mode = fieldTree
+		case key.Matches(k, m.s.Keys.AddFound) && !m.scan.running && len(m.scan.found) > 0:
+			if !m.editable() {
+				return m, common.ReadOnly(m.s, access.PermConfigEdit)
+			}
+			return m, m.openAddFound()
 		}
+	case fieldReport:
+		if isKey && key.Matches(k, m.s.Keys.Back) {
+			m.mode = fieldTree
+			return m, nil
+		}
+		var cmd tea.Cmd
+		m.report.vp, cmd = m.report.vp.Update(msg)
+		return m, cmd
 	case fieldLab:
 		return m, m.labUpdate(msg)
 	case fieldForm:
@@ -321,7 +402,7 @@ func (m *fieldScreen) Update(msg tea.Msg) (common.Component, tea.Cmd) {
 // closeForm leaves a form without saving; after a refused stale save the
 // tree shows the site as it is now.
 func (m *fieldScreen) closeForm() {
-	m.mode = fieldTree
+	m.mode, m.pending = fieldTree, nil
 	if m.base.Stale != nil {
 		m.reload()
 	}
@@ -329,32 +410,33 @@ func (m *fieldScreen) closeForm() {
 
 func (m *fieldScreen) treeKey(k tea.KeyPressMsg) tea.Cmd {
 	keys := m.s.Keys
+	if m.navKey(k) {
+		return nil
+	}
 	n, ok := m.selected()
-	var cmd tea.Cmd
+	editKeys := []key.Binding{keys.AddBus, keys.Add, keys.Edit, keys.Delete, keys.Profile, keys.Clone}
+	fieldKeys := []key.Binding{keys.Scan, keys.Lab, keys.Write}
 	switch {
-	case key.Matches(k, keys.Up):
-		m.cursor = max(m.cursor-1, 0)
-	case key.Matches(k, keys.Down):
-		m.cursor = min(m.cursor+1, max(len(m.nodes)-1, 0))
-	case key.Matches(k, keys.AddBus) && m.editable() && (!ok || n.modbus()):
+	case key.Matches(k, keys.Find):
+		return m.openFind()
+	case key.Matches(k, keys.Report) && m.s.Can(access.PermConfigView):
+		return m.openReport()
+	case key.Matches(k, editKeys...) && !m.editable():
+		return common.ReadOnly(m.s, access.PermConfigEdit)
+	case key.Matches(k, fieldKeys...) && !m.fieldOps():
+		return common.ReadOnly(m.s, access.PermFieldWrite)
+	case key.Matches(k, keys.AddBus) && (!ok || n.modbus()):
 		m.openBusForm(device.Bus{Kind: device.BusTCP, Timeout: device.Duration(time.Second)}, "")
 	case !ok:
-	case n.modbus() && n.kind != nodeProtocol && m.editable() && m.modbusKey(k, n):
-	case key.Matches(k, keys.Scan) && m.fieldOps() && n.modbus() && n.kind == nodeBus:
-		cmd = m.startScan(n.bus)
-	case key.Matches(k, keys.Lab) && m.fieldOps() && n.modbus() && (n.kind == nodeDevice || n.kind == nodePoint):
+	case n.modbus() && n.kind != nodeProtocol && m.modbusKey(k, n):
+	case key.Matches(k, keys.Scan) && n.modbus() && n.kind == nodeBus:
+		return m.startScan(n.bus)
+	case key.Matches(k, keys.Lab) && n.modbus() && (n.kind == nodeDevice || n.kind == nodePoint):
 		m.openLab(n)
-	case key.Matches(k, keys.Write) && m.fieldOps() && n.kind == nodePoint:
-		cmd = m.openWrite(n)
+	case key.Matches(k, keys.Write) && n.kind == nodePoint:
+		return m.openWrite(n)
 	}
-	// Keep the cursor visible.
-	visible := max(m.h-2, 1)
-	if m.cursor < m.offset {
-		m.offset = m.cursor
-	} else if m.cursor >= m.offset+visible {
-		m.offset = m.cursor - visible + 1
-	}
-	return cmd
+	return nil
 }
 
 // pointInfo returns a point as the field layer knows it.
@@ -475,7 +557,7 @@ func (m *fieldScreen) startScan(bus string) tea.Cmd {
 		if err != nil {
 			return scanDoneMsg{err: err}
 		}
-		return scanDoneMsg{text: scanReport(bus, found)}
+		return scanDoneMsg{text: scanReport(bus, found), found: found}
 	}
 	return tea.Batch(m.busy.Start(m.s.Styles, m.scan.text), run, waitProgress(progress))
 }
@@ -511,18 +593,30 @@ func (m *fieldScreen) View() string {
 	st := m.s.Styles
 	switch m.mode {
 	case fieldForm:
-		title := map[formKind]string{formBus: "Bus", formDevice: "Device", formPoint: "Point", formProfile: "Profile", formWrite: "Write to device"}[m.formKind]
+		// Forms made anywhere fit the screen (idempotent).
+		m.form.SetHeight(m.h - 3)
+		m.form.SetWidth(m.w)
+		title := map[formKind]string{formBus: "Bus", formDevice: "Device", formPoint: "Point", formProfile: "Profile", formWrite: "Write to device",
+			formClone: "Clone device", formAddFound: "Add the units found on " + m.scan.bus}[m.formKind]
+		if m.formKind == formPoint && m.pending != nil {
+			title = "First point of the new device " + m.pending.Name + " (saved with it)"
+		}
 		return st.Title.Render(title) + "\n\n" + m.form.View()
 	case fieldScan:
 		tail := "\n" + st.Text.Dim.Render("esc stops the scan")
 		body := m.busy.View(st)
 		if !m.scan.running {
 			tail = "\n" + st.Text.Dim.Render("esc to go back")
+			if len(m.scan.found) > 0 && m.editable() {
+				tail = "\n" + st.Text.Dim.Render("a adds the units found as devices (one revision) · esc to go back")
+			}
 			body = st.Text.Normal.Render(m.scan.text)
 		}
 		return st.Title.Render("Bus scan") + "\n\n" + body + tail
 	case fieldLab:
 		return m.labView()
+	case fieldReport:
+		return m.reportView()
 	}
 	right := m.detailView()
 	switch {
@@ -541,50 +635,93 @@ func (m *fieldScreen) View() string {
 
 func (m *fieldScreen) treeView() string {
 	st := m.s.Styles
+	lines := []string{st.Title.Render("Field")}
+	if m.finding || m.find.Value() != "" {
+		lines = append(lines, m.find.View())
+	}
 	if len(m.nodes) == 0 {
 		msg := "No field devices yet."
-		if m.editable() {
+		switch {
+		case m.find.Value() != "":
+			msg = "Nothing is called like that: esc clears the find."
+		case m.editable():
 			msg += "\nB adds a Modbus bus."
 		}
-		return st.Title.Render("Field") + "\n\n" + st.Text.Dim.Render(msg)
+		return strings.Join(append(lines, "", st.Text.Dim.Render(msg)), "\n")
 	}
 	hub := m.src.Field()
-	states := map[string]field.State{}
+	statuses := map[string]field.Status{}
 	for _, s := range hub.Statuses() {
-		states[s.Device] = s.State
+		statuses[s.Device] = s
 	}
 	values := map[string]field.Reading{}
-	lines := []string{st.Title.Render("Field")}
-	visible := max(m.h-2, 1)
-	for i := m.offset; i < len(m.nodes) && i < m.offset+visible; i++ {
+	precision := map[string]int{}
+	width := min(max(m.w*2/5, 30), 60) - 1
+	for i := m.offset; i < len(m.nodes) && i < m.offset+m.treeRows(); i++ {
 		n := m.nodes[i]
 		style := st.Text.Normal
 		var text string
+		fold := "▾ "
+		if m.find.Value() == "" && m.folded(n) {
+			fold = "▸ "
+		}
 		switch n.kind {
 		case nodeProtocol:
-			text = "▾ " + n.proto.String()
+			text = fold + n.proto.String()
 		case nodeBus:
-			text = "  ▾ " + n.bus
+			text = "  " + fold + n.bus
 		case nodeDevice:
-			text = "    ▾ " + n.dev + " [" + string(states[n.dev]) + "]"
-			style = common.StateStyle(st, states[n.dev])
-			if rs, ok := hub.Latest(n.dev); ok {
-				for _, r := range rs {
-					values[n.dev+"\x00"+r.Point] = r
+			s := statuses[n.dev]
+			text = "    " + fold + n.dev + " [" + deviceState(s) + "]"
+			style = common.StateStyle(st, s.State)
+		case nodePoint:
+			if _, ok := values[n.dev+"\x00"]; !ok {
+				values[n.dev+"\x00"] = field.Reading{}
+				if rs, ok := hub.Latest(n.dev); ok {
+					for _, r := range rs {
+						values[n.dev+"\x00"+r.Point] = r
+					}
+				}
+				if d, ok := hub.Device(n.dev); ok {
+					for _, p := range d.Points {
+						precision[n.dev+"\x00"+p.Name] = p.Precision
+					}
 				}
 			}
-		case nodePoint:
 			r := values[n.dev+"\x00"+n.point]
-			text = "        " + n.point + " " + r.Value.String() + " " + r.Unit
+			text = "        " + n.point
+			if r.Value.Valid {
+				text += " " + strings.TrimSpace(device.FormatValue(r.Value, precision[n.dev+"\x00"+n.point])+" "+r.Unit)
+			}
+			if r.Quality != field.QualityGood && r.Error != "" {
+				// Why, next to the point: the device says it, or it was
+				// not read yet.
+				text += " — " + r.Error
+			}
 			style = common.QualityStyle(st, r.Quality)
 		}
-		text = common.Clip(text, max(m.w*2/5, 30)-1)
+		text = common.Clip(text, width)
 		if i == m.cursor {
 			style = st.Table.Selected
 		}
 		lines = append(lines, style.Render(text))
 	}
+	if more := len(m.nodes) - m.offset - m.treeRows(); more > 0 {
+		lines = append(lines, st.Text.Dim.Render(common.Clip(fmt.Sprintf("  ↓ %d more (pgdn, end)", more), width)))
+	}
 	return strings.Join(lines, "\n")
+}
+
+// deviceState is a device's state and, once polled, its success rate.
+func deviceState(s field.Status) string {
+	state := string(s.State)
+	if state == "" {
+		state = string(field.StateUnknown)
+	}
+	if s.Requests > 0 {
+		state += fmt.Sprintf(" %.0f%%", 100*s.SuccessRate)
+	}
+	return state
 }
 
 func (m *fieldScreen) detailView() string {
@@ -647,7 +784,8 @@ func (m *fieldScreen) detailView() string {
 			rw = "writable"
 		}
 		lines = append(lines, kv("access", rw), "",
-			kv("value", common.QualityStyle(st, r.Quality).Render(strings.TrimSpace(r.Value.String()+" "+r.Unit))),
+			kv("value", common.QualityStyle(st, r.Quality).Render(strings.TrimSpace(device.FormatValue(r.Value, p.Precision)+" "+r.Unit))),
+			kv("full value", r.Value.Format(0)),
 			kv("quality", string(r.Quality)))
 		if r.Error != "" {
 			lines = append(lines, kv("error", r.Error))

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
@@ -22,13 +21,7 @@ import (
 // Notation returns the conventional 1-based reference of a Modbus address:
 // 0xxxx coils, 1xxxx discrete inputs, 3xxxx input and 4xxxx holding
 // registers (six digits above 9999), e.g. holding address 2 is 40003.
-func Notation(t device.RegisterTable, addr int) string {
-	prefix := map[device.RegisterTable]int{device.TableCoil: 0, device.TableDiscrete: 1, device.TableInput: 3, device.TableHolding: 4}[t]
-	if addr < 9999 {
-		return fmt.Sprintf("%d%04d", prefix, addr+1)
-	}
-	return fmt.Sprintf("%d%05d", prefix, addr+1)
-}
+func Notation(t device.RegisterTable, addr int) string { return device.Notation(t, addr) }
 
 // formKind says what a field screen form edits.
 type formKind int
@@ -40,6 +33,8 @@ const (
 	formProfile
 	formWrite
 	formLab
+	formClone
+	formAddFound
 )
 
 func enumNames[T fmt.Stringer](vals ...T) []string {
@@ -59,8 +54,19 @@ var (
 	baudNames   = []string{"9600", "19200", "38400", "57600", "115200", "4800", "2400", "1200"}
 )
 
-// profileChoices are the profiles a device may use, "none" first.
-func profileChoices() []string { return append([]string{"none"}, device.ProfileNames()...) }
+// noProfile is the device form's choice of no profile; for a new device
+// the form leads to the point form, so that it is never saved without
+// points (and never a dead end).
+const (
+	noProfile    = "none"
+	noProfileNew = "none: enter its points next"
+)
+
+// profileChoices are the profiles a device of the site may use (built-in
+// and the site's own), none first.
+func (m *fieldScreen) profileChoices(none string) []string {
+	return append([]string{none}, m.base.Site.ProfileNames()...)
+}
 
 // modbusKey handles the editing keys of a Modbus bus, device or point;
 // it reports whether k was one of them.
@@ -68,7 +74,13 @@ func (m *fieldScreen) modbusKey(k tea.KeyPressMsg, n node) bool {
 	keys := m.s.Keys
 	switch {
 	case key.Matches(k, keys.Add) && n.kind == nodeBus:
-		m.openDeviceForm(device.Device{Bus: n.bus, UnitID: 1, Interval: device.Duration(10 * time.Second)}, "")
+		unit := 1
+		if b, ok := m.base.Site.Modbus.FindBus(n.bus); ok {
+			unit = max(m.base.Site.FreeUnit(b, 1), 1)
+		}
+		m.openDeviceForm(device.Device{Bus: n.bus, UnitID: unit, Interval: device.DefaultPollInterval}, "")
+	case key.Matches(k, keys.Clone) && n.kind == nodeDevice:
+		m.openCloneForm(n.dev)
 	case key.Matches(k, keys.Add):
 		m.openPointForm(n.dev, device.Point{Table: device.TableHolding, Type: device.TypeUint16}, "")
 	case key.Matches(k, keys.Edit) && n.kind == nodeBus:
@@ -85,7 +97,7 @@ func (m *fieldScreen) modbusKey(k tea.KeyPressMsg, n node) bool {
 		m.askDelete(n)
 	case key.Matches(k, keys.Profile) && n.kind == nodeDevice:
 		d, _ := m.base.Site.Modbus.FindDevice(n.dev)
-		m.form = common.NewForm(m.s.Styles, "Apply profile", common.FieldSpec{Label: "Profile of " + d.Name, Value: orNone(d.Profile), Options: profileChoices()})
+		m.form = common.NewForm(m.s.Styles, "Apply profile", common.FieldSpec{Label: "Profile of " + d.Name, Value: orNone(d.Profile), Options: m.profileChoices(noProfile)})
 		m.formKind, m.editing, m.mode = formProfile, d.Name, fieldForm
 	default:
 		return false
@@ -95,9 +107,41 @@ func (m *fieldScreen) modbusKey(k tea.KeyPressMsg, n node) bool {
 
 func orNone(profile string) string {
 	if profile == "" {
-		return "none"
+		return noProfile
 	}
 	return profile
+}
+
+// openCloneForm asks for the name and unit id of a copy of device src.
+func (m *fieldScreen) openCloneForm(src string) {
+	d, _ := m.base.Site.Modbus.FindDevice(src)
+	unit := d.UnitID + 1
+	if b, ok := m.base.Site.Modbus.FindBus(d.Bus); ok {
+		unit = max(m.base.Site.FreeUnit(b, d.UnitID), 1)
+	}
+	m.form = common.NewForm(m.s.Styles, "Save copy",
+		common.FieldSpec{Label: "Name of the copy", Value: m.freeName(src + "-copy"), Limit: device.MaxNameLength},
+		common.FieldSpec{Label: "Unit id", Value: strconv.Itoa(unit), Placeholder: "1..247", Limit: 3, Note: "bus " + d.Bus + ", profile " + format.Dash(d.Profile)})
+	m.formKind, m.editing, m.mode = formClone, src, fieldForm
+}
+
+// freeName returns name, or name with a number, that no device has.
+func (m *fieldScreen) freeName(name string) string {
+	taken := map[string]bool{}
+	for _, d := range m.src.Field().Topology() {
+		taken[d.Name] = true
+	}
+	for _, d := range m.base.Site.Modbus.Devices {
+		taken[d.Name] = true
+	}
+	if !taken[name] {
+		return name
+	}
+	for i := 2; ; i++ {
+		if c := fmt.Sprintf("%s-%d", name, i); !taken[c] {
+			return c
+		}
+	}
 }
 
 // modbusPoint returns a Modbus point as the site defines it (its own, or
@@ -107,7 +151,7 @@ func (m *fieldScreen) modbusPoint(n node) (device.Point, bool) {
 	if !ok {
 		return device.Point{}, false
 	}
-	for _, p := range d.EffectivePoints() {
+	for _, p := range m.base.Site.EffectivePoints(d) {
 		if p.Name == n.point {
 			return p, true
 		}
@@ -133,6 +177,10 @@ func (m *fieldScreen) openBusForm(b device.Bus, editing string) {
 }
 
 func (m *fieldScreen) openDeviceForm(d device.Device, editing string) {
+	none := noProfile
+	if editing == "" {
+		none = noProfileNew
+	}
 	var buses []string
 	for _, b := range m.base.Site.Modbus.Buses {
 		buses = append(buses, b.Name)
@@ -142,7 +190,7 @@ func (m *fieldScreen) openDeviceForm(d device.Device, editing string) {
 		common.FieldSpec{Label: "Bus", Value: d.Bus, Options: buses},
 		common.FieldSpec{Label: "Unit id", Value: strconv.Itoa(d.UnitID), Placeholder: "1..247", Limit: 3},
 		common.FieldSpec{Label: "Interval", Value: d.Interval.String(), Placeholder: "e.g. 10s"},
-		common.FieldSpec{Label: "Profile", Value: orNone(d.Profile), Options: profileChoices()},
+		common.FieldSpec{Label: "Profile", Value: orNone(d.Profile), Options: m.profileChoices(none)},
 		common.FieldSpec{Label: "Max gap", Value: strconv.Itoa(d.EffectiveMaxGap()), Placeholder: "0..125", Limit: 3},
 	)
 	m.formKind, m.editing, m.mode = formDevice, editing, fieldForm
@@ -152,26 +200,38 @@ func (m *fieldScreen) openPointForm(dev string, p device.Point, editing string) 
 	m.form = common.NewForm(m.s.Styles, "Save point",
 		common.FieldSpec{Label: "Name", Value: p.Name, Placeholder: "e.g. supply_temp"},
 		common.FieldSpec{Label: "Table", Value: p.Table.String(), Options: tableNames},
-		common.FieldSpec{Label: "Address (0-based)", Value: strconv.Itoa(p.Address), Limit: 5},
+		common.FieldSpec{Label: "Address", Value: strconv.Itoa(p.Address), Limit: 8, Note: "or 0x02, 40003"},
 		common.FieldSpec{Label: "Type", Value: p.Type.String(), Options: typeNames},
 		common.FieldSpec{Label: "Byte order", Value: p.Order.String(), Options: orderNames},
 		common.FieldSpec{Label: "Scale", Value: strconv.FormatFloat(p.Scale(), 'g', -1, 64), Limit: 24},
 		common.FieldSpec{Label: "Offset", Value: strconv.FormatFloat(p.Offset, 'g', -1, 64), Limit: 24},
 		common.FieldSpec{Label: "Unit", Value: p.Unit, Limit: 16},
 		common.FieldSpec{Label: "Writable", Value: common.YesNo(p.Writable), Options: []string{"no", "yes"}},
+		common.FieldSpec{Label: "Precision (digits)", Value: precisionText(p.Precision), Placeholder: "default 4", Limit: 2},
 	)
 	m.formKind, m.editing, m.mode = formPoint, dev+"\x00"+editing, fieldForm
+}
+
+func precisionText(n int) string {
+	if n == 0 {
+		return ""
+	}
+	return strconv.Itoa(n)
 }
 
 // submit turns the form into a site change (or a write) and applies it;
 // problems are shown under the form and nothing is stored.
 func (m *fieldScreen) submit() tea.Cmd {
-	if m.formKind == formWrite {
+	switch m.formKind {
+	case formWrite:
 		return m.write()
+	case formAddFound:
+		return m.submitAddFound()
 	}
 	next := m.base.Site.Clone()
 	var probs common.Problems
 	var what string
+	shown := "" // a new device to show after saving
 	f := m.form
 	switch m.formKind {
 	case formBus:
@@ -189,7 +249,7 @@ func (m *fieldScreen) submit() tea.Cmd {
 	case formDevice:
 		d := device.Device{Name: strings.TrimSpace(f.Value(0)), Bus: f.Value(1), UnitID: probs.Int("Unit id", f.Value(2)),
 			Interval: probs.Duration("Interval", f.Value(3))}
-		if p := f.Value(4); p != "none" {
+		if p := f.Value(4); p != noProfile && p != noProfileNew {
 			d.Profile = p
 		}
 		d.SetMaxGap(probs.Int("Max gap", f.Value(5)))
@@ -197,7 +257,22 @@ func (m *fieldScreen) submit() tea.Cmd {
 			// The form does not show these: an edit keeps them.
 			d.Points, d.Timeout, d.MaxRegisters = old.Points, old.Timeout, old.MaxRegisters
 		}
-		next.PutDevice(m.editing, d)
+		if m.editing == "" {
+			if len(probs) == 0 {
+				if err := next.AddDevice(d); err != nil {
+					probs = append(probs, err.Error())
+				}
+			}
+			if len(probs) == 0 && d.Profile == "" {
+				// No profile: the device is saved with its first point.
+				m.pending = &d
+				m.openPointForm(d.Name, device.Point{Table: device.TableHolding, Type: device.TypeUint16}, "")
+				return nil
+			}
+			shown = d.Name
+		} else {
+			next.PutDevice(m.editing, d)
+		}
 		what = "device " + d.Name
 	case formProfile:
 		profile := f.Value(0)
@@ -213,31 +288,85 @@ func (m *fieldScreen) submit() tea.Cmd {
 		table, _ := device.ParseRegisterTable(f.Value(1))
 		typ, _ := device.ParseDataType(f.Value(3))
 		order, _ := device.ParseByteOrder(f.Value(4))
-		p := device.Point{Name: strings.TrimSpace(f.Value(0)), Table: table, Address: probs.Int("Address", f.Value(2)), Type: typ, Order: order,
+		p := device.Point{Name: strings.TrimSpace(f.Value(0)), Table: table, Type: typ, Order: order,
 			Offset: probs.Float("Offset", f.Value(6)), Unit: strings.TrimSpace(f.Value(7)), Writable: f.Value(8) == "yes"}
+		// The address as register maps write it: 2, 0x0002 or 40003.
+		if t, addr, err := device.ParseAddress(f.Value(2), table); err != nil {
+			probs = append(probs, "Address: "+err.Error())
+		} else {
+			p.Table, p.Address = t, addr
+		}
 		if s := probs.Float("Scale", f.Value(5)); s != 1 {
 			p.SetScale(s)
 		}
-		if err := next.PutPoint(devName, old, p); err != nil {
+		if v := strings.TrimSpace(f.Value(9)); v != "" {
+			p.Precision = probs.Int("Precision", v)
+		}
+		switch {
+		case m.pending != nil && m.pending.Name == devName:
+			d := *m.pending
+			d.Points = []device.Point{p}
+			if err := next.AddDevice(d); err != nil {
+				probs = append(probs, err.Error())
+			}
+			what, shown = "device "+d.Name+" with point "+p.Name, d.Name
+		default:
+			if err := next.PutPoint(devName, old, p); err != nil {
+				probs = append(probs, err.Error())
+			}
+			what = "point " + p.Name
+		}
+	case formClone:
+		c, err := next.CloneDevice(m.editing, strings.TrimSpace(f.Value(0)), probs.Int("Unit id", f.Value(1)))
+		if err != nil && len(probs) == 0 {
 			probs = append(probs, err.Error())
 		}
-		what = "point " + p.Name
+		what, shown = "device "+c.Name+", a copy of "+m.editing, c.Name
 	}
 	if len(probs) > 0 {
 		m.form.SetError(probs.Text())
 		return nil
 	}
+	text, ok := m.applyForm(next, what)
+	if !ok {
+		return nil
+	}
+	if shown != "" {
+		m.show(shown)
+	}
+	if m.pending != nil {
+		text += " (a adds more points)"
+	}
+	m.mode, m.pending = fieldTree, nil
+	return common.Flash(text)
+}
+
+// applyForm stores a change made in the open form; a refusal is shown
+// under the form, which stays open.
+func (m *fieldScreen) applyForm(next *device.Site, what string) (string, bool) {
 	text, err := m.apply(next, what)
 	switch {
 	case m.base.Stale != nil:
 		m.form.SetError(m.base.StaleText(m.s))
-		return nil
+		return "", false
 	case err != nil:
 		m.form.SetError(common.ProblemLines(err))
-		return nil
+		return "", false
 	}
-	m.mode = fieldTree
-	return common.Flash(text)
+	return text, true
+}
+
+// show puts the cursor on device name, unfolding it.
+func (m *fieldScreen) show(name string) {
+	n := node{kind: nodeDevice, dev: name}
+	for _, x := range m.all {
+		if x.kind == nodeDevice && x.dev == name {
+			n = x
+		}
+	}
+	m.fold[m.parent(n).key()] = false
+	m.fold[n.key()] = false
+	m.rebuild(n)
 }
 
 // askDelete asks before deleting a bus, device or point; what the

@@ -73,7 +73,7 @@ func TestFieldScreenModbus(t *testing.T) {
 	srv := tuitest.FieldDevice(t, f.gw)
 	a := f.app(t, f.user(t, "ivy", device.RoleInstaller))
 	press(a, "4")
-	if got := screenText(a); !strings.Contains(got, "▾ modbus") || !strings.Contains(got, "ahu-1 [online]") || !strings.Contains(got, "supply_temp") {
+	if got := screenText(a); !strings.Contains(got, "▾ modbus") || !strings.Contains(got, "ahu-1 [online 100%]") || !strings.Contains(got, "supply_temp") {
 		t.Fatalf("field tree:\n%s", got)
 	}
 	// Add a point to the device (cursor on the device line).
@@ -97,7 +97,7 @@ func TestFieldScreenModbus(t *testing.T) {
 	typeText(a, "bad")
 	press(a, "tab", "right", "right") // table: coil
 	press(a, "tab", "tab", "right")   // type: int16 on a coil
-	for i := 0; i < 5; i++ {
+	for i := 0; i < 6; i++ {
 		press(a, "tab")
 	}
 	press(a, "enter")

@@ -90,11 +90,68 @@ func (l *logsScreen) reload() {
 	l.render()
 }
 
+// filterWords are what people type, and the words of the logs they mean:
+// "sync" finds uplink.cut, "login" finds account.locked.
+var filterWords = map[string][]string{
+	"sync":     {"sync.", "uplink.", "cloudsync"},
+	"uplink":   {"uplink.", "sync.", "broker"},
+	"cloud":    {"sync.", "uplink.", "broker"},
+	"login":    {"login.", "account.locked", "account.unlocked"},
+	"logins":   {"login.", "account.locked", "account.unlocked"},
+	"lock":     {"account.locked", "account.unlocked"},
+	"user":     {"user.", "account.", "privacy."},
+	"users":    {"user.", "account.", "privacy."},
+	"config":   {"config.", "sync.applied"},
+	"change":   {"config.", "sync.applied"},
+	"changes":  {"config.", "sync.applied"},
+	"site":     {"config.", "sync.applied"},
+	"firmware": {"firmware."},
+	"update":   {"firmware.", "config."},
+	"network":  {"network.", "sim.link", "radio.", "wan"},
+	"wan":      {"network.", "sim.link"},
+	"radio":    {"radio."},
+	"field":    {"field.", "modbus"},
+	"modbus":   {"field.", "modbus"},
+	"write":    {"field.write"},
+	"writes":   {"field.write"},
+	"scan":     {"field.scan"},
+	"denied":   {"denied"},
+	"refused":  {"denied", "refused"},
+	"failed":   {"failed", "failure"},
+	"errors":   {"failed", "failure", "error"},
+	"error":    {"failed", "failure", "error"},
+	"report":   {"report."},
+	"clock":    {"clock.", "ntp"},
+	"time":     {"clock.", "ntp"},
+}
+
+// matchesFilter reports whether line holds every word of needle, each as
+// typed or as one of the log words it stands for (filterWords).
+func matchesFilter(line, needle string) bool {
+	line = strings.ToLower(line)
+	for _, w := range strings.Fields(strings.ToLower(needle)) {
+		if strings.Contains(line, w) {
+			continue
+		}
+		found := false
+		for _, alt := range filterWords[w] {
+			if strings.Contains(line, alt) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
 func (l *logsScreen) render() {
-	needle := strings.ToLower(l.filter.Value())
+	needle := strings.TrimSpace(l.filter.Value())
 	var shown []string
 	for _, line := range l.lines {
-		if needle == "" || strings.Contains(strings.ToLower(line), needle) {
+		if needle == "" || matchesFilter(line, needle) {
 			shown = append(shown, l.s.Styles.Text.Normal.Render(common.Clip(line, max(l.w, 10))))
 		}
 	}

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -70,12 +71,44 @@ type networkScreen struct {
 	busy     common.Busy
 	// The site the screen shows; every change is based on its revision.
 	base common.Base
+	// seen is when the last probation this session told of ended.
+	seen time.Time
 }
 
 func newNetworkScreen(s *common.Session, src NetworkSource) *networkScreen {
-	n := &networkScreen{s: s, src: src}
+	n := &networkScreen{s: s, src: src, seen: src.Probation().Last.Ended}
 	n.reload()
 	return n
+}
+
+// outcomeFlash tells, whichever tab is shown, that a probation ended
+// with a rollback, and why (once per probation).
+func (n *networkScreen) outcomeFlash() tea.Cmd {
+	last := n.src.Probation().Last
+	if last.Ended.IsZero() || !last.Ended.After(n.seen) {
+		return nil
+	}
+	n.seen = last.Ended
+	if text, bad := outcomeText(last); bad {
+		return common.FlashErr(errors.New(text))
+	}
+	return nil
+}
+
+// outcomeText says how a probation ended, with the reason; bad is true
+// for a rollback or a failed one.
+func outcomeText(last device.ProbationOutcome) (text string, bad bool) {
+	switch {
+	case last.Err != nil:
+		return fmt.Sprintf("The rollback of %s failed, so the change stays: %v", last.What, last.Err), true
+	case last.RolledBack && last.Expired:
+		return fmt.Sprintf("Rolled back: %s was not confirmed within the probation time.", last.What), true
+	case last.RolledBack:
+		return fmt.Sprintf("Rolled back by hand (n): %s.", last.What), true
+	case last.Confirmed:
+		return fmt.Sprintf("Confirmed: %s.", last.What), false
+	}
+	return "", false
 }
 
 func (n *networkScreen) reload() { n.base.Load(n.src) }
@@ -88,8 +121,13 @@ func (n *networkScreen) editable() bool   { return n.s.Can(access.PermConfigEdit
 
 func (n *networkScreen) Keys() []key.Binding {
 	k := n.s.Keys
-	if n.mode != netView {
-		return nil
+	switch n.mode {
+	case netForm:
+		return k.FormKeys()
+	case netScan:
+		return []key.Binding{k.Up, k.Down, k.Pick, k.Back}
+	case netConfirm:
+		return []key.Binding{k.Yes, k.No}
 	}
 	var ks []key.Binding
 	if n.base.Stale != nil {
@@ -125,11 +163,13 @@ func (n *networkScreen) apply(next *device.Site, what string) error {
 func (n *networkScreen) Update(msg tea.Msg) (common.Component, tea.Cmd) {
 	keys := n.s.Keys
 	switch msg := msg.(type) {
+	case common.TickMsg:
+		return n, n.outcomeFlash()
 	case common.EventMsg:
 		if msg.Event.Kind == device.EventSite && n.mode == netView && n.base.Stale == nil {
 			n.reload()
 		}
-		return n, nil
+		return n, n.outcomeFlash()
 	case wifiScanMsg:
 		n.busy.Stop()
 		if msg.err != nil {
@@ -209,6 +249,9 @@ func (n *networkScreen) viewKey(k tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(k, keys.Down):
 		n.cursor = min(n.cursor+1, len(site.WAN.Priority)-1)
 	case !n.editable():
+		if key.Matches(k, keys.MoveUp, keys.MoveDown, keys.Probes, keys.WiFi, keys.Cellular, keys.LoRa, keys.DisableRadio) {
+			return common.ReadOnly(n.s, access.PermConfigEdit)
+		}
 	case key.Matches(k, keys.MoveUp), key.Matches(k, keys.MoveDown):
 		return n.movePriority(key.Matches(k, keys.MoveDown))
 	case key.Matches(k, keys.Probes):
@@ -505,12 +548,18 @@ func (n *networkScreen) probationView() []string {
 		return []string{"", st.Text.Warn.Render(fmt.Sprintf("On probation (%s, by %s): confirm with y within %s or it rolls back; n rolls back now.", p.What, n.s.Name(p.By.ID), p.Remaining.Round(time.Second)))}
 	case last.Ended.IsZero() || n.s.Now().Sub(last.Ended) > outcomeShown:
 		return nil
-	case last.Err != nil:
-		return []string{"", st.Text.Error.Render(fmt.Sprintf("The rollback of %s failed at %s, so the change stays: %v", last.What, last.Ended.In(n.base.Site.Clock.Location()).Format("15:04:05"), last.Err))}
-	case last.RolledBack && last.Expired:
-		return []string{"", st.Text.Warn.Render(fmt.Sprintf("Rolled back at %s: %s was not confirmed in time.", last.Ended.In(n.base.Site.Clock.Location()).Format("15:04:05"), last.What))}
 	}
-	return nil
+	text, bad := outcomeText(last)
+	at := last.Ended.In(n.base.Site.Clock.Location()).Format("15:04:05")
+	switch {
+	case text == "":
+		return nil
+	case last.Err != nil:
+		return []string{"", st.Text.Error.Render(at + " " + text)}
+	case bad:
+		return []string{"", st.Text.Warn.Render(at + " " + text)}
+	}
+	return []string{"", st.Text.Dim.Render(at + " " + text)}
 }
 
 // radiosView is Wi-Fi, cellular and LoRa.

@@ -73,6 +73,9 @@ func (p *profileScreen) Restyle() { p.form.SetStyles(p.s.Styles) }
 
 func (p *profileScreen) Keys() []key.Binding {
 	k := p.s.Keys
+	if p.Capturing() {
+		return k.FormKeys()
+	}
 	if p.mode != profileMenu {
 		return []key.Binding{k.Back}
 	}

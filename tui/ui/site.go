@@ -94,7 +94,7 @@ func (s *siteScreen) Keys() []key.Binding {
 	case s.base.Stale != nil:
 		return []key.Binding{k.Reload, k.Cancel}
 	case s.mode == siteEdit:
-		return []key.Binding{k.Cancel}
+		return k.FormKeys()
 	case s.mode == sitePreview:
 		return []key.Binding{k.Apply, k.Cancel}
 	case s.editable():
@@ -103,15 +103,22 @@ func (s *siteScreen) Keys() []key.Binding {
 	return nil
 }
 
+// accessEditable reports whether the user may change the access settings:
+// they protect every account, so only user managers (admins) may, and
+// others are not offered fields they could not save.
+func (s *siteScreen) accessEditable() bool { return s.s.Can(access.PermUsers) }
+
 func (s *siteScreen) startEdit() {
 	s.base.Load(s.src)
 	site := s.base.Site
-	s.form = common.NewForm(s.s.Styles, "Preview change",
-		common.FieldSpec{Label: "Site name", Value: site.Site.Name, Limit: 128},
-		common.FieldSpec{Label: "Password max length", Value: strconv.Itoa(site.Access.PasswordMaxLength), Placeholder: "8..64", Limit: 2},
-		common.FieldSpec{Label: "Require 2FA for", Value: twoFAChoice(site.Access.Require2FA), Options: twoFAChoices},
-		common.FieldSpec{Label: "Idle timeout", Value: site.Access.IdleTimeout.String(), Placeholder: "e.g. 15m", Limit: 10},
-	)
+	fields := []common.FieldSpec{{Label: "Site name", Value: site.Site.Name, Limit: 128}}
+	if s.accessEditable() {
+		fields = append(fields,
+			common.FieldSpec{Label: "Password max length", Value: strconv.Itoa(site.Access.PasswordMaxLength), Placeholder: "8..64", Limit: 2},
+			common.FieldSpec{Label: "Require 2FA for", Value: twoFAChoice(site.Access.Require2FA), Options: twoFAChoices},
+			common.FieldSpec{Label: "Idle timeout", Value: site.Access.IdleTimeout.String(), Placeholder: "e.g. 15m", Limit: 10})
+	}
+	s.form = common.NewForm(s.s.Styles, "Preview change", fields...)
 	s.mode = siteEdit
 }
 
@@ -121,16 +128,18 @@ func (s *siteScreen) stage() {
 	next := s.base.Site.Clone()
 	var problems []string
 	next.Site.Name = strings.TrimSpace(s.form.Value(0))
-	if n, err := strconv.Atoi(strings.TrimSpace(s.form.Value(1))); err != nil {
-		problems = append(problems, "access.password_max_length: give a whole number from 8 to 64")
-	} else {
-		next.Access.PasswordMaxLength = n
-	}
-	next.Access.Require2FA = twoFARoles(s.form.Value(2))
-	if d, err := time.ParseDuration(strings.TrimSpace(s.form.Value(3))); err != nil {
-		problems = append(problems, "access.idle_timeout: give a duration such as 15m or 1h")
-	} else {
-		next.Access.IdleTimeout = device.Duration(d)
+	if s.form.Len() > 1 {
+		if n, err := strconv.Atoi(strings.TrimSpace(s.form.Value(1))); err != nil {
+			problems = append(problems, "access.password_max_length: give a whole number from 8 to 64")
+		} else {
+			next.Access.PasswordMaxLength = n
+		}
+		next.Access.Require2FA = twoFARoles(s.form.Value(2))
+		if d, err := time.ParseDuration(strings.TrimSpace(s.form.Value(3))); err != nil {
+			problems = append(problems, "access.idle_timeout: give a duration such as 15m or 1h")
+		} else {
+			next.Access.IdleTimeout = device.Duration(d)
+		}
 	}
 	if err := device.CheckSite(next, s.base.Site); err != nil {
 		problems = append(problems, strings.Split(err.Error(), "\n")...)
@@ -169,7 +178,10 @@ func (s *siteScreen) Update(msg tea.Msg) (common.Component, tea.Cmd) {
 	keys := s.s.Keys
 	switch s.mode {
 	case siteView:
-		if isKey && key.Matches(k, keys.Edit) && s.editable() {
+		if isKey && key.Matches(k, keys.Edit) {
+			if !s.editable() {
+				return s, common.ReadOnly(s.s, access.PermConfigEdit)
+			}
 			s.startEdit()
 		}
 	case siteEdit:
@@ -201,6 +213,10 @@ func (s *siteScreen) View() string {
 	st := s.s.Styles
 	switch s.mode {
 	case siteEdit:
+		if !s.accessEditable() {
+			return st.Title.Render("Edit the site") + "\n\n" + s.form.View() + "\n\n" +
+				st.Text.Dim.Render("The access settings (password length, 2FA, idle timeout) protect every account: only an admin may change them.")
+		}
 		return st.Title.Render("Edit site and access settings") + "\n\n" + s.form.View()
 	case sitePreview:
 		return s.previewView()
@@ -223,9 +239,12 @@ func (s *siteScreen) View() string {
 		kv("Modbus", fmt.Sprintf("%d buses, %d devices", len(site.Modbus.Buses), len(site.Modbus.Devices))),
 		kv("WAN priority", joinLinks(site.WAN.Priority)),
 	)
-	if s.editable() {
+	switch {
+	case s.accessEditable():
 		lines = append(lines, "", st.Text.Dim.Render("e edits the site name and access settings; other sections come with their screens."))
-	} else {
+	case s.editable():
+		lines = append(lines, "", st.Text.Dim.Render("e edits the site name (the access settings are an admin's); other sections come with their screens."))
+	default:
 		lines = append(lines, "", st.Text.Dim.Render("Read-only for your role."))
 	}
 	return strings.Join(lines, "\n")

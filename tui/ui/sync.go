@@ -94,7 +94,11 @@ func (s *syncScreen) Update(msg tea.Msg) (common.Component, tea.Cmd) {
 		s.confirm = "cloud"
 	case conflict && s.s.Can(access.PermConfigEdit) && key.Matches(k, keys.KeepLocal):
 		s.confirm = "local"
-	case s.s.Can(access.PermUsers) && (key.Matches(k, keys.Cut) || key.Matches(k, keys.Restore)):
+	case conflict && key.Matches(k, keys.TakeCloud, keys.KeepLocal):
+		return s, common.ReadOnly(s.s, access.PermConfigEdit)
+	case !s.s.Can(access.PermUsers) && key.Matches(k, keys.Cut, keys.Restore):
+		return s, common.FlashErr(fmt.Errorf("not for you: cutting or restoring the uplink needs the %s role, you are %s", access.RoleFor(access.PermUsers), s.s.Principal.Account.Role))
+	case key.Matches(k, keys.Cut) || key.Matches(k, keys.Restore):
 		if err := s.s.Authorize(access.PermUsers); err != nil {
 			return s, common.FlashErr(err)
 		}

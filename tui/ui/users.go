@@ -74,6 +74,9 @@ func (u *usersScreen) Restyle()         { u.form.SetStyles(u.s.Styles) }
 
 func (u *usersScreen) Keys() []key.Binding {
 	k := u.s.Keys
+	if u.Capturing() {
+		return k.FormKeys()
+	}
 	if u.mode != usersList {
 		return []key.Binding{k.Back}
 	}

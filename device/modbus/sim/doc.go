@@ -19,8 +19,11 @@
 // # Serving
 //
 // A Server maps unit ids to models, with a default model for every other
-// unit id (so it answers any unit id). ListenTCP serves Modbus TCP with
-// github.com/simonvetter/modbus. ServeRTU serves RTU on any
+// unit id (so it answers any unit id). ListenTCP serves Modbus TCP: a
+// front of this package's own accepts the clients, answers device
+// identification (43/14) and report server id (17) itself, and relays the
+// data functions byte for byte to a github.com/simonvetter/modbus server on
+// a loopback port of its own. ServeRTU serves RTU on any
 // io.ReadWriter (a pty master from OpenPTY in tests), ServeSerial on a
 // serial port opened with github.com/goburrow/serial. RTU framing is this
 // package's own (simonvetter has no RTU server): frames are sized by
@@ -46,12 +49,16 @@
 //
 // # Caveats
 //
-//   - simonvetter binds its own listener and does not expose it: for port
-//     0, ListenTCP picks a free port first and retries if another process
-//     takes it in the instant between.
-//   - simonvetter answers functions 43 and 17 with exception 1 (illegal
-//     function): its handler interface has no hook for other function
-//     codes, so device identification works over RTU only.
+//   - simonvetter binds its own listener and does not expose it: its
+//     internal port is picked free first and picked again if another
+//     process takes it in the instant between.
+//   - simonvetter's handler interface has no hook for function codes
+//     other than the data ones, which is why the TCP front answers 43 and
+//     17 itself; every other function is simonvetter's exception 1. A
+//     unit without a model answers identification with exception 0x0B,
+//     as a TCP gateway does.
+//   - The front serves one request at a time per connection (as Modbus
+//     TCP clients send them); a client that pipelines waits.
 //   - simonvetter checks quantities itself and drops the TCP connection,
 //     instead of answering exception 3, for a read of 0 or more than 125
 //     registers (2000 bits), or a bad byte count. RTU answers exception 3.

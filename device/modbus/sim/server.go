@@ -135,6 +135,7 @@ type Server struct {
 	gen     map[uint8]uint64 // SetFaults calls per unit, to release Silent holds
 	changed chan struct{}    // closed and replaced by every SetFaults
 	tcp     []*mbserver.ModbusServer
+	fronts  []net.Listener // the TCP fronts (tcpfront.go)
 	addrs   []string
 	wg      sync.WaitGroup // handlers in flight, ServeRTU loops, readers
 }
@@ -312,12 +313,42 @@ func (s *Server) writeRegisters(m *Model, f *Faults, addr uint16, values []uint1
 
 // ListenTCP serves Modbus TCP on addr (host:port) and returns the bound
 // address. Port 0 picks a free port. It may be called more than once; Close
-// stops every listener.
+// stops every listener. The data functions are answered by a simonvetter
+// server on a loopback port of its own, identification by the front on
+// addr (tcpfront.go).
 func (s *Server) ListenTCP(addr string) (string, error) {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
+	if _, _, err := net.SplitHostPort(addr); err != nil {
 		return "", fmt.Errorf("listen on %q: %w (want host:port, e.g. 127.0.0.1:5020)", addr, err)
 	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	upstream, err := s.listenInternal()
+	if err != nil {
+		ln.Close()
+		return "", err
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		ln.Close()
+		return "", ErrClosed
+	}
+	s.wg.Add(1) // serveFront's; under the lock Close takes before it waits
+	s.fronts = append(s.fronts, ln)
+	bound := ln.Addr().String()
+	s.addrs = append(s.addrs, bound)
+	s.mu.Unlock()
+	go s.serveFront(ln, upstream)
+	s.log.Info("modbus simulator listening", "tcp", bound)
+	return bound, nil
+}
+
+// listenInternal starts the simonvetter server on a free loopback port and
+// returns its address.
+func (s *Server) listenInternal() (string, error) {
+	const host = "127.0.0.1"
 	logger := log.New(io.Discard, "", 0)
 	if s.log.Handler() != slog.DiscardHandler {
 		logger = slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)
@@ -327,14 +358,11 @@ func (s *Server) ListenTCP(addr string) (string, error) {
 	// if another process takes it in between, Start fails with EADDRINUSE
 	// and we pick again.
 	for attempt := 0; ; attempt++ {
-		bind := net.JoinHostPort(host, port)
-		if port == "0" {
-			p, err := freePort(host)
-			if err != nil {
-				return "", fmt.Errorf("listen on %s: %w", addr, err)
-			}
-			bind = net.JoinHostPort(host, p)
+		p, err := freePort(host)
+		if err != nil {
+			return "", fmt.Errorf("listen on %s: %w", host, err)
 		}
+		bind := net.JoinHostPort(host, p)
 		srv, err := mbserver.NewServer(&mbserver.ServerConfiguration{
 			URL:        "tcp://" + bind,
 			Timeout:    s.idle,
@@ -342,7 +370,7 @@ func (s *Server) ListenTCP(addr string) (string, error) {
 			Logger:     logger,
 		}, tcpHandler{s})
 		if err != nil {
-			return "", fmt.Errorf("listen on %s: %w", addr, err)
+			return "", fmt.Errorf("listen on %s: %w", bind, err)
 		}
 		s.mu.Lock()
 		if s.closed {
@@ -353,17 +381,15 @@ func (s *Server) ListenTCP(addr string) (string, error) {
 		err = srv.Start()
 		if err == nil {
 			s.tcp = append(s.tcp, srv)
-			s.addrs = append(s.addrs, bind)
 		}
 		s.mu.Unlock()
 		if err == nil {
-			s.log.Info("modbus simulator listening", "tcp", bind)
 			return bind, nil
 		}
-		if port == "0" && errors.Is(err, syscall.EADDRINUSE) && attempt < 10 {
+		if errors.Is(err, syscall.EADDRINUSE) && attempt < 10 {
 			continue
 		}
-		return "", fmt.Errorf("listen on %s: %w", addr, err)
+		return "", fmt.Errorf("listen on %s: %w", bind, err)
 	}
 }
 
@@ -399,10 +425,13 @@ func (s *Server) Close() error {
 	}
 	s.closed = true
 	s.stop()
-	tcp := s.tcp
-	s.tcp = nil
+	tcp, fronts := s.tcp, s.fronts
+	s.tcp, s.fronts = nil, nil
 	s.mu.Unlock()
 	var errs []error
+	for _, ln := range fronts {
+		_ = ln.Close()
+	}
 	for _, t := range tcp {
 		if err := t.Stop(); err != nil {
 			errs = append(errs, err)

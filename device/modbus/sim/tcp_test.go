@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"bytes"
 	"errors"
 	"net"
 	"slices"
@@ -163,16 +164,29 @@ func TestTCPUnitsAndUnsupported(t *testing.T) {
 		t.Errorf("unit 2 after removing: %v, want exception 0x0B", err)
 	}
 
-	// Device identification (43/14) and report server ID (17): simonvetter
-	// answers illegal function.
+	// Device identification (43/14) and report server ID (17) are
+	// answered by the TCP front, as on RTU; other functions simonvetter
+	// does not know are illegal.
 	h, _ := tcpClient(t, addr, 1, 2*time.Second)
 	pdu, err := exchange(h, 0x2B, []byte{0x0E, 0x01, 0x00})
-	if err != nil || pdu.FunctionCode != 0xAB || !slices.Equal(pdu.Data, []byte{1}) {
-		t.Errorf("function 43 over TCP: %+v, %v; want exception 1", pdu, err)
+	if err != nil || pdu.FunctionCode != 0x2B || !bytes.Contains(pdu.Data, []byte("generic-energy-meter")) || !bytes.Contains(pdu.Data, []byte("sitegate")) {
+		t.Errorf("function 43 over TCP: %+v, %v; want the identification", pdu, err)
 	}
 	pdu, err = exchange(h, 0x11, nil)
-	if err != nil || pdu.FunctionCode != 0x91 || !slices.Equal(pdu.Data, []byte{1}) {
-		t.Errorf("function 17 over TCP: %+v, %v; want exception 1", pdu, err)
+	if err != nil || pdu.FunctionCode != 0x11 || !bytes.Contains(pdu.Data, []byte("generic-energy-meter")) {
+		t.Errorf("function 17 over TCP: %+v, %v; want the server id", pdu, err)
+	}
+	h2, _ := tcpClient(t, addr, 2, 2*time.Second)
+	if pdu, err := exchange(h2, 0x2B, []byte{0x0E, 0x01, 0x00}); err != nil || pdu.FunctionCode != 0xAB || !slices.Equal(pdu.Data, []byte{0x0B}) {
+		t.Errorf("function 43 to a unit nobody answers: %+v, %v; want exception 0x0B", pdu, err)
+	}
+	pdu, err = exchange(h, 0x07, nil)
+	if err != nil || pdu.FunctionCode != 0x87 || !slices.Equal(pdu.Data, []byte{1}) {
+		t.Errorf("function 7 over TCP: %+v, %v; want exception 1", pdu, err)
+	}
+	// The data functions still go through on the same connection.
+	if _, err := c.ReadInputRegisters(0, 2); exceptionOf(err) != 0x0B {
+		t.Errorf("unit 2 after identification: %v", err)
 	}
 }
 

@@ -2,12 +2,14 @@ package common
 
 import (
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
 	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
 
 	"github.com/sitegate/sitegate/device"
 	"github.com/sitegate/sitegate/themes"
@@ -21,6 +23,7 @@ type FieldSpec struct {
 	Secret      bool     // masked input
 	Limit       int      // characters; default 64
 	Options     []string // a choice field: left/right cycles
+	Note        string   // dim text after the value (what a scan found)
 }
 
 type formField struct {
@@ -37,7 +40,20 @@ type Form struct {
 	submit string
 	err    string
 	st     *themes.Styles
+	height int // lines View may use; 0: as many as it needs
+	width  int // cells a line may use; 0: no bound
 }
+
+// SetWidth bounds the cells of a line: a note past it is cut.
+func (f *Form) SetWidth(w int) { f.width = w }
+
+// SetHeight bounds the lines View uses: a form with more fields than fit
+// shows a window around the focused one, with how many are above and
+// below.
+func (f *Form) SetHeight(h int) { f.height = h }
+
+// Len returns the number of fields.
+func (f Form) Len() int { return len(f.fields) }
 
 // NewForm returns a form with the given fields and submit button label.
 func NewForm(st *themes.Styles, submit string, specs ...FieldSpec) Form {
@@ -141,6 +157,10 @@ func (f Form) Update(msg tea.Msg) (Form, tea.Cmd, bool) {
 				return f, f.setFocus(len(f.fields)), true
 			}
 			return f, f.setFocus(f.focus + 1), false
+		case "ctrl+s":
+			// Save from any field: a long form (fifty units of a scan)
+			// needs no walk to its button.
+			return f, f.setFocus(len(f.fields)), true
 		}
 		if f.focus < len(f.fields) && f.fields[f.focus].spec.Options != nil {
 			fl := &f.fields[f.focus]
@@ -170,7 +190,19 @@ func (f Form) View() string {
 			width = len(fl.spec.Label)
 		}
 	}
-	for i, fl := range f.fields {
+	first, last := 0, len(f.fields)
+	if room := f.height - 4 - strings.Count(f.err, "\n"); f.height > 0 && len(f.fields) > room && room >= 3 {
+		// A window of room-2 fields around the focus (two lines say
+		// what is above and below).
+		n := room - 2
+		first = min(max(f.focus-n/2, 0), len(f.fields)-n)
+		last = first + n
+	}
+	if first > 0 {
+		b.WriteString(f.st.Text.Dim.Render(fmt.Sprintf("  ↑ %d more", first)) + "\n")
+	}
+	for i := first; i < last; i++ {
+		fl := f.fields[i]
 		marker := "  "
 		if i == f.focus {
 			marker = f.st.Input.Prompt.Render("> ")
@@ -187,7 +219,17 @@ func (f Form) View() string {
 		} else {
 			value = fl.input.View()
 		}
-		b.WriteString(marker + label + "  " + value + "\n")
+		if fl.spec.Note != "" {
+			value += "  " + f.st.Text.Dim.Render(fl.spec.Note)
+		}
+		line := marker + label + "  " + value
+		if f.width > 0 {
+			line = lipgloss.NewStyle().MaxWidth(f.width).Render(line)
+		}
+		b.WriteString(line + "\n")
+	}
+	if last < len(f.fields) {
+		b.WriteString(f.st.Text.Dim.Render(fmt.Sprintf("  ↓ %d more", len(f.fields)-last)) + "\n")
 	}
 	btn := f.st.Button.Inactive.Render(f.submit)
 	if f.focus == len(f.fields) {

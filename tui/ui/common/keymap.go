@@ -17,6 +17,10 @@ type KeyMap struct {
 	AuditToggle, Follow, Filter, ClearFilter key.Binding
 	// Field.
 	AddBus, Add, Delete, Profile, Lab, Write, Scan key.Binding
+	// Field tree: find, fold, page, clone, add from a scan, report.
+	Find, CollapseAll, ExpandAll, Fold, Unfold, PageUp, PageDown, Home, End, Clone, AddFound, Report, Pick key.Binding
+	// Forms: what the keys do while a form has them.
+	FormNext, FormPrev, FormChoice, FormSubmit, FormSave, FormCancel key.Binding
 	// Decode lab.
 	Left, Right, Save, ReadAgain key.Binding
 	// Network.
@@ -68,6 +72,27 @@ func DefaultKeyMap() *KeyMap {
 		Write:   bind("w", "write", "w"),
 		Scan:    bind("s", "scan", "s"),
 
+		Find:        bind("/", "find", "/"),
+		CollapseAll: bind("-", "collapse all", "-"),
+		ExpandAll:   bind("+", "expand all", "+", "="),
+		Fold:        bind("←", "collapse", "left"),
+		Unfold:      bind("→", "expand", "right"),
+		PageUp:      bind("pgup", "page up", "pgup"),
+		PageDown:    bind("pgdn", "page down", "pgdown"),
+		Home:        bind("home/g", "first", "home", "g"),
+		End:         bind("end/G", "last", "end", "G"),
+		Clone:       bind("c", "clone device", "c"),
+		AddFound:    bind("a", "add the units found", "a"),
+		Report:      bind("R", "commissioning report", "R"),
+		Pick:        bind("enter", "pick", "enter"),
+
+		FormNext:   bind("tab/↓", "next field", "tab", "down"),
+		FormPrev:   bind("shift+tab/↑", "back", "shift+tab", "up"),
+		FormChoice: bind("←/→", "choose", "left", "right"),
+		FormSubmit: bind("enter", "next/save", "enter"),
+		FormSave:   bind("ctrl+s", "save", "ctrl+s"),
+		FormCancel: bind("esc", "cancel", "esc"),
+
 		Left:      bind("←/h", "byte order", "left", "h"),
 		Right:     bind("→/l", "byte order", "right", "l"),
 		Save:      bind("enter", "save to the point", "enter"),
@@ -100,4 +125,11 @@ func DefaultKeyMap() *KeyMap {
 		Theme:     bind("t", "theme", "t"),
 		Withdraw:  bind("w", "withdraw privacy", "w"),
 	}
+}
+
+// FormKeys are the keys of an open form, for the help bar: letters are
+// typed into the field, so the console's own single-letter keys (? help,
+// q quit) do not work while a form is open.
+func (k *KeyMap) FormKeys() []key.Binding {
+	return []key.Binding{k.FormNext, k.FormPrev, k.FormChoice, k.FormSave, k.FormSubmit, k.FormCancel}
 }

@@ -1,11 +1,13 @@
 package common
 
 import (
+	"fmt"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/sitegate/sitegate/device"
+	"github.com/sitegate/sitegate/tui/access"
 )
 
 // Messages the root hands every screen, and the ones screens send it.
@@ -44,3 +46,9 @@ func QuitWith(text string) tea.Cmd { return func() tea.Msg { return QuitMsg{text
 
 // Tick delivers a TickMsg in a second.
 func Tick() tea.Cmd { return tea.Tick(time.Second, func(t time.Time) tea.Msg { return TickMsg(t) }) }
+
+// ReadOnly tells a user who pressed a key their role may not use that the
+// screen is read-only for them, naming the permission and who has it.
+func ReadOnly(s *Session, perm access.Perm) tea.Cmd {
+	return FlashErr(fmt.Errorf("read-only for you: the permission to %s needs the %s role, you are %s", perm, access.RoleFor(perm), s.Principal.Account.Role))
+}

@@ -1,0 +1,30 @@
+package device
+
+import "context"
+
+// followBuffer is how many events a follower may fall behind by; one that
+// falls further behind applies the site again anyway.
+const followBuffer = 16
+
+// FollowSite calls apply once now and again after every change of the
+// site (and after missed events, which may have been one), until ctx
+// ends. It is the loop of a subsystem that keeps something in step with
+// the site; apply runs on the caller's goroutine.
+func (g *Gateway) FollowSite(ctx context.Context, apply func()) {
+	sub := g.Subscribe(followBuffer)
+	defer sub.Close()
+	apply()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev, ok := <-sub.C():
+			if !ok {
+				return
+			}
+			if ev.Kind == EventSite || sub.Missed() > 0 {
+				apply()
+			}
+		}
+	}
+}

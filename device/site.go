@@ -22,6 +22,10 @@ type Site struct {
 	WiFi     WiFi     `yaml:"wifi" json:"wifi"`         // Wi-Fi client uplink
 	LoRa     LoRa     `yaml:"lora" json:"lora"`         // LoRaWAN packet forwarder
 	Modbus   Modbus   `yaml:"modbus" json:"modbus"`     // field buses, devices and points
+
+	// BACnet is BACnet/IP and MS/TP (site_bacnet.go); files that do not
+	// use it leave it out.
+	BACnet BACnet `yaml:"bacnet,omitempty" json:"bacnet,omitzero"`
 }
 
 // SiteInfo names the site.
@@ -313,6 +317,7 @@ func (s *Site) ApplyDefaults() {
 		s.WiFi.Interface = DefaultWiFiInterface
 	}
 	s.LoRa.applyDefaults()
+	s.BACnet.applyDefaults()
 
 	for i := range s.Modbus.Buses {
 		b := &s.Modbus.Buses[i]
@@ -373,6 +378,7 @@ func (s *Site) Clone() *Site {
 	c.WAN.Probe.Targets = cloneSlice(s.WAN.Probe.Targets)
 	c.Cellular.SIMs = cloneSlice(s.Cellular.SIMs)
 	c.LoRa = s.LoRa.clone()
+	c.BACnet = s.BACnet.clone()
 	c.Modbus.Buses = cloneSlice(s.Modbus.Buses)
 	c.Modbus.Devices = cloneSlice(s.Modbus.Devices)
 	for i := range c.Modbus.Devices {

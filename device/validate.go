@@ -172,6 +172,7 @@ func (s *Site) validate(v *problems) {
 	s.WiFi.validate(v, "wifi")
 	s.LoRa.validate(v, "lora")
 	s.Modbus.validate(v, "modbus")
+	s.validateBACnet(v)
 	s.validateFieldNames(v)
 }
 

@@ -404,8 +404,20 @@ type link struct {
 	done       chan struct{}
 	retryAt    time.Time
 
+	pids atomic.Uint32 // subscriber process ids handed out on this node
+
 	mu  sync.Mutex
 	err error // why it is not running
+}
+
+// nextPID is a process id for a new subscription on the link's node,
+// never 0 (which asks the node to choose).
+func (l *link) nextPID() uint32 {
+	for {
+		if id := l.pids.Add(1); id != 0 {
+			return id
+		}
+	}
 }
 
 func (l *link) failed() error {

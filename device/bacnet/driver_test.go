@@ -91,8 +91,12 @@ func TestQualityFromStatusFlags(t *testing.T) {
 	if r.Error != "fault: unreliable-other" || r.Value.Num != 1 {
 		t.Fatalf("polled fault: %+v", r)
 	}
-	f.reading("ahu", "cov", "a fault by COV", func(r field.Reading) bool { return r.Quality == field.QualityError && strings.HasPrefix(r.Error, "fault") })
-	devicetest.Eventually(t, wait, "degraded", func() bool { return f.state("ahu").State == field.StateOffline || f.state("ahu").State == field.StateDegraded })
+	f.reading("ahu", "cov", "a fault by COV", func(r field.Reading) bool {
+		return r.Quality == field.QualityError && strings.HasPrefix(r.Error, "fault")
+	})
+	devicetest.Eventually(t, wait, "degraded", func() bool {
+		return f.state("ahu").State == field.StateOffline || f.state("ahu").State == field.StateDegraded
+	})
 	_ = s.Set(oid("analog-input:2"), 2, false)
 	_ = s.Set(oid("analog-input:1"), 2, false)
 	f.reading("ahu", "polled", "good again", func(r field.Reading) bool { return r.Quality == field.QualityGood && r.Value.Num == 2 })

@@ -144,7 +144,11 @@ func (f *fixture) state(dev string) field.Status {
 type sim struct {
 	*bacnetsim.Device
 	addr netip.AddrPort
+	stop func()
 }
+
+// stopSim stops a simulated device and frees its address.
+func stopSim(t testing.TB, s *sim) { t.Helper(); s.stop() }
 
 // startSim serves a simulated device at bind (its broadcast socket too,
 // when bind has one) until the test ends.
@@ -154,9 +158,9 @@ func startSim(t testing.TB, cfg bacnetsim.Config, bind bacnet.Binding) *sim {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { socks.Close() })
 	link, err := node.NewBIP(node.BIPConfig{Conn: socks.Unicast, BroadcastConn: socks.Broadcast, Broadcast: socks.BroadcastAddr})
 	if err != nil {
+		socks.Close()
 		t.Fatal(err)
 	}
 	cfg.Link = link
@@ -167,8 +171,18 @@ func startSim(t testing.TB, cfg bacnetsim.Config, bind bacnet.Binding) *sim {
 	if err != nil {
 		t.Fatal(err)
 	}
-	devicetest.Run(t, d)
-	return &sim{Device: d, addr: socks.Local}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	stop := sync.OnceFunc(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("simulated device: %v", err)
+		}
+		socks.Close()
+	})
+	t.Cleanup(stop)
+	return &sim{Device: d, addr: socks.Local, stop: stop}
 }
 
 // loopbackSim is a simulated device on 127.0.0.1 and a port of its own.

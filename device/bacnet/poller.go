@@ -123,6 +123,9 @@ type poller struct {
 	modes     []pointMode
 	status    field.Status
 	failures  int
+	// resubscribe: the device did not answer; once it does again its
+	// subscriptions are made anew (a restarted device forgot them).
+	resubscribe bool
 }
 
 func newPoller(d *Driver, dev device.BACnetDevice, conf []byte) *poller {
@@ -280,7 +283,35 @@ func (p *poller) cycle(ctx context.Context) time.Duration {
 	if err != nil {
 		return p.fail(err, errKind(err))
 	}
+	p.renewAfterOutage(ctx, l, n, addr)
 	return p.finish(idx, readings)
+}
+
+// renewAfterOutage makes the subscriptions anew once a device that did
+// not answer does again: it may have restarted and forgotten them, and a
+// new subscription is told the current value at once.
+func (p *poller) renewAfterOutage(ctx context.Context, l *link, n *node.Node, addr node.Address) {
+	p.mu.Lock()
+	again := p.resubscribe
+	p.resubscribe = false
+	var old []*node.Subscription
+	if again {
+		for i := range p.modes {
+			if s := p.modes[i].sub; s != nil {
+				old = append(old, s)
+				p.d.targets.Delete(covKey{p.gen, s.ProcessID})
+				p.modes[i].sub = nil
+			}
+		}
+	}
+	p.mu.Unlock()
+	if len(old) == 0 {
+		return
+	}
+	for _, s := range old {
+		_ = n.Unsubscribe(ctx, s)
+	}
+	p.subscribe(ctx, l, n, addr)
 }
 
 // pollIndexes are the points to read this cycle: every point not on
@@ -368,7 +399,15 @@ func (p *poller) subscribe(ctx context.Context, l *link, n *node.Node, addr node
 		if m.sub != nil || !m.refusedAt.IsZero() && now.Sub(m.refusedAt) < p.d.o.COVRetry {
 			continue
 		}
-		sub, err := n.Subscribe(ctx, addr, pt.obj, node.SubscribeOptions{Lifetime: life})
+		// The target is known before the request goes: the device may
+		// notify before its acknowledgement is read.
+		pid := l.nextPID()
+		key := covKey{l.gen, pid}
+		p.d.targets.Store(key, &covTarget{p: p, point: i})
+		sub, err := n.Subscribe(ctx, addr, pt.obj, node.SubscribeOptions{Lifetime: life, ProcessID: pid})
+		if err != nil {
+			p.d.targets.Delete(key)
+		}
 		if ctx.Err() != nil {
 			return
 		}
@@ -378,7 +417,6 @@ func (p *poller) subscribe(ctx context.Context, l *link, n *node.Node, addr node
 			p.d.log.Info("bacnet: cov refused; polling the point", "device", p.dev.Name, "point", pt.cfg.Name, "err", err)
 		} else {
 			p.modes[i].sub, p.modes[i].why, p.modes[i].refusedAt = sub, "", time.Time{}
-			p.d.targets.Store(covKey{l.gen, sub.ProcessID}, &covTarget{p: p, point: i})
 		}
 		p.mu.Unlock()
 	}
@@ -522,6 +560,7 @@ func (p *poller) fail(err error, kind string) time.Duration {
 		readings[i] = r
 	}
 	p.failures++
+	p.resubscribe = true
 	if p.failures >= p.d.o.OfflineAfter && p.static == nil {
 		p.resolved = false
 	}

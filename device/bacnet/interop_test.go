@@ -159,7 +159,9 @@ func TestInteropPeerWithoutRPM(t *testing.T) {
 	s.BACnet.Devices[0].Instance = intp(4321)
 	s.BACnet.Devices[0].COV = false
 	f := startGateway(t, s, bacnet.Options{})
-	f.reading("node-peer", "supply", "21.5 by ReadProperty", func(r field.Reading) bool { return r.Quality == field.QualityGood && r.Value.Num == 21.5 && r.Unit == "degC" })
+	f.reading("node-peer", "supply", "21.5 by ReadProperty", func(r field.Reading) bool {
+		return r.Quality == field.QualityGood && r.Value.Num == 21.5 && r.Unit == "degC"
+	})
 	f.reading("node-peer", "setpoint", "20", func(r field.Reading) bool { return r.Quality == field.QualityGood && r.Value.Num == 20 })
 	devicetest.Eventually(t, wait, "online", func() bool { return f.state("node-peer").State == field.StateOnline })
 }

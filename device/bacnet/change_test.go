@@ -130,6 +130,7 @@ func TestOfflineAndBack(t *testing.T) {
 	dev.COV = true
 	f := startGateway(t, ipSite(dev), bacnet.Options{MaxBackoff: time.Second})
 	f.reading("ahu", "supply", "read", func(r field.Reading) bool { return r.Quality == field.QualityGood })
+	f.reading("ahu", "setpoint", "read", func(r field.Reading) bool { return r.Quality == field.QualityGood })
 	// Pause the device: a second simulated device takes over its address
 	// later; meanwhile nothing answers there.
 	addr := s.addr

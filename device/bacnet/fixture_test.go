@@ -204,7 +204,7 @@ func intp(n int) *int { return &n }
 // devices.
 func ipSite(devs ...device.BACnetDevice) *device.Site {
 	s := device.DefaultSite()
-	s.BACnet = device.BACnet{Address: "127.0.0.1", DeviceInstance: intp(4000001), Devices: devs, APDUTimeout: device.Duration(300 * time.Millisecond), Retries: intp(1)}
+	s.BACnet = device.BACnet{Address: "127.0.0.1", DeviceInstance: intp(4000001), Devices: devs, APDUTimeout: device.Duration(500 * time.Millisecond), Retries: intp(1)}
 	return s
 }
 

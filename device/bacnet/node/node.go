@@ -361,6 +361,9 @@ func (n *Node) confirmed(from Address, a stack.APDU) {
 	n.tsm.mu.Lock()
 	ctx := n.runCtx
 	n.tsm.mu.Unlock()
+	// The payload aliases the link's receive buffer, which the next frame
+	// overwrites (DataLink's contract): the goroutine gets its own copy.
+	a.Payload = append([]byte(nil), a.Payload...)
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()

@@ -591,3 +591,40 @@ func TestBroadcastRenewalAndRefusals(t *testing.T) {
 	}
 	_ = clink
 }
+
+// A request served on its own goroutine keeps its own copy of the
+// request: the frames that arrive meanwhile reuse the link's buffer.
+// Writes race a flood of other frames here, and every write must arrive
+// as it was sent.
+func TestServedRequestsOutliveTheReceiveBuffer(t *testing.T) {
+	s := newServer(t, 0)
+	_, slink := start(t, Config{Server: s.srv}, BIPConfig{})
+	c, _ := start(t, Config{}, BIPConfig{})
+	to := slink.LocalAddr()
+	flood := newRaw(t)
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		junk := unhexT(t, "810a0013010030ff0c0c0080000119551e2c")
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				flood.sendBytes(to, junk)
+			}
+		}
+	}()
+	defer func() { close(stop); <-done }()
+	ctx := context.Background()
+	for i := range 100 {
+		v := float32(i) + 0.25
+		if err := c.Write(ctx, IP(to), av1, stack.Real(v), 8); err != nil {
+			t.Fatalf("write %d: %v", i, err)
+		}
+		if w, _ := s.av.lastWrite(); float32(w.Value) != v {
+			t.Fatalf("write %d arrived as %v", i, w.Value)
+		}
+	}
+}

@@ -38,10 +38,11 @@ func newDemoCmd(s streams) *cobra.Command {
 			var site *device.Site
 			var log *slog.Logger
 			loraCtx, stopLoRa := context.WithCancel(cmd.Context())
-			waitLoRa := func() {}
+			waitLoRa, waitBACnet := func() {}, func() {}
 			defer func() {
 				stopLoRa()
 				waitLoRa()
+				waitBACnet()
 				for _, srv := range sims {
 					srv.Close()
 				}
@@ -57,6 +58,7 @@ func newDemoCmd(s streams) *cobra.Command {
 				site, _ = g.Site()
 				log = l
 				sims = startDemoDevices(site, log)
+				waitBACnet = startDemoBACnet(loraCtx, site, log)
 				// The cloud's stand-in: a TLS broker on loopback with a
 				// demo PKI in the data directory; the gateway connects to
 				// it with its own device certificate.

@@ -106,7 +106,10 @@ func BenchmarkCOVLatency(b *testing.B) {
 
 func benchCOV(b *testing.B, dev device.BACnetDevice, set func(float64) error) {
 	f := startGateway(b, ipSite(dev), bacnet.Options{})
-	devicetest.Eventually(b, wait, "supply on COV", func() bool { p, _ := f.drv.Points("peer"); return p[0].Mode == bacnet.ModeCOV && p[0].Notifications > 0 })
+	devicetest.Eventually(b, wait, "supply on COV", func() bool {
+		p, _ := f.drv.Points("peer")
+		return p[0].Mode == bacnet.ModeCOV && p[0].Notifications > 0
+	})
 	sub := f.gw.Subscribe(64)
 	defer sub.Close()
 	var lat []time.Duration

@@ -6,8 +6,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -210,12 +208,4 @@ func ipSite(devs ...device.BACnetDevice) *device.Site {
 
 func simDevice(name string, s *sim, instance int, points ...device.BACnetPoint) device.BACnetDevice {
 	return device.BACnetDevice{Name: name, Instance: intp(instance), Address: s.addr.String(), Interval: device.Duration(time.Second), Points: points}
-}
-
-func joinInts(ns ...int) string {
-	s := make([]string, len(ns))
-	for i, n := range ns {
-		s[i] = strconv.Itoa(n)
-	}
-	return strings.Join(s, ",")
 }

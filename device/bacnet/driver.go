@@ -261,12 +261,16 @@ func (d *Driver) apply() {
 		conf, ok := want[name]
 		if !ok || !bytes.Equal(conf, l.conf) || l.failed() != nil && !now.Before(l.retryAt) {
 			stop = append(stop, l)
-			delete(d.links, name)
 		}
 	}
 	d.mu.Unlock()
+	// Forgotten only once closed: State never shows a port gone that is
+	// still open.
 	for _, l := range stop {
 		l.stop()
+		d.mu.Lock()
+		delete(d.links, l.name)
+		d.mu.Unlock()
 		d.log.Info("bacnet: link stopped", "link", l.name)
 	}
 	for name, conf := range want {

@@ -20,8 +20,8 @@ import (
 )
 
 // client is a BACnet client on loopback, our own node, reading the
-// gateway's server.
-func client(t testing.TB) (*node.Node, netip.AddrPort) {
+// gateway's server; COV notifications it receives go to covs when given.
+func client(t testing.TB, covs chan node.COV) (*node.Node, netip.AddrPort) {
 	t.Helper()
 	c, err := net.ListenPacket("udp4", "127.0.0.1:0")
 	if err != nil {
@@ -32,7 +32,16 @@ func client(t testing.TB) (*node.Node, netip.AddrPort) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := node.New(node.Config{Link: link, APDUTimeout: time.Second, Retries: -1})
+	cfg := node.Config{Link: link, APDUTimeout: time.Second, Retries: -1}
+	if covs != nil {
+		cfg.OnCOV = func(cv node.COV) {
+			select {
+			case covs <- cv:
+			default:
+			}
+		}
+	}
+	n, err := node.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +81,7 @@ func TestServesPointsOfAnyProtocol(t *testing.T) {
 	engine := modbus.New(f.gw, modbus.Options{Logger: quiet})
 	devicetest.Run(t, engine)
 	gwAddr := node.IP(f.ipLocal())
-	c, cAddr := client(t)
+	c, cAddr := client(t, nil)
 	ctx := context.Background()
 	f.reading("meter", "power", "power read", func(r field.Reading) bool { return r.Quality == field.QualityGood })
 	f.reading("ahu", "setpoint", "setpoint read", func(r field.Reading) bool { return r.Quality == field.QualityGood })
@@ -137,7 +146,7 @@ func TestServesPointsOfAnyProtocol(t *testing.T) {
 	// COV: a subscriber hears the setpoint change when the controller's
 	// reading changes.
 	covs := make(chan node.COV, 16)
-	sc := clientWithCOV(t, covs)
+	sc, _ := client(t, covs)
 	if _, err := sc.Subscribe(ctx, gwAddr, oid("analog-value:2"), node.SubscribeOptions{Lifetime: time.Minute}); err != nil {
 		t.Fatal(err)
 	}
@@ -174,28 +183,4 @@ func TestServesPointsOfAnyProtocol(t *testing.T) {
 		res, err := c.ReadProperties(ctx, gwAddr, []stack.PropertyRef{stack.Ref(oid("analog-value:1"), stack.PropStatusFlags), stack.Ref(oid("analog-value:1"), stack.PropReliability)})
 		return err == nil && stack.DecodeStatusFlags(res[0].Values[0].Bits).Fault && res[1].Values[0].Unsigned == uint64(stack.CommunicationFailure)
 	})
-}
-
-func clientWithCOV(t testing.TB, covs chan node.COV) *node.Node {
-	t.Helper()
-	c, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	link, err := node.NewBIP(node.BIPConfig{Conn: c})
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, err := node.New(node.Config{Link: link, APDUTimeout: time.Second, OnCOV: func(cv node.COV) {
-		select {
-		case covs <- cv:
-		default:
-		}
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	devicetest.Run(t, n)
-	return n
 }

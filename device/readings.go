@@ -20,6 +20,7 @@ func (s *Site) FieldDevices() []field.DeviceInfo {
 		}
 		out = append(out, info)
 	}
+	out = append(out, s.BACnet.fieldDevices()...)
 	return append(out, s.LoRa.fieldDevices()...)
 }
 
@@ -36,6 +37,7 @@ func (s *Site) fieldDeviceRefs() []deviceRef {
 	for i, d := range s.Modbus.Devices {
 		out = append(out, deviceRef{d.Name, pathf("modbus.devices[%d]", i)})
 	}
+	out = append(out, s.BACnet.bacnetRefs()...)
 	return append(out, s.LoRa.loraRefs()...)
 }
 

@@ -28,6 +28,10 @@ type Site struct {
 	// Profiles are the site's own register maps (imported from CSV or
 	// written here), used like the built-in ones by `profile:`.
 	Profiles []Profile `yaml:"profiles,omitempty" json:"profiles,omitempty"`
+
+	// BACnet is BACnet/IP and MS/TP (site_bacnet.go); files that do not
+	// use it leave it out.
+	BACnet BACnet `yaml:"bacnet,omitempty" json:"bacnet,omitzero"`
 }
 
 // SiteInfo names the site.
@@ -328,6 +332,7 @@ func (s *Site) ApplyDefaults() {
 	}
 	s.LoRa.applyDefaults()
 	s.applyStoreDefaults()
+	s.BACnet.applyDefaults()
 
 	for i := range s.Modbus.Buses {
 		b := &s.Modbus.Buses[i]
@@ -388,6 +393,7 @@ func (s *Site) Clone() *Site {
 	c.WAN.Probe.Targets = cloneSlice(s.WAN.Probe.Targets)
 	c.Cellular.SIMs = cloneSlice(s.Cellular.SIMs)
 	c.LoRa = s.LoRa.clone()
+	c.BACnet = s.BACnet.clone()
 	c.Modbus.Buses = cloneSlice(s.Modbus.Buses)
 	c.Modbus.Devices = cloneSlice(s.Modbus.Devices)
 	for i := range c.Modbus.Devices {

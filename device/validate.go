@@ -174,6 +174,7 @@ func (s *Site) validate(v *problems) {
 	s.LoRa.validate(v, "lora")
 	s.Modbus.validate(v, "modbus", s)
 	s.validateProfiles(v)
+	s.validateBACnet(v)
 	s.validateFieldNames(v)
 	s.validateStore(v)
 }

@@ -620,6 +620,7 @@ func styleSite(root *yaml.Node) {
 			flow(p)
 		}
 	}
+	styleBACnet(root)
 }
 
 // flowScalarLists puts lists of plain values on one line.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/sitegate/sitegate/cloudsync"
 	"github.com/sitegate/sitegate/device"
+	"github.com/sitegate/sitegate/device/bacnet"
 	"github.com/sitegate/sitegate/device/clock"
 	"github.com/sitegate/sitegate/device/firmware"
 	"github.com/sitegate/sitegate/device/health"
@@ -177,6 +178,11 @@ func buildServices(o *daemonOptions, gw *device.Gateway, acc *access.Service, fw
 	// The field drivers poll the site's devices and follow its changes.
 	engine := modbus.New(gw, modbus.Options{Logger: log.With("component", "modbus")})
 	svcs = append(svcs, service{"modbus", engine.Run})
+	// BACnet: the BACnet/IP port (only while the site uses it, on its
+	// address only) and the MS/TP lines, the site's BACnet devices, and
+	// the gateway's own Device object serving bacnet.serve.
+	bacnetDriver := bacnet.NewDriver(gw, bacnet.Options{Logger: log.With("component", "bacnet"), Version: version})
+	svcs = append(svcs, service{"bacnet", bacnetDriver.Run})
 	// LoRaWAN: the packet forwarder server on the site's address (only
 	// while LoRa is enabled), the embedded network server or the relay to
 	// the remote one.

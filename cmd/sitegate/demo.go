@@ -39,10 +39,11 @@ func newDemoCmd(s streams) *cobra.Command {
 			var site *device.Site
 			var log *slog.Logger
 			loraCtx, stopLoRa := context.WithCancel(cmd.Context())
-			waitLoRa := func() {}
+			waitLoRa, waitBACnet := func() {}, func() {}
 			defer func() {
 				stopLoRa()
 				waitLoRa()
+				waitBACnet()
 				if demoBroker != nil {
 					demoBroker.Close()
 				}
@@ -65,6 +66,7 @@ func newDemoCmd(s streams) *cobra.Command {
 				if ntp := listenDemoNTP(log, demoNTPAddr); ntp != nil {
 					o.services = append(o.services, service{"demo time server", ntp.Run})
 				}
+				waitBACnet = startDemoBACnet(loraCtx, site, log)
 				// The cloud's stand-in: a TLS broker on loopback with a
 				// demo PKI in the data directory; the gateway connects to
 				// it with its own device certificate.

@@ -17,9 +17,11 @@ func newSimCmd(s streams) *cobra.Command {
 		Use:   "sim",
 		Short: "Simulated field devices for tests and demos",
 		Args:  noArgs,
-		RunE:  func(cmd *cobra.Command, args []string) error { return usagef("sim needs a protocol: modbus or lora") },
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return usagef("sim needs a protocol: modbus, bacnet or lora")
+		},
 	}
-	cmd.AddCommand(newSimModbusCmd(s), newSimLoRaCmd(s))
+	cmd.AddCommand(newSimModbusCmd(s), newSimBACnetCmd(s), newSimLoRaCmd(s))
 	return cmd
 }
 

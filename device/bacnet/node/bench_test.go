@@ -60,7 +60,7 @@ func BenchmarkCOVLatencyNodePeer(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		v := float64(1000 + i)
-		if err := p.do(map[string]any{"cmd": "set", "object": "0:1", "value": v}, nil); err != nil {
+		if err := p.Do(map[string]any{"cmd": "set", "object": "0:1", "value": v}, nil); err != nil {
 			b.Fatal(err)
 		}
 		for f := range got {

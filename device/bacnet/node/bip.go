@@ -45,8 +45,14 @@ type BIPConfig struct {
 	// Distribute-Broadcast-To-Network through it.
 	BBMD netip.AddrPort
 	// TTL asked of the BBMD. Default DefaultFDTTL, at least MinFDTTL.
-	TTL    time.Duration
-	Logger *slog.Logger
+	TTL time.Duration
+	// BroadcastConn, when set, is a second, receive-only socket bound to
+	// the subnet's broadcast address on Conn's port. On Linux a socket
+	// bound to a unicast address receives no broadcasts, and binding the
+	// wildcard address instead would open the port on every interface
+	// (README requirement 13). The link does not close it either.
+	BroadcastConn net.PacketConn
+	Logger        *slog.Logger
 }
 
 // BIP is a BACnet/IP data link (Annex J) on a UDP socket.
@@ -60,6 +66,9 @@ type BIP struct {
 
 	framesIn, framesOut, malformed, dropped atomic.Uint64
 	bufs                                    sync.Pool
+	// deliverMu keeps deliver on one goroutine at a time (DataLink's
+	// contract) while two sockets are read.
+	deliverMu sync.Mutex
 }
 
 // NewBIP checks cfg and returns the link; nothing is sent before Run.
@@ -144,20 +153,50 @@ func (b *BIP) Run(ctx context.Context, deliver func(src, npdu []byte)) error {
 	defer cancel()
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	conns := []net.PacketConn{b.cfg.Conn}
+	if b.cfg.BroadcastConn != nil {
+		conns = append(conns, b.cfg.BroadcastConn)
+	}
 	// Unblock ReadFrom when ctx ends: a deadline in the past.
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		<-ctx.Done()
-		_ = b.cfg.Conn.SetReadDeadline(time.Unix(1, 0))
+		for _, c := range conns {
+			_ = c.SetReadDeadline(time.Unix(1, 0))
+		}
 	}()
 	if b.cfg.BBMD.IsValid() {
 		wg.Add(1)
 		go func() { defer wg.Done(); b.register(ctx) }()
 	}
+	// The broadcast socket's reader ends the link when it fails, as the
+	// main one does.
+	var readers sync.WaitGroup
+	var bcastErr error
+	for _, c := range conns[1:] {
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			if bcastErr = b.read(ctx, c, deliver); bcastErr != nil {
+				cancel()
+			}
+		}()
+	}
+	err := b.read(ctx, conns[0], deliver)
+	cancel()
+	readers.Wait()
+	if err == nil {
+		err = bcastErr
+	}
+	return err
+}
+
+// read reads one socket until ctx ends.
+func (b *BIP) read(ctx context.Context, c net.PacketConn, deliver func(src, npdu []byte)) error {
 	buf := make([]byte, 65536)
 	for {
-		n, from, err := b.cfg.Conn.ReadFrom(buf)
+		n, from, err := c.ReadFrom(buf)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -165,7 +204,7 @@ func (b *BIP) Run(ctx context.Context, deliver func(src, npdu []byte)) error {
 			if errors.Is(err, os.ErrDeadlineExceeded) {
 				continue
 			}
-			return fmt.Errorf("bacnet/ip receive: %w", err)
+			return fmt.Errorf("bacnet/ip receive on %s: %w", c.LocalAddr(), err)
 		}
 		ua, ok := from.(*net.UDPAddr)
 		if !ok {
@@ -173,7 +212,9 @@ func (b *BIP) Run(ctx context.Context, deliver func(src, npdu []byte)) error {
 			continue
 		}
 		b.framesIn.Add(1)
+		b.deliverMu.Lock()
 		b.handle(ua.AddrPort(), buf[:n], deliver)
+		b.deliverMu.Unlock()
 	}
 }
 

@@ -65,12 +65,16 @@ func (n *Node) ReadProperties(ctx context.Context, dev Address, refs []stack.Pro
 	}
 	limit := n.peerMaxAPDU(dev) - 4
 	for start := 0; start < len(out); {
-		end := start + 1
+		end, size := start, 0
 		for end < len(out) && end-start < maxRefsPerRPM {
-			b, _ := stack.AppendRPM(nil, specsOf(out[start:end+1]))
-			if len(b) > limit {
+			prop, spec := rpmCost(out[end].PropertyRef)
+			if end == start || out[end].Object != out[end-1].Object {
+				prop += spec
+			}
+			if end > start && size+prop > limit {
 				break
 			}
+			size += prop
 			end++
 		}
 		if err := n.readChunk(ctx, dev, out[start:end]); err != nil {
@@ -86,6 +90,22 @@ func (n *Node) ReadProperties(ctx context.Context, dev Address, refs []stack.Pro
 }
 
 var errNoRPM = errors.New("device does not implement read-property-multiple")
+
+// rpmCost is what one property adds to a ReadPropertyMultiple request,
+// and what opening a new object's access specification adds besides, so
+// that a request is sized in one pass rather than encoded again for every
+// property it takes.
+func rpmCost(r stack.PropertyRef) (prop, spec int) {
+	p := stack.AppendContextUnsigned(nil, 0, uint64(r.Property))
+	if r.Index != stack.NoIndex {
+		p = stack.AppendContextUnsigned(p, 1, uint64(r.Index))
+	}
+	one, err := stack.AppendRPM(nil, []stack.ReadAccessSpec{{Object: r.Object, Properties: []stack.PropertyRef{r}}})
+	if err != nil {
+		return len(p), 8 // an object the encoder refuses fails the request anyway
+	}
+	return len(p), len(one) - len(p)
+}
 
 func specsOf(rs []stack.ReadResult) []stack.ReadAccessSpec {
 	var specs []stack.ReadAccessSpec

@@ -91,9 +91,12 @@ func (t *deviceTable) seen(n *Node, m stack.IAm, from Address) {
 		t.byAddr[from] = e
 		return
 	}
-	if len(t.byInstance) >= t.max && !t.evict() {
+	if len(t.byInstance) >= t.max {
+		if !t.evict() {
+			n.c.iamDropped.Add(1)
+			return
+		}
 		n.c.iamEvicted.Add(1)
-		return
 	}
 	e := &deviceEntry{info: info}
 	t.byInstance[info.Instance] = e

@@ -43,8 +43,12 @@
 // # Serving
 //
 // A Server is the gateway's Device object with its required properties
-// and analog-value, binary-value and multi-state-value objects, each
-// backed by a Source the driver implements. Commandable objects keep a
+// and analog, binary and multi-state objects (values; inputs read-only;
+// outputs always commandable), each backed by a Source the driver
+// implements. SetObjects replaces them while the server runs, keeping the
+// priority arrays of objects that stay and counting the change in
+// database-revision; ServerConfig.NoCOV makes a device without
+// SubscribeCOV, as small controllers are. Commandable objects keep a
 // priority array; a write reaches the Source with the value that now
 // wins, and the array changes only when the Source accepted it. COV
 // subscribers are notified when the value moves by the COV increment or

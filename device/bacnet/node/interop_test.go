@@ -1,191 +1,39 @@
 package node
 
 import (
-	"bufio"
 	"context"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"net"
 	"net/netip"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/sitegate/sitegate/device/bacnet/internal/peertest"
 	"github.com/sitegate/sitegate/device/bacnet/stack"
 	"github.com/sitegate/sitegate/device/devicetest"
 )
 
-// interopDir holds the Node peer: package.json, its lock, peer.js.
-const interopDir = "../testdata/interop"
-
-// needPeer skips without the npm peer, except in CI where it must be there
-// (.ci/run installs it with npm ci).
-func needPeer(t testing.TB) {
-	t.Helper()
-	_, errNode := exec.LookPath("node")
-	_, errMod := os.Stat(filepath.Join(interopDir, "node_modules", "@bacnet-js", "client"))
-	if errNode == nil && errMod == nil {
-		return
-	}
-	msg := fmt.Sprintf("the @bacnet-js/client peer is not installed (node: %v, module: %v); run npm ci --prefix device/bacnet/testdata/interop", errNode, errMod)
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-}
-
-// peer is the @bacnet-js/client process: commands on stdin, one JSON
-// object per line on stdout.
+// peer is the @bacnet-js/client process (package peertest) and where
+// its device is.
 type peer struct {
-	t     testing.TB
-	addr  Address
-	ap    netip.AddrPort
-	stdin *json.Encoder
-	mu    sync.Mutex
-	next  int
-	wait  map[int]chan peerReply
-	evs   []map[string]any
-}
-
-type peerReply struct {
-	OK     bool            `json:"ok"`
-	Error  string          `json:"error"`
-	Result json.RawMessage `json:"result"`
+	*peertest.Peer
+	addr Address
+	ap   netip.AddrPort
 }
 
 func startPeer(t testing.TB, instance uint32, extraInputs ...int) *peer {
 	t.Helper()
-	needPeer(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	args := []string{"peer.js", fmt.Sprint(instance)}
+	o := peertest.Options{Instance: instance, NoRPM: os.Getenv("PEER_NO_RPM") == "1"}
 	if len(extraInputs) > 0 {
-		args = append(args, fmt.Sprint(extraInputs[0]))
+		o.ExtraInputs = extraInputs[0]
 	}
-	cmd := exec.CommandContext(ctx, "node", args...)
-	cmd.Dir = interopDir
-	cmd.Env = append(os.Environ(), "PEER_NO_RPM="+os.Getenv("PEER_NO_RPM"))
-	cmd.Stderr = os.Stderr
-	in, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	outp, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &peer{t: t, stdin: json.NewEncoder(in), wait: map[int]chan peerReply{}}
-	listening := make(chan int, 1)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		sc := bufio.NewScanner(outp)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
-			var m map[string]any
-			if json.Unmarshal(sc.Bytes(), &m) != nil {
-				continue
-			}
-			if id, ok := m["id"].(float64); ok {
-				var r peerReply
-				_ = json.Unmarshal(sc.Bytes(), &r)
-				p.mu.Lock()
-				ch := p.wait[int(id)]
-				delete(p.wait, int(id))
-				p.mu.Unlock()
-				if ch != nil {
-					ch <- r
-				}
-				continue
-			}
-			if m["event"] == "listening" {
-				listening <- int(m["port"].(float64))
-			}
-			p.mu.Lock()
-			p.evs = append(p.evs, m)
-			p.mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		in.Close() // the peer exits when its stdin closes
-		select {
-		case <-done:
-		case <-time.After(wait):
-			cancel()
-			<-done
-		}
-		cancel()
-		_ = cmd.Wait()
-	})
-	select {
-	case port := <-listening:
-		p.ap = netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(port))
-		p.addr = IP(p.ap)
-	case <-time.After(wait):
-		t.Fatal("the node peer did not start")
-	}
-	return p
-}
-
-// do runs one command on the peer and decodes its result into v.
-func (p *peer) do(cmd map[string]any, v any) error {
-	p.mu.Lock()
-	p.next++
-	id := p.next
-	ch := make(chan peerReply, 1)
-	p.wait[id] = ch
-	p.mu.Unlock()
-	cmd["id"] = id
-	if err := p.stdin.Encode(cmd); err != nil {
-		return err
-	}
-	select {
-	case r := <-ch:
-		if !r.OK {
-			return fmt.Errorf("peer: %s", r.Error)
-		}
-		if v != nil {
-			return json.Unmarshal(r.Result, v)
-		}
-		return nil
-	case <-time.After(wait):
-		return fmt.Errorf("peer: no answer to %v", cmd["cmd"])
-	}
-}
-
-// await waits for the first event with those fields: the peer prints it
-// before answering, but its stdout may be read after the answer arrived.
-func (p *peer) await(t testing.TB, match map[string]any) map[string]any {
-	t.Helper()
-	var e map[string]any
-	devicetest.Eventually(t, wait, fmt.Sprintf("peer event %v", match), func() bool { e = p.event(match); return e != nil })
-	return e
-}
-
-// event is the first event with those fields, or nil.
-func (p *peer) event(match map[string]any) map[string]any {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, e := range p.evs {
-		ok := true
-		for k, v := range match {
-			if fmt.Sprint(e[k]) != fmt.Sprint(v) {
-				ok = false
-			}
-		}
-		if ok {
-			return e
-		}
-	}
-	return nil
+	p := peertest.Start(t, o)
+	return &peer{Peer: p, addr: IP(p.AddrPort), ap: p.AddrPort}
 }
 
 // recorder keeps the first datagram of each kind the peer sends, so that
@@ -306,14 +154,14 @@ func TestInteropNodePeer(t *testing.T) {
 		if res[7].Err == nil || res[7].Err.Code != stack.ErrorCodeUnknownProperty {
 			t.Fatalf("per-property error: %+v", res[7])
 		}
-		if _, err := p.do(map[string]any{"cmd": "set", "object": "0:1", "value": 21.5, "fault": true}, nil), error(nil); err != nil {
+		if _, err := p.Do(map[string]any{"cmd": "set", "object": "0:1", "value": 21.5, "fault": true}, nil), error(nil); err != nil {
 			t.Fatal(err)
 		}
 		res, err = c.ReadProperties(ctx, p.addr, []stack.PropertyRef{stack.Ref(ai1, stack.PropStatusFlags), stack.Ref(ai1, stack.PropReliability)})
 		if err != nil || !stack.DecodeStatusFlags(res[0].Values[0].Bits).Fault || stack.Reliability(res[1].Values[0].Unsigned) != stack.UnreliableOther {
 			t.Fatalf("fault: %+v %v", res, err)
 		}
-		_ = p.do(map[string]any{"cmd": "set", "object": "0:1", "value": 21.5, "fault": false}, nil)
+		_ = p.Do(map[string]any{"cmd": "set", "object": "0:1", "value": 21.5, "fault": false}, nil)
 	})
 	lastCOV := func(obj stack.ObjectID, confirmed bool) (float64, bool) {
 		covMu.Lock()
@@ -341,22 +189,22 @@ func TestInteropNodePeer(t *testing.T) {
 		if _, err := c.Subscribe(ctx, p.addr, av2, SubscribeOptions{Confirmed: true, Lifetime: time.Minute}); err != nil {
 			t.Fatal(err)
 		}
-		if e := p.await(t, map[string]any{"event": "subscribe", "object": "2:2"}); e == nil || e["confirmed"] != true || e["lifetime"] != float64(60) {
+		if e := p.Await(t, map[string]any{"event": "subscribe", "object": "2:2"}); e == nil || e["confirmed"] != true || e["lifetime"] != float64(60) {
 			t.Fatalf("peer saw subscription %v", e)
 		}
 		devicetest.Eventually(t, wait, "initial unconfirmed notification", covIs(ai1, false, 21.5))
 		devicetest.Eventually(t, wait, "initial confirmed notification", covIs(av2, true, 20))
-		_ = p.do(map[string]any{"cmd": "set", "object": "0:1", "value": 25.25}, nil)
+		_ = p.Do(map[string]any{"cmd": "set", "object": "0:1", "value": 25.25}, nil)
 		devicetest.Eventually(t, wait, "notification of 25.25", covIs(ai1, false, 25.25))
 		devicetest.Eventually(t, wait, "peer got our ack", func() bool {
-			return p.event(map[string]any{"event": "covSent", "object": "2:2", "confirmed": true}) != nil
+			return p.Event(map[string]any{"event": "covSent", "object": "2:2", "confirmed": true}) != nil
 		})
 	})
 	t.Run("write", func(t *testing.T) {
 		if err := c.Write(ctx, p.addr, av2, stack.Real(23), 8); err != nil {
 			t.Fatal(err)
 		}
-		if e := p.await(t, map[string]any{"event": "write", "object": "2:2", "priority": 8}); e == nil || e["value"] != float64(23) {
+		if e := p.Await(t, map[string]any{"event": "write", "object": "2:2", "priority": 8}); e == nil || e["value"] != float64(23) {
 			t.Fatalf("peer saw write %v", e)
 		}
 		pa, err := c.ReadProperty(ctx, p.addr, stack.PropertyRef{Object: av2, Property: stack.PropPriorityArray, Index: 8})
@@ -367,7 +215,7 @@ func TestInteropNodePeer(t *testing.T) {
 		if err := c.Relinquish(ctx, p.addr, av2, 8); err != nil {
 			t.Fatal(err)
 		}
-		if e := p.await(t, map[string]any{"event": "write", "object": "2:2", "priority": 8, "value": nil}); e == nil || e["pv"] != float64(20) {
+		if e := p.Await(t, map[string]any{"event": "write", "object": "2:2", "priority": 8, "value": nil}); e == nil || e["pv"] != float64(20) {
 			t.Fatalf("peer saw relinquish %v", e)
 		}
 		if err := c.Write(ctx, p.addr, bv3, stack.Enumerated(1), 0); err != nil {
@@ -382,14 +230,14 @@ func TestInteropNodePeer(t *testing.T) {
 	srvAt := slink.LocalAddr().String()
 	t.Run("peer reads the gateway", func(t *testing.T) {
 		var iams []map[string]any
-		if err := p.do(map[string]any{"cmd": "whoIs", "address": srvAt, "wait": 500}, &iams); err != nil || len(iams) != 1 || iams[0]["deviceId"] != float64(gwID.Instance) {
+		if err := p.Do(map[string]any{"cmd": "whoIs", "address": srvAt, "wait": 500}, &iams); err != nil || len(iams) != 1 || iams[0]["deviceId"] != float64(gwID.Instance) {
 			t.Fatalf("peer who-is: %v %v", iams, err)
 		}
 		var vals []map[string]any
-		if err := p.do(map[string]any{"cmd": "readProperty", "address": srvAt, "object": map[string]any{"type": 8, "instance": gwID.Instance}, "property": 77}, &vals); err != nil || vals[0]["value"] != "sitegate-gw" {
+		if err := p.Do(map[string]any{"cmd": "readProperty", "address": srvAt, "object": map[string]any{"type": 8, "instance": gwID.Instance}, "property": 77}, &vals); err != nil || vals[0]["value"] != "sitegate-gw" {
 			t.Fatalf("peer read object-name: %v %v", vals, err)
 		}
-		if err := p.do(map[string]any{"cmd": "readProperty", "address": srvAt, "object": map[string]any{"type": 8, "instance": gwID.Instance}, "property": 76}, &vals); err != nil || len(vals) != 4 {
+		if err := p.Do(map[string]any{"cmd": "readProperty", "address": srvAt, "object": map[string]any{"type": 8, "instance": gwID.Instance}, "property": 76}, &vals); err != nil || len(vals) != 4 {
 			t.Fatalf("peer read object-list: %v %v", vals, err)
 		}
 		var objs []struct {
@@ -403,7 +251,7 @@ func TestInteropNodePeer(t *testing.T) {
 			{"objectId": map[string]any{"type": 2, "instance": 1}, "properties": []map[string]any{{"id": 85, "index": 0xFFFFFFFF}, {"id": 111, "index": 0xFFFFFFFF}, {"id": 117, "index": 0xFFFFFFFF}}},
 			{"objectId": map[string]any{"type": 5, "instance": 2}, "properties": []map[string]any{{"id": 8, "index": 0xFFFFFFFF}}},
 		}
-		if err := p.do(map[string]any{"cmd": "readPropertyMultiple", "address": srvAt, "specs": specs}, &objs); err != nil || len(objs) != 2 {
+		if err := p.Do(map[string]any{"cmd": "readPropertyMultiple", "address": srvAt, "specs": specs}, &objs); err != nil || len(objs) != 2 {
 			t.Fatalf("peer rpm: %+v %v", objs, err)
 		}
 		if objs[0].Values[0].Value[0]["value"] != 21.5 || objs[0].Values[2].Value[0]["value"] != float64(62) || len(objs[1].Values) < 8 {
@@ -411,18 +259,16 @@ func TestInteropNodePeer(t *testing.T) {
 		}
 	})
 	t.Run("peer subscribes to the gateway", func(t *testing.T) {
-		if err := p.do(map[string]any{"cmd": "subscribeCov", "address": srvAt, "object": map[string]any{"type": 2, "instance": 1}, "pid": 9, "confirmed": true, "lifetime": 60}, nil); err != nil {
+		if err := p.Do(map[string]any{"cmd": "subscribeCov", "address": srvAt, "object": map[string]any{"type": 2, "instance": 1}, "pid": 9, "confirmed": true, "lifetime": 60}, nil); err != nil {
 			t.Fatal(err)
 		}
 		devicetest.Eventually(t, wait, "peer got the initial notification", func() bool {
-			return p.event(map[string]any{"event": "cov", "object": "2:1", "pid": 9, "confirmed": true}) != nil
+			return p.Event(map[string]any{"event": "cov", "object": "2:1", "pid": 9, "confirmed": true}) != nil
 		})
 		s.av.set(30.5)
 		s.srv.Changed(av1)
 		devicetest.Eventually(t, wait, "peer got 30.5", func() bool {
-			p.mu.Lock()
-			defer p.mu.Unlock()
-			for _, e := range p.evs {
+			for _, e := range p.Events() {
 				if e["event"] == "cov" && e["object"] == "2:1" && strings.Contains(fmt.Sprint(e["values"]), "30.5") {
 					return true
 				}

@@ -90,8 +90,10 @@ type Stats struct {
 	// SegmentsReceived of segmented answers; SegmentTimeouts of answers that
 	// never completed; ReassemblyOverflows past MaxReassembly.
 	SegmentsReceived, SegmentTimeouts, ReassemblyOverflows uint64
-	// IAmReceived; IAmEvicted from a full table; Busy: requests refused at MaxPending.
-	IAmReceived, IAmEvicted, Busy uint64
+	// IAmReceived; IAmEvicted: entries of a full I-Am table evicted to
+	// make room; IAmDropped: I-Ams not kept because every entry of the full
+	// table is in use; Busy: requests refused at MaxPending.
+	IAmReceived, IAmEvicted, IAmDropped, Busy uint64
 	// COVReceived notifications.
 	COVReceived uint64
 	// Served confirmed requests; RejectsSent, AbortsSent, ErrorsSent answers.
@@ -103,7 +105,7 @@ type Stats struct {
 type counters struct {
 	received, sent, malformed, networkMessages, notForUs, unknownInvoke   atomic.Uint64
 	timeouts, retries, segmentsReceived, segmentTimeouts, reassemblyOverf atomic.Uint64
-	iamReceived, iamEvicted, busy, covReceived                            atomic.Uint64
+	iamReceived, iamEvicted, iamDropped, busy, covReceived                atomic.Uint64
 	served, rejectsSent, abortsSent, errorsSent, covSent, covFailed       atomic.Uint64
 }
 
@@ -175,7 +177,7 @@ func (n *Node) Stats() Stats {
 		UnknownInvoke: c.unknownInvoke.Load(), Timeouts: c.timeouts.Load(), Retries: c.retries.Load(),
 		SegmentsReceived: c.segmentsReceived.Load(), SegmentTimeouts: c.segmentTimeouts.Load(),
 		ReassemblyOverflows: c.reassemblyOverf.Load(), IAmReceived: c.iamReceived.Load(),
-		IAmEvicted: c.iamEvicted.Load(), Busy: c.busy.Load(), COVReceived: c.covReceived.Load(),
+		IAmEvicted: c.iamEvicted.Load(), IAmDropped: c.iamDropped.Load(), Busy: c.busy.Load(), COVReceived: c.covReceived.Load(),
 		Served: c.served.Load(), RejectsSent: c.rejectsSent.Load(), AbortsSent: c.abortsSent.Load(),
 		ErrorsSent: c.errorsSent.Load(), COVSent: c.covSent.Load(), COVFailed: c.covFailed.Load()}
 }
@@ -359,6 +361,9 @@ func (n *Node) confirmed(from Address, a stack.APDU) {
 	n.tsm.mu.Lock()
 	ctx := n.runCtx
 	n.tsm.mu.Unlock()
+	// The payload aliases the link's receive buffer, which the next frame
+	// overwrites (DataLink's contract): the goroutine gets its own copy.
+	a.Payload = append([]byte(nil), a.Payload...)
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()

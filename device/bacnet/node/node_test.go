@@ -591,3 +591,77 @@ func TestBroadcastRenewalAndRefusals(t *testing.T) {
 	}
 	_ = clink
 }
+
+// A request served on its own goroutine keeps its own copy of the
+// request: the frames that arrive meanwhile reuse the link's buffer.
+// Writes race a flood of other frames here, and every write must arrive
+// as it was sent.
+func TestServedRequestsOutliveTheReceiveBuffer(t *testing.T) {
+	s := newServer(t, 0)
+	_, slink := start(t, Config{Server: s.srv}, BIPConfig{})
+	c, _ := start(t, Config{}, BIPConfig{})
+	to := slink.LocalAddr()
+	flood := newRaw(t)
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		junk := unhexT(t, "810a0013010030ff0c0c0080000119551e2c")
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				flood.sendBytes(to, junk)
+			}
+		}
+	}()
+	defer func() { close(stop); <-done }()
+	ctx := context.Background()
+	for i := range 100 {
+		v := float32(i) + 0.25
+		if err := c.Write(ctx, IP(to), av1, stack.Real(v), 8); err != nil {
+			t.Fatalf("write %d: %v", i, err)
+		}
+		if w, _ := s.av.lastWrite(); float32(w.Value) != v {
+			t.Fatalf("write %d arrived as %v", i, w.Value)
+		}
+	}
+}
+
+// SetObjects replaces the served objects while the server runs: a kept
+// object keeps its priority array, a removed one is unknown, the
+// database-revision counts the change, and inputs are served read-only.
+func TestSetObjectsWhileRunning(t *testing.T) {
+	s := newServer(t, 0)
+	_, slink := start(t, Config{Server: s.srv}, BIPConfig{})
+	c, _ := start(t, Config{}, BIPConfig{})
+	ctx := context.Background()
+	to := IP(slink.LocalAddr())
+	if err := c.Write(ctx, to, av1, stack.Real(22), 8); err != nil {
+		t.Fatal(err)
+	}
+	ai := stack.ObjectID{Type: stack.ObjectAnalogInput, Instance: 7}
+	if err := s.srv.SetObjects([]Object{
+		{ID: av1, Name: "supply-setpoint", Commandable: true, RelinquishDefault: 20, Source: s.av},
+		{ID: ai, Name: "outside", Units: 62, Source: &fakeSource{r: Reading{Value: 4.5}}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := c.ReadProperties(ctx, to, []stack.PropertyRef{
+		{Object: av1, Property: stack.PropPriorityArray, Index: 8}, stack.Ref(gwID, stack.PropDatabaseRevision),
+		{Object: gwID, Property: stack.PropObjectList, Index: 0}, stack.Ref(ai, stack.PropPresentValue), stack.Ref(bv2, stack.PropPresentValue),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res[0].Values[0].Real != 22 || res[1].Values[0].Unsigned != 2 || res[2].Values[0].Unsigned != 3 || res[3].Values[0].Real != 4.5 || res[4].Err == nil || res[4].Err.Code != stack.ErrorCodeUnknownObject {
+		t.Fatalf("after SetObjects: %+v", res)
+	}
+	if err := c.Write(ctx, to, ai, stack.Real(1), 0); !IsError(err, stack.ErrorCodeWriteAccessDenied) {
+		t.Fatalf("write to an input: %v", err)
+	}
+	if err := s.srv.SetObjects([]Object{{ID: ai, Name: "outside", Writable: true, Source: &fakeSource{}}}); !errors.Is(err, ErrConfig) {
+		t.Fatalf("a writable input: %v", err)
+	}
+}

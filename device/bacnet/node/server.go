@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sitegate/sitegate/device/bacnet/stack"
@@ -61,19 +62,23 @@ type WriteRequest struct {
 	// Effective is what the field must now hold: the value at the highest
 	// active priority, or the relinquish default when none is.
 	Effective float64
+	// Released: no priority is active any more (Effective is the
+	// relinquish default), so the field's own command may be released.
+	Released bool
 }
 
 // Object is one object the gateway serves.
 type Object struct {
-	// ID: analog-value, binary-value or multi-state-value.
+	// ID: an analog, binary or multi-state value, input or output. Inputs
+	// are read-only; outputs are always commandable.
 	ID          stack.ObjectID
 	Name        string
 	Description string
-	// Units of an analog-value.
+	// Units of an analog object.
 	Units stack.Units
-	// COVIncrement of an analog-value: the change that is notified (0: any).
+	// COVIncrement of an analog object: the change that is notified (0: any).
 	COVIncrement float64
-	// States of a multi-state-value (state-text; number-of-states is its length).
+	// States of a multi-state object (state-text; number-of-states is its length).
 	States []string
 	// Writable: present-value may be written (without priorities).
 	Writable bool
@@ -100,12 +105,59 @@ type ServerConfig struct {
 	COVInterval time.Duration
 	// MaxCOVSubscriptions: see DefaultMaxCOVSubscriptions.
 	MaxCOVSubscriptions int
+	// NoCOV makes the server a device without SubscribeCOV, as many
+	// small controllers are: it rejects the service as unrecognized.
+	NoCOV bool
 }
 
 type served struct {
 	Object
+	fam  family
 	mu   sync.Mutex
 	prio [16]*float64
+}
+
+// family is what an object's present-value is: the value, input and
+// output objects of one family share their encoding and properties.
+type family uint8
+
+const (
+	famAnalog family = iota + 1
+	famBinary
+	famMulti
+)
+
+// familyOf returns the family of a servable object type, and whether it
+// is an input (read-only) or an output (always commandable).
+func familyOf(t stack.ObjectType) (f family, input, output bool) {
+	switch t {
+	case stack.ObjectAnalogInput:
+		return famAnalog, true, false
+	case stack.ObjectAnalogOutput:
+		return famAnalog, false, true
+	case stack.ObjectAnalogValue:
+		return famAnalog, false, false
+	case stack.ObjectBinaryInput:
+		return famBinary, true, false
+	case stack.ObjectBinaryOutput:
+		return famBinary, false, true
+	case stack.ObjectBinaryValue:
+		return famBinary, false, false
+	case stack.ObjectMultiStateInput:
+		return famMulti, true, false
+	case stack.ObjectMultiStateOutput:
+		return famMulti, false, true
+	case stack.ObjectMultiStateValue:
+		return famMulti, false, false
+	}
+	return 0, false, false
+}
+
+// objectSet is what a server serves; SetObjects replaces it whole.
+type objectSet struct {
+	byID  map[stack.ObjectID]*served
+	order []stack.ObjectID
+	types []int // object types served, for protocol-object-types-supported
 }
 
 type covKey struct {
@@ -126,8 +178,9 @@ type covSub struct {
 type Server struct {
 	cfg     ServerConfig
 	device  stack.ObjectID
-	objects map[stack.ObjectID]*served
-	order   []stack.ObjectID
+	set     atomic.Pointer[objectSet]
+	dbRev   atomic.Uint32 // database-revision: counts SetObjects
+	setMu   sync.Mutex    // serialises SetObjects
 	n       *Node
 	changed chan stack.ObjectID
 
@@ -145,9 +198,6 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	if cfg.Name == "" {
 		return nil, fmt.Errorf("bacnet server: device needs a name: %w", ErrConfig)
 	}
-	if len(cfg.Objects) > MaxServedObjects {
-		return nil, fmt.Errorf("bacnet server: %d objects, more than %d: %w", len(cfg.Objects), MaxServedObjects, ErrConfig)
-	}
 	if cfg.COVInterval <= 0 {
 		cfg.COVInterval = DefaultCOVInterval
 	}
@@ -160,39 +210,96 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		}
 	}
 	s := &Server{cfg: cfg, device: stack.ObjectID{Type: stack.ObjectDevice, Instance: cfg.Instance},
-		objects: make(map[stack.ObjectID]*served), changed: make(chan stack.ObjectID, 64),
-		subs: make(map[covKey]*covSub), inflight: make(map[txnKey]struct{}), notifying: make(chan struct{}, maxNotifying)}
-	names := map[string]bool{cfg.Name: true}
-	for _, o := range cfg.Objects {
-		switch o.ID.Type {
-		case stack.ObjectAnalogValue, stack.ObjectBinaryValue, stack.ObjectMultiStateValue:
-		default:
-			return nil, fmt.Errorf("bacnet server: %s: only analog-value, binary-value and multi-state-value are served: %w", o.ID, ErrConfig)
-		}
-		if o.ID.Instance >= stack.MaxInstance {
+		changed: make(chan stack.ObjectID, 64),
+		subs:    make(map[covKey]*covSub), inflight: make(map[txnKey]struct{}), notifying: make(chan struct{}, maxNotifying)}
+	set, err := s.build(cfg.Objects, nil)
+	if err != nil {
+		return nil, err
+	}
+	s.set.Store(set)
+	s.dbRev.Store(1)
+	s.cfg.Objects = nil // the set holds them
+	return s, nil
+}
+
+// build checks objects and makes the set that serves them. Objects that
+// old serves under the same identifier keep their priority array.
+func (s *Server) build(objects []Object, old *objectSet) (*objectSet, error) {
+	if len(objects) > MaxServedObjects {
+		return nil, fmt.Errorf("bacnet server: %d objects, more than %d: %w", len(objects), MaxServedObjects, ErrConfig)
+	}
+	set := &objectSet{byID: make(map[stack.ObjectID]*served, len(objects)), order: make([]stack.ObjectID, 0, len(objects))}
+	names := map[string]bool{s.cfg.Name: true}
+	types := map[int]bool{int(stack.ObjectDevice): true}
+	for _, o := range objects {
+		fam, input, output := familyOf(o.ID.Type)
+		switch {
+		case fam == 0:
+			return nil, fmt.Errorf("bacnet server: %s: only analog, binary and multi-state values, inputs and outputs are served: %w", o.ID, ErrConfig)
+		case o.ID.Instance >= stack.MaxInstance:
 			return nil, fmt.Errorf("bacnet server: %s: instance outside 0..%d: %w", o.ID, stack.MaxInstance-1, ErrConfig)
-		}
-		if s.objects[o.ID] != nil {
+		case set.byID[o.ID] != nil:
 			return nil, fmt.Errorf("bacnet server: %s served twice: %w", o.ID, ErrConfig)
-		}
-		if o.Name == "" || names[o.Name] {
+		case o.Name == "" || names[o.Name]:
 			return nil, fmt.Errorf("bacnet server: %s: object names must be set and unique (%q): %w", o.ID, o.Name, ErrConfig)
-		}
-		if o.Source == nil {
+		case o.Source == nil:
 			return nil, fmt.Errorf("bacnet server: %s has no source: %w", o.ID, ErrConfig)
-		}
-		if o.ID.Type == stack.ObjectMultiStateValue && len(o.States) == 0 {
+		case fam == famMulti && len(o.States) == 0:
 			return nil, fmt.Errorf("bacnet server: %s needs its states: %w", o.ID, ErrConfig)
+		case input && (o.Writable || o.Commandable):
+			return nil, fmt.Errorf("bacnet server: %s is an input, which is read-only: %w", o.ID, ErrConfig)
+		}
+		if output {
+			o.Commandable = true
 		}
 		if o.Commandable {
 			o.Writable = true
 		}
 		names[o.Name] = true
-		s.objects[o.ID] = &served{Object: o}
-		s.order = append(s.order, o.ID)
+		types[int(o.ID.Type)] = true
+		obj := &served{Object: o, fam: fam}
+		if old != nil {
+			if prev := old.byID[o.ID]; prev != nil && prev.Commandable && o.Commandable {
+				prev.mu.Lock()
+				obj.prio = prev.prio
+				prev.mu.Unlock()
+			}
+		}
+		set.byID[o.ID] = obj
+		set.order = append(set.order, o.ID)
 	}
-	return s, nil
+	for t := range types {
+		set.types = append(set.types, t)
+	}
+	return set, nil
 }
+
+// SetObjects replaces the served objects while the server runs: objects
+// kept under the same identifier keep their priority arrays, the COV
+// subscriptions of objects no longer served end, and database-revision
+// counts the change (clause 12.11.35) so that clients read the
+// object-list again.
+func (s *Server) SetObjects(objects []Object) error {
+	s.setMu.Lock()
+	defer s.setMu.Unlock()
+	set, err := s.build(objects, s.set.Load())
+	if err != nil {
+		return err
+	}
+	s.set.Store(set)
+	s.dbRev.Add(1)
+	s.mu.Lock()
+	for k := range s.subs {
+		if set.byID[k.object] == nil {
+			delete(s.subs, k)
+		}
+	}
+	s.mu.Unlock()
+	return nil
+}
+
+// object returns a served object, or nil.
+func (s *Server) object(id stack.ObjectID) *served { return s.set.Load().byID[id] }
 
 func (s *Server) attach(n *Node) error {
 	if s.n != nil && s.n != n {
@@ -329,6 +436,10 @@ func (s *Server) serve(ctx context.Context, from Address, a stack.APDU) {
 		}
 		n.simpleAck(from, a.InvokeID, a.Service)
 	case stack.ServiceSubscribeCOV:
+		if s.cfg.NoCOV {
+			n.reject(from, a.InvokeID, stack.RejectUnrecognizedService)
+			return
+		}
 		sub, err := stack.DecodeSubscribeCOV(a.Payload)
 		if err != nil {
 			n.c.malformed.Add(1)
@@ -430,17 +541,17 @@ func (s *Server) propertyList(o stack.ObjectID) ([]stack.PropertyID, error) {
 		}
 		return props, nil
 	}
-	obj := s.objects[o]
+	obj := s.object(o)
 	if obj == nil {
 		return nil, errUnknownObject
 	}
 	props := []stack.PropertyID{stack.PropObjectIdentifier, stack.PropObjectName, stack.PropObjectType,
 		stack.PropPresentValue, stack.PropStatusFlags, stack.PropEventState, stack.PropOutOfService,
 		stack.PropReliability, stack.PropPropertyList}
-	switch o.Type {
-	case stack.ObjectAnalogValue:
+	switch obj.fam {
+	case famAnalog:
 		props = append(props, stack.PropUnits, stack.PropCOVIncrement)
-	case stack.ObjectMultiStateValue:
+	case famMulti:
 		props = append(props, stack.PropNumberOfStates, stack.PropStateText)
 	}
 	if obj.Commandable {
@@ -498,7 +609,7 @@ func (s *Server) read(ctx context.Context, ref stack.PropertyRef) ([]stack.Value
 	if ref.Object == s.device {
 		return s.readDevice(ref)
 	}
-	obj := s.objects[ref.Object]
+	obj := s.object(ref.Object)
 	if obj == nil {
 		return nil, errUnknownObject
 	}
@@ -529,19 +640,19 @@ func (s *Server) read(ctx context.Context, ref stack.PropertyRef) ([]stack.Value
 	case stack.PropOutOfService:
 		return scalar(ref, stack.Bool(false))
 	case stack.PropUnits:
-		if obj.ID.Type == stack.ObjectAnalogValue {
+		if obj.fam == famAnalog {
 			return scalar(ref, stack.Enumerated(uint64(obj.Units)))
 		}
 	case stack.PropCOVIncrement:
-		if obj.ID.Type == stack.ObjectAnalogValue {
+		if obj.fam == famAnalog {
 			return scalar(ref, stack.Real(float32(obj.COVIncrement)))
 		}
 	case stack.PropNumberOfStates:
-		if obj.ID.Type == stack.ObjectMultiStateValue {
+		if obj.fam == famMulti {
 			return scalar(ref, stack.Unsigned(uint64(len(obj.States))))
 		}
 	case stack.PropStateText:
-		if obj.ID.Type == stack.ObjectMultiStateValue {
+		if obj.fam == famMulti {
 			vs := make([]stack.Value, len(obj.States))
 			for i, st := range obj.States {
 				vs[i] = stack.CharString(st)
@@ -586,13 +697,13 @@ func (s *Server) reading(ctx context.Context, obj *served) (Reading, error) {
 
 // encode is v in the present-value type of the object.
 func (o *served) encode(v float64) stack.Value {
-	switch o.ID.Type {
-	case stack.ObjectBinaryValue:
+	switch o.fam {
+	case famBinary:
 		if v != 0 {
 			return stack.Enumerated(1)
 		}
 		return stack.Enumerated(0)
-	case stack.ObjectMultiStateValue:
+	case famMulti:
 		if v < 1 || math.IsNaN(v) {
 			return stack.Unsigned(1)
 		}
@@ -604,8 +715,8 @@ func (o *served) encode(v float64) stack.Value {
 // decode is the float64 of a written value, checked against the object's
 // present-value type (clause 15.9.1.3.1: invalid-data-type, value-out-of-range).
 func (o *served) decode(v stack.Value) (float64, error) {
-	switch o.ID.Type {
-	case stack.ObjectBinaryValue:
+	switch o.fam {
+	case famBinary:
 		if v.Type == stack.TypeEnumerated || v.Type == stack.TypeBoolean {
 			f, _ := v.Float()
 			if f > 1 {
@@ -613,7 +724,7 @@ func (o *served) decode(v stack.Value) (float64, error) {
 			}
 			return f, nil
 		}
-	case stack.ObjectMultiStateValue:
+	case famMulti:
 		if v.Type == stack.TypeUnsigned {
 			if v.Unsigned < 1 || v.Unsigned > uint64(len(o.States)) {
 				return 0, errOutOfRange
@@ -669,14 +780,18 @@ func (s *Server) readDevice(ref stack.PropertyRef) ([]stack.Value, error) {
 	case stack.PropProtocolServicesSupported:
 		// Bit positions of BACnetServicesSupported (clause 21): what this
 		// node executes (answers) as a server and as a COV client.
-		return scalar(ref, stack.Bits(stack.NewBitString(41, 1, 5, 12, 14, 15, 26, 28, 34)))
+		services := []int{1, 5, 12, 14, 15, 26, 28, 34}
+		if s.cfg.NoCOV {
+			services = []int{1, 12, 14, 15, 26, 28, 34}
+		}
+		return scalar(ref, stack.Bits(stack.NewBitString(41, services...)))
 	case stack.PropProtocolObjectTypesSupp:
-		return scalar(ref, stack.Bits(stack.NewBitString(55, int(stack.ObjectAnalogValue), int(stack.ObjectBinaryValue),
-			int(stack.ObjectDevice), int(stack.ObjectMultiStateValue))))
+		return scalar(ref, stack.Bits(stack.NewBitString(55, s.set.Load().types...)))
 	case stack.PropObjectList:
-		vs := make([]stack.Value, 0, len(s.order)+1)
+		set := s.set.Load()
+		vs := make([]stack.Value, 0, len(set.order)+1)
 		vs = append(vs, stack.ObjectValue(s.device))
-		for _, o := range s.order {
+		for _, o := range set.order {
 			vs = append(vs, stack.ObjectValue(o))
 		}
 		return array(ref, vs)
@@ -695,7 +810,7 @@ func (s *Server) readDevice(ref stack.PropertyRef) ([]stack.Value, error) {
 		// whose addresses come with their requests: no static bindings.
 		return nil, nil
 	case stack.PropDatabaseRevision:
-		return scalar(ref, stack.Unsigned(1))
+		return scalar(ref, stack.Unsigned(uint64(s.dbRev.Load())))
 	}
 	return nil, errUnknownProperty
 }
@@ -706,7 +821,7 @@ func (s *Server) write(ctx context.Context, from Address, w stack.PropertyValue)
 	if w.Object == s.device {
 		return errWriteDenied
 	}
-	obj := s.objects[w.Object]
+	obj := s.object(w.Object)
 	if obj == nil {
 		return errUnknownObject
 	}
@@ -760,10 +875,10 @@ func (s *Server) write(ctx context.Context, from Address, w stack.PropertyValue)
 		v := req.Value
 		next[req.Priority-1] = &v
 	}
-	req.Effective = obj.RelinquishDefault
+	req.Effective, req.Released = obj.RelinquishDefault, true
 	for _, p := range next {
 		if p != nil {
-			req.Effective = *p
+			req.Effective, req.Released = *p, false
 			break
 		}
 	}

@@ -14,7 +14,7 @@ import (
 // status flags change.
 
 func (s *Server) subscribe(from Address, req stack.SubscribeCOV) error {
-	obj := s.objects[req.Object]
+	obj := s.object(req.Object)
 	if obj == nil {
 		if req.Object == s.device {
 			return perr(stack.ErrorClassObject, stack.ErrorCodeOptionalNotSupported)
@@ -91,7 +91,10 @@ func (s *Server) check(ctx context.Context, only *stack.ObjectID) {
 	readings := map[stack.ObjectID]Reading{}
 	var notes []pendingNote
 	for _, d := range due {
-		obj := s.objects[d.key.object]
+		obj := s.object(d.key.object)
+		if obj == nil {
+			continue // no longer served; SetObjects ended its subscriptions
+		}
 		r, ok := readings[obj.ID]
 		if !ok {
 			r, _ = s.reading(ctx, obj)
@@ -127,7 +130,7 @@ func (s *Server) check(ctx context.Context, only *stack.ObjectID) {
 }
 
 func moved(obj *served, last, now float64) bool {
-	if obj.ID.Type != stack.ObjectAnalogValue {
+	if obj.fam != famAnalog {
 		a, b := obj.encode(last), obj.encode(now)
 		return a.Unsigned != b.Unsigned
 	}

@@ -32,6 +32,12 @@ type SubscribeOptions struct {
 	// Lifetime of the subscription at the device; this node renews it at
 	// half the lifetime until Unsubscribe. Default DefaultLifetime.
 	Lifetime time.Duration
+	// ProcessID, when set, is the subscriber-process-identifier to use
+	// (unique among this node's subscriptions): a caller that routes
+	// notifications by it knows it before the first notification, which
+	// the device may send before its acknowledgement is read. 0: the node
+	// picks one.
+	ProcessID uint32
 }
 
 // Subscription is one COV subscription this node keeps alive.
@@ -86,10 +92,21 @@ func (n *Node) Subscribe(ctx context.Context, dev Address, obj stack.ObjectID, o
 		n.subs.mu.Unlock()
 		return nil, fmt.Errorf("subscribe %s: %d subscriptions already: %w", obj, MaxSubscriptions, ErrBusy)
 	}
-	id := n.subs.next
-	n.subs.next++
-	if n.subs.next == 0 {
-		n.subs.next = 1
+	id := opts.ProcessID
+	if id == 0 {
+		for {
+			id = n.subs.next
+			n.subs.next++
+			if n.subs.next == 0 {
+				n.subs.next = 1
+			}
+			if n.subs.byID[id] == nil {
+				break
+			}
+		}
+	} else if n.subs.byID[id] != nil {
+		n.subs.mu.Unlock()
+		return nil, fmt.Errorf("subscribe %s: process id %d is in use: %w", obj, id, ErrConfig)
 	}
 	s := &Subscription{ProcessID: id, Device: dev, Object: obj, Confirmed: opts.Confirmed, Lifetime: opts.Lifetime}
 	n.subs.mu.Unlock()

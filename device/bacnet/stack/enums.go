@@ -242,25 +242,26 @@ type ErrorCode uint32
 
 // Error codes this stack sends or acts on.
 const (
-	ErrorCodeOther                  ErrorCode = 0
-	ErrorCodeDeviceBusy             ErrorCode = 3
-	ErrorCodeInconsistentParameters ErrorCode = 7
-	ErrorCodeInvalidDataType        ErrorCode = 9
-	ErrorCodeMissingRequiredParam   ErrorCode = 16
-	ErrorCodeNoSpaceForObject       ErrorCode = 18
-	ErrorCodeOperationalProblem     ErrorCode = 25
-	ErrorCodeReadAccessDenied       ErrorCode = 27
-	ErrorCodeServiceRequestDenied   ErrorCode = 29
-	ErrorCodeTimeout                ErrorCode = 30
-	ErrorCodeUnknownObject          ErrorCode = 31
-	ErrorCodeUnknownProperty        ErrorCode = 32
-	ErrorCodeValueOutOfRange        ErrorCode = 37
-	ErrorCodeWriteAccessDenied      ErrorCode = 40
-	ErrorCodeInvalidArrayIndex      ErrorCode = 42
-	ErrorCodeCOVSubscriptionFailed  ErrorCode = 43
-	ErrorCodeNotCOVProperty         ErrorCode = 44
-	ErrorCodeOptionalNotSupported   ErrorCode = 45
-	ErrorCodePropertyIsNotAnArray   ErrorCode = 50
+	ErrorCodeOther                   ErrorCode = 0
+	ErrorCodeConfigurationInProgress ErrorCode = 2
+	ErrorCodeDeviceBusy              ErrorCode = 3
+	ErrorCodeInconsistentParameters  ErrorCode = 7
+	ErrorCodeInvalidDataType         ErrorCode = 9
+	ErrorCodeMissingRequiredParam    ErrorCode = 16
+	ErrorCodeNoSpaceForObject        ErrorCode = 18
+	ErrorCodeOperationalProblem      ErrorCode = 25
+	ErrorCodeReadAccessDenied        ErrorCode = 27
+	ErrorCodeServiceRequestDenied    ErrorCode = 29
+	ErrorCodeTimeout                 ErrorCode = 30
+	ErrorCodeUnknownObject           ErrorCode = 31
+	ErrorCodeUnknownProperty         ErrorCode = 32
+	ErrorCodeValueOutOfRange         ErrorCode = 37
+	ErrorCodeWriteAccessDenied       ErrorCode = 40
+	ErrorCodeInvalidArrayIndex       ErrorCode = 42
+	ErrorCodeCOVSubscriptionFailed   ErrorCode = 43
+	ErrorCodeNotCOVProperty          ErrorCode = 44
+	ErrorCodeOptionalNotSupported    ErrorCode = 45
+	ErrorCodePropertyIsNotAnArray    ErrorCode = 50
 	// The abort-* and reject-* codes report an abort or reject reason in
 	// an Error PDU, which some stacks send instead of the Abort or Reject.
 	ErrorCodeAbortBufferOverflow      ErrorCode = 51
@@ -434,7 +435,9 @@ type Reliability uint32
 // Reliability values.
 const (
 	NoFaultDetected      Reliability = 0
+	NoSensor             Reliability = 1
 	UnreliableOther      Reliability = 7
+	ConfigurationError   Reliability = 10
 	CommunicationFailure Reliability = 12
 )
 

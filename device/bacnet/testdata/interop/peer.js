@@ -6,6 +6,8 @@
 // stdout as one JSON object per line.
 //
 // Usage: node peer.js DEVICE_INSTANCE [EXTRA_INPUTS]   (binds 127.0.0.1 on a free port)
+// PEER_BIND, PEER_PORT and PEER_BROADCAST place it elsewhere: the broadcast
+// discovery test binds 0.0.0.0:47808 in a network namespace of its own.
 'use strict'
 
 const readline = require('node:readline')
@@ -27,13 +29,19 @@ const ARRAY_ALL = 0xffffffff
 // fixed ports.
 class EphemeralTransport extends Transport {
   open () {
-    this._server.bind(0, this._settings.interface, () => this._server.setBroadcast(true))
+    this._server.bind(this._settings.port, this._settings.interface, () => this._server.setBroadcast(true))
   }
 }
 
 const instance = Number(process.argv[2] || 1234)
 const out = (o) => process.stdout.write(JSON.stringify(o) + '\n')
-const transport = new EphemeralTransport({ port: 0, interface: '127.0.0.1', broadcastAddress: '127.255.255.255', reuseAddr: false })
+const bind = process.env.PEER_BIND || '127.0.0.1'
+const transport = new EphemeralTransport({
+  port: Number(process.env.PEER_PORT || 0),
+  interface: bind === '0.0.0.0' ? undefined : bind,
+  broadcastAddress: process.env.PEER_BROADCAST || '127.255.255.255',
+  reuseAddr: false,
+})
 const client = new Bacnet({ transport, apduTimeout: 2000 })
 
 const key = (o) => `${o.type}:${o.instance}`
@@ -257,7 +265,9 @@ async function run (c) {
       return null
     case 'whoIs': {
       iams.length = 0
-      client.whoIs(to, c.low === undefined ? {} : { lowLimit: c.low, highLimit: c.high })
+      const range = c.low === undefined ? {} : { lowLimit: c.low, highLimit: c.high }
+      if (c.address) client.whoIs(to, range)
+      else client.whoIs(undefined, range) // a broadcast, to PEER_BROADCAST
       await new Promise((resolve) => setTimeout(resolve, c.wait || 500))
       return iams.slice()
     }

@@ -266,7 +266,6 @@ func (s *Store) ListAudit(f AuditFilter) ([]AuditEvent, error) {
 	return out, err
 }
 
-
 // AuditStats returns the chain's figures.
 func (s *Store) AuditStats() AuditStats {
 	var a AuditStats

@@ -114,9 +114,16 @@ func NewGateway(st *store.Store, o GatewayOptions) (*Gateway, error) {
 	}
 	raw, _ := st.Meta(metaGatewayID)
 	g.id = string(raw)
-	site, rev, err := loadSite(st)
+	if _, err := migrateSiteSecrets(st); err != nil {
+		return nil, err
+	}
+	site, rev, lost, err := loadSite(st)
 	if err != nil {
 		return nil, err
+	}
+	if lost != nil {
+		// The gateway still starts: the secrets have to be set again.
+		_ = g.AuditDetail(SystemActor, ActionSecretLost, fmt.Sprintf("site@%d", rev), ResultFailed, truncate(lost.Error()+"; set them again", store.MaxAuditField))
 	}
 	g.site, g.rev = site, rev
 	g.field = field.NewHub(field.HubOptions{
@@ -160,20 +167,31 @@ func newGatewayID() string {
 	return sb.String()
 }
 
-func loadSite(st *store.Store) (*Site, uint64, error) {
-	r, err := st.Config(SiteDoc)
-	if errors.Is(err, store.ErrNotFound) {
-		return DefaultSite(), 0, nil
-	}
-	if err != nil {
-		return nil, 0, err
-	}
-	var s Site
-	if err := json.Unmarshal(r.Body, &s); err != nil {
-		return nil, 0, fmt.Errorf("stored site revision %d is unreadable: %w", r.Rev, err)
-	}
-	s.ApplyDefaults()
-	return &s, r.Rev, nil
+// loadSite reads the current site with its secrets from the secret store.
+// Secrets that cannot be read any more come back empty, and lost says
+// which (see OpenSite).
+func loadSite(st *store.Store) (site *Site, rev uint64, lost error, err error) {
+	err = st.View(func(tx *store.Tx) error {
+		r, err := tx.Config(SiteDoc)
+		if errors.Is(err, store.ErrNotFound) {
+			site = DefaultSite()
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		rev = r.Rev
+		site, err = OpenSite(tx, r.Body)
+		if errors.Is(err, ErrSecretLost) {
+			lost, err = err, nil
+		}
+		if err != nil {
+			return fmt.Errorf("stored site revision %d is unreadable: %w", r.Rev, err)
+		}
+		site.ApplyDefaults()
+		return nil
+	})
+	return site, rev, lost, err
 }
 
 // ID returns the gateway id.
@@ -361,7 +379,12 @@ func (g *Gateway) applySite(e Edit, next *Site) (Change, *Site, *Site, error) {
 		if !e.Force && cur != e.Base {
 			return &StaleError{Base: e.Base, Current: cur}
 		}
-		r, err := tx.PutConfig(SiteDoc, e.Actor.ID, body)
+		// The revision refers to the secret store; it never holds a secret.
+		sealed, err := SealSite(tx, next, SiteSecretPrefix)
+		if err != nil {
+			return err
+		}
+		r, err := tx.PutConfig(SiteDoc, e.Actor.ID, sealed)
 		if err != nil {
 			return err
 		}

@@ -393,7 +393,7 @@ func (t *Tx) secretRecord(name string) (secretRecord, []byte, error) {
 }
 
 // Secret returns the value of the secret called name and its version
-// (which grows by one with every change), ErrNotFound when it is not set,
+// (store-wide and never reused: every change gets a new one), ErrNotFound when it is not set,
 // or ErrSecretUnavailable when it cannot be decrypted.
 func (t *Tx) Secret(name string) ([]byte, uint64, error) {
 	if err := checkSecretName(name); err != nil {
@@ -409,7 +409,8 @@ func (t *Tx) Secret(name string) ([]byte, uint64, error) {
 // PutSecret stores value as the secret called name (letters, digits and
 // ._-/:@, at most MaxSecretName bytes; the value at most MaxSecretSize)
 // and returns its version. Storing the value it already has changes
-// nothing and returns the same version; a new value gets the next version.
+// nothing and returns the same version; a new value gets a new version,
+// greater than any before it in this store (also after a delete).
 //
 // Secrets are encrypted with AES-256-GCM under a key kept in
 // DIR/SecretKeyFile, never in the database. A transaction that changes a
@@ -426,28 +427,27 @@ func (t *Tx) PutSecret(name string, value []byte) (uint64, error) {
 	if len(value) > MaxSecretSize {
 		return 0, fmt.Errorf("secret %s: %w: %d bytes is over the %d byte bound", name, ErrInvalid, len(value), MaxSecretSize)
 	}
-	var version uint64
 	rec, plain, err := t.secretRecord(name)
-	switch {
-	case err == nil && subtle.ConstantTimeCompare(plain, value) == 1:
+	if err == nil && subtle.ConstantTimeCompare(plain, value) == 1 {
 		return rec.version, nil
-	case err == nil, errors.Is(err, ErrSecretUnavailable):
-		version = rec.version
-	case !errors.Is(err, ErrNotFound):
-		// An undecodable record is replaced; its version is lost.
 	}
 	r, err := t.rotation()
 	if err != nil {
 		return 0, err
 	}
-	next, err := sealSecret(r.new, r.newID, name, version+1, value)
+	in := t.internal()
+	version := getUint(in, keySecretVersion) + 1
+	if err := putUint(in, keySecretVersion, version); err != nil {
+		return 0, err
+	}
+	next, err := sealSecret(r.new, r.newID, name, version, value)
 	if err != nil {
 		return 0, err
 	}
 	if err := t.tx.Bucket(bucketSecrets).Put([]byte(name), next.encode()); err != nil {
 		return 0, fmt.Errorf("put secret %s: %w", name, err)
 	}
-	return version + 1, nil
+	return version, nil
 }
 
 // DeleteSecret removes the secret called name (nothing when it is not

@@ -375,6 +375,7 @@ var (
 	keyAuditKeyID     = []byte("audit_key_id")     // KeyID of the key that MACs new events
 	keyAuditKeyedFrom = []byte("audit_keyed_from") // first seq MACed with that key (0: none)
 	keySecretKeyID    = []byte("secret_key_id")    // id of the secret-store key in use
+	keySecretVersion  = []byte("secret_version")   // the latest secret version assigned
 )
 
 // migration moves the schema from version-1 to version. Migrations run in

@@ -2,7 +2,6 @@ package device_test
 
 import (
 	"bytes"
-	"encoding/base64"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -11,56 +10,8 @@ import (
 
 	"github.com/sitegate/sitegate/device"
 	"github.com/sitegate/sitegate/store"
+	"github.com/sitegate/sitegate/store/storetest"
 )
-
-// encodings are the forms a secret could take in the database file: as
-// is, and base64 (standard and URL alphabets) at each of the three
-// alignments a value can have inside a longer base64-encoded blob (Go's
-// JSON writes []byte, such as a revision body, as base64).
-func encodings(secret string) [][]byte {
-	out := [][]byte{[]byte(secret)}
-	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.URLEncoding} {
-		for shift := range 3 {
-			padded := append(make([]byte, shift), secret...)
-			full := enc.EncodeToString(padded)
-			// Keep only the characters that depend on the secret alone:
-			// skip the group shared with the bytes before it, drop the
-			// group shared with the bytes after it.
-			start := 0
-			if shift > 0 {
-				start = 4
-			}
-			end := len(padded) / 3 * 4
-			if end-start >= 8 {
-				out = append(out, []byte(full[start:end]))
-			}
-		}
-	}
-	return out
-}
-
-// scanFor fails the test for every secret found, in any encoding, in the
-// files of dir.
-func scanFor(t *testing.T, dir string, secrets []string) {
-	t.Helper()
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range entries {
-		raw, err := os.ReadFile(filepath.Join(dir, e.Name()))
-		if err != nil {
-			continue
-		}
-		for _, s := range secrets {
-			for i, needle := range encodings(s) {
-				if bytes.Contains(raw, needle) {
-					t.Errorf("%s holds secret %q (encoding %d: %q)", e.Name(), s, i, needle)
-				}
-			}
-		}
-	}
-}
 
 func wirelessSite(pass, pin1, pin2 string) *device.Site {
 	s := device.DefaultSite()
@@ -132,7 +83,7 @@ func TestNoSecretEverSetIsInTheDatabaseFile(t *testing.T) {
 	if err := st.Close(); err != nil {
 		t.Fatal(err)
 	}
-	scanFor(t, dir, ever)
+	storetest.ScanForSecrets(t, dir, ever)
 
 	// And after a restart the gateway reads them back from the secret store.
 	st, err = store.Open(dir)
@@ -185,7 +136,7 @@ func TestOldSiteRevisionsMigrateToTheSecretStore(t *testing.T) {
 	}
 	st.Close()
 	raw, _ := os.ReadFile(filepath.Join(dir, store.FileName))
-	if !bytes.Contains(raw, encodings("Kx7#pLm2qRt9vWz4")[1]) && !bytes.Contains(raw, encodings("Kx7#pLm2qRt9vWz4")[2]) && !bytes.Contains(raw, encodings("Kx7#pLm2qRt9vWz4")[3]) {
+	if !bytes.Contains(raw, storetest.Encodings("Kx7#pLm2qRt9vWz4")[1]) && !bytes.Contains(raw, storetest.Encodings("Kx7#pLm2qRt9vWz4")[2]) && !bytes.Contains(raw, storetest.Encodings("Kx7#pLm2qRt9vWz4")[3]) {
 		t.Fatal("the old-style database does not hold the secret: the test proves nothing")
 	}
 
@@ -216,7 +167,7 @@ func TestOldSiteRevisionsMigrateToTheSecretStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	st.Close()
-	scanFor(t, dir, ever)
+	storetest.ScanForSecrets(t, dir, ever)
 }
 
 func TestLostSecretKeyDoesNotStopTheGateway(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/sitegate/sitegate/device/clockwork"
@@ -64,6 +65,8 @@ type daemonOptions struct {
 	setClock bool
 	// net chooses the WAN backend: sim or linux.
 	net string
+	// memoryLimit is the runtime's soft memory limit (--memory-limit).
+	memoryLimit memoryLimit
 }
 
 // newLogger logs to w and, when ring is given, keeps the records in memory
@@ -101,6 +104,9 @@ func runDaemon(ctx context.Context, o *daemonOptions, s streams) error {
 	if o.dataDir == "" {
 		return usagef("--data is required: the directory where the gateway keeps its database and keys")
 	}
+	// In-process callers (tests) get their own limit back afterwards.
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
+	limit, limitFrom := applyMemoryLimit(o.memoryLimit)
 	st, err := store.Open(o.dataDir)
 	if err != nil {
 		return err
@@ -133,7 +139,8 @@ func runDaemon(ctx context.Context, o *daemonOptions, s streams) error {
 	}
 	svcs = append(svcs, listen(ln))
 	_, rev := gw.Site()
-	log.Info("gateway started", "gateway_id", gw.ID(), "data", o.dataDir, "ssh", ln.Addr().String(), "site_rev", rev, "version", version)
+	log.Info("gateway started", "gateway_id", gw.ID(), "data", o.dataDir, "ssh", ln.Addr().String(), "site_rev", rev, "version", version,
+		"memory_limit", formatSize(limit), "memory_limit_from", limitFrom, "audit_key", st.AuditKeyID())
 	if o.ready != nil {
 		o.ready(ln.Addr())
 	}
@@ -143,10 +150,18 @@ func runDaemon(ctx context.Context, o *daemonOptions, s streams) error {
 }
 
 // buildServices makes the gateway's services, in start order (they stop in
-// the reverse order): the field drivers, time, the network, the uplink,
-// the health rules, and last the SSH door, which the caller binds.
+// the reverse order): the audit checkpoints, the field drivers, time, the
+// network, the uplink, the health rules, and last the SSH door, which the
+// caller binds.
 func buildServices(o *daemonOptions, gw *device.Gateway, acc *access.Service, fw *firmware.Manager, log *slog.Logger) ([]service, func(net.Listener) service, error) {
 	var svcs []service
+	// Signed checkpoints of the audit chain: first to start, last to stop,
+	// so the final checkpoint covers what every other service audited.
+	svcs = append(svcs, service{"audit", func(ctx context.Context) error {
+		return gw.Store().RunCheckpoints(ctx, func(err error) {
+			log.Error("audit checkpoint refused: the audit log was altered outside sitegate; run sitegate audit verify", "err", err)
+		})
+	}})
 	// The field drivers poll the site's devices and follow its changes.
 	engine := modbus.New(gw, modbus.Options{Logger: log.With("component", "modbus")})
 	svcs = append(svcs, service{"modbus", engine.Run})

@@ -41,6 +41,19 @@ func openOffline(dir string) (*store.Store, *device.Gateway, error) {
 	return st, gw, nil
 }
 
+// openStoreOnly opens a stopped gateway's store for reading its audit log:
+// without device.NewGateway (which could write) and without creating a key
+// that the directory lacks, so it suits a copy of a data directory too.
+func openStoreOnly(dir string) (*store.Store, error) {
+	if dir == "" {
+		return nil, usagef("--data is required: the data directory of a stopped gateway")
+	}
+	if _, err := os.Stat(dir); err != nil {
+		return nil, fmt.Errorf("data directory %s does not exist: give the --data of an existing gateway", dir)
+	}
+	return store.Open(dir, store.Options{NoNewKeys: true})
+}
+
 // openProvisioning opens a stopped gateway's data directory, creating it
 // (0700, with a new store and gateway id) when it does not exist yet: sites
 // and accounts can be provisioned before the gateway's first start.

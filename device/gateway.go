@@ -44,6 +44,9 @@ type GatewayOptions struct {
 	// Logs is the in-memory system log the console shows (default: a ring
 	// of 1,000 records that nothing writes to).
 	Logs *LogRing
+	// Heavy bounds heavy operations (site-file decodes, scans, firmware);
+	// zero fields take the defaults.
+	Heavy LimiterOptions
 }
 
 // Gateway is the runtime object that the console, the CLI and the uplink
@@ -55,9 +58,10 @@ type Gateway struct {
 	now     func() time.Time
 	started time.Time
 
-	bus  *bus
-	sess sessions
-	logs *LogRing
+	bus   *bus
+	sess  sessions
+	logs  *LogRing
+	heavy *Limiter
 
 	field *field.Hub
 
@@ -85,7 +89,7 @@ func NewGateway(st *store.Store, o GatewayOptions) (*Gateway, error) {
 	if o.Logs == nil {
 		o.Logs = NewLogRing(1000)
 	}
-	g := &Gateway{st: st, now: o.Now, started: o.Now(), bus: newBus(), logs: o.Logs}
+	g := &Gateway{st: st, now: o.Now, started: o.Now(), bus: newBus(), logs: o.Logs, heavy: NewLimiter(o.Heavy)}
 
 	g.sess.open = map[uint64]sessionEntry{}
 	err := st.Update(func(tx *store.Tx) error {
@@ -193,6 +197,11 @@ func loadSite(st *store.Store) (site *Site, rev uint64, lost error, err error) {
 	})
 	return site, rev, lost, err
 }
+
+// Heavy returns the limiter every path that runs a heavy operation (config
+// diff and import, bus scans, firmware applies) acquires first, so that
+// they are bounded per user and in total whoever starts them.
+func (g *Gateway) Heavy() *Limiter { return g.heavy }
 
 // ID returns the gateway id.
 func (g *Gateway) ID() string { return g.id }

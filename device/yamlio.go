@@ -3,7 +3,9 @@ package device
 import (
 	"bytes"
 	"cmp"
+	"crypto/rand"
 	"encoding"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -16,13 +18,24 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// MaxSiteFileSize is the largest site file DecodeSiteYAML accepts.
-const MaxSiteFileSize = 4 << 20
+// Bounds of a site file, sized from the largest plausible site: 300
+// devices of 100 points each, every point spelled out. Exported by config
+// export (points one per line, in flow style) it is 4.1 MB with 514,579
+// YAML nodes (the node estimate says 574,588); in block style 6.9 MB; as
+// JSON 4.1 MB. Decoding it takes about 110 MiB of memory for a moment,
+// which is why heavy operations run one at a time (Limiter).
+const (
+	// MaxSiteFileSize is the largest site file DecodeSiteYAML accepts.
+	MaxSiteFileSize = 8 << 20
+	// MaxSiteNodes bounds the YAML nodes of a site file: checked before
+	// parsing (an upper bound from the bytes, estimateNodes), after it,
+	// and while decoding, counting every alias expansion, so that neither
+	// a file full of tiny nodes nor a small file full of aliases makes
+	// decoding expensive.
+	MaxSiteNodes = 640_000
+)
 
-// maxSiteNodes bounds the YAML nodes of a site file, counting every alias
-// expansion, so that a small file full of aliases cannot make decoding
-// expensive. Real sites have a few thousand.
-const maxSiteNodes = 200_000
+const maxSiteNodes = MaxSiteNodes
 
 // Errors of site files as a whole. Problems with single fields come as a
 // *ValidationError instead.
@@ -194,7 +207,16 @@ func decodeNode(root *yaml.Node, out any) (*nodeDecoder, error) {
 // document.
 func parseDocument(data []byte) (*yaml.Node, error) {
 	if len(data) > MaxSiteFileSize {
-		return nil, fmt.Errorf("%w: %d bytes; the limit is %d bytes (4 MiB)", ErrSiteTooLarge, len(data), MaxSiteFileSize)
+		return nil, fmt.Errorf("%w: %d bytes; the limit is %d bytes (%d MiB)", ErrSiteTooLarge, len(data), MaxSiteFileSize, MaxSiteFileSize>>20)
+	}
+	// The node estimate reads bytes as UTF-8; the YAML parser would also
+	// take UTF-16, which no site file is.
+	if bytes.HasPrefix(data, []byte{0xFE, 0xFF}) || bytes.HasPrefix(data, []byte{0xFF, 0xFE}) {
+		return nil, fmt.Errorf("%w: the file is UTF-16; save it as UTF-8", ErrSiteSyntax)
+	}
+	// Before the parser builds anything: it keeps every node in memory.
+	if n := estimateNodes(data, maxSiteNodes); n > maxSiteNodes {
+		return nil, fmt.Errorf("%w: more than %d values (a real site has far fewer)", ErrSiteTooComplex, maxSiteNodes)
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
@@ -539,19 +561,84 @@ const siteFileHeader = "# sitegate site file\n"
 // fields in struct order, two-space indentation, lists of plain values and
 // small records (SIMs, buses, points, devices without points) on one line
 // each. DecodeSiteYAML reads it back to a site that encodes identically.
+//
+// The YAML emitter keeps every event of a document until the document ends
+// (hundreds of bytes each): a large site emitted whole cost 726 MiB for
+// 300 devices of 100 points. So the devices are emitted one at a time and
+// put in the place of a placeholder in the rest of the site: memory is
+// that of the largest device, and the output is the same.
 func EncodeSiteYAML(s *Site) ([]byte, error) {
 	if s == nil {
 		return nil, errors.New("encode site: nil site")
 	}
+	r := s.Redacted()
+	devices := r.Modbus.Devices
+	if len(devices) < 2 {
+		return encodeWhole(r)
+	}
+	var nonce [12]byte
+	_, _ = rand.Read(nonce[:])
+	marker := "sitegate-devices-" + hex.EncodeToString(nonce[:])
+	r.Modbus.Devices = []Device{{Name: marker}}
+	head, err := encodeWhole(r)
+	if err != nil {
+		return nil, err
+	}
+	at := bytes.Index(head, []byte(marker))
+	if at < 0 {
+		return nil, errors.New("encode site: the device placeholder went missing")
+	}
+	start := bytes.LastIndexByte(head[:at], '\n') + 1
+	end := at + bytes.IndexByte(head[at:], '\n') + 1
+	indent := head[start : start+bytes.IndexByte(head[start:], '-')]
+	out := bytes.NewBuffer(make([]byte, 0, len(head)+len(devices)*256))
+	out.Write(head[:start])
+	for _, d := range devices {
+		chunk, err := encodeDevice(d)
+		if err != nil {
+			return nil, err
+		}
+		for _, line := range bytes.SplitAfter(chunk, []byte("\n")) {
+			if len(line) > 0 {
+				out.Write(indent)
+				out.Write(line)
+			}
+		}
+	}
+	out.Write(head[end:])
+	return out.Bytes(), nil
+}
+
+// encodeWhole emits a (redacted) site as one document.
+func encodeWhole(r *Site) ([]byte, error) {
 	var n yaml.Node
-	if err := n.Encode(s.Redacted()); err != nil {
+	if err := n.Encode(r); err != nil {
 		return nil, fmt.Errorf("encode site: %w", err)
 	}
 	styleSite(&n)
-	// The emitter quotes strings itself where their style would be wrong in
-	// context, with single quotes. Emit once, read back what it quoted,
-	// and make those double quotes, as the README's contract writes them.
-	first, err := emitYAML(&n, nil)
+	return emitQuoted(&n, []byte(siteFileHeader))
+}
+
+// encodeDevice emits one device as a one-item list at column 0, styled as
+// in a whole site.
+func encodeDevice(d Device) ([]byte, error) {
+	var n yaml.Node
+	if err := n.Encode([]Device{d}); err != nil {
+		return nil, fmt.Errorf("encode site: %w", err)
+	}
+	flowScalarLists(&n)
+	for _, dev := range seqItems(&n) {
+		styleDevice(dev)
+	}
+	return emitQuoted(&n, nil)
+}
+
+// emitQuoted emits n with the README's quoting. The emitter quotes strings
+// itself where their style would be wrong in context, with single quotes:
+// emit once, read back what it quoted, and make those double quotes, as the
+// README's contract writes them.
+func emitQuoted(n *yaml.Node, header []byte) ([]byte, error) {
+	first, err := emitYAML(n, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -560,7 +647,7 @@ func EncodeSiteYAML(s *Site) ([]byte, error) {
 		return nil, fmt.Errorf("encode site: re-read: %w", err)
 	}
 	doubleQuote(&again)
-	return emitYAML(&again, []byte(siteFileHeader))
+	return emitYAML(&again, header)
 }
 
 func emitYAML(n *yaml.Node, header []byte) ([]byte, error) {
@@ -607,13 +694,19 @@ func styleSite(root *yaml.Node) {
 		flow(b)
 	}
 	for _, dev := range seqItems(mapValue(modbus, "devices")) {
-		points := mapValue(dev, "points")
-		if points == nil {
-			flow(dev)
-		}
-		for _, p := range seqItems(points) {
-			flow(p)
-		}
+		styleDevice(dev)
+	}
+}
+
+// styleDevice puts a device without points on one line, and each point of
+// a device on its own.
+func styleDevice(dev *yaml.Node) {
+	points := mapValue(dev, "points")
+	if points == nil {
+		dev.Style = yaml.FlowStyle
+	}
+	for _, p := range seqItems(points) {
+		p.Style = yaml.FlowStyle
 	}
 }
 

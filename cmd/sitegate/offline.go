@@ -12,8 +12,9 @@ import (
 	"github.com/sitegate/sitegate/store"
 )
 
-// maxSiteFile bounds a site file read from disk or stdin.
-const maxSiteFile = 4 << 20
+// maxSiteFile bounds a site file read from disk or stdin: what the
+// decoder accepts.
+const maxSiteFile = device.MaxSiteFileSize
 
 // addDataFlag adds the --data flag of the offline commands.
 func addDataFlag(cmd *cobra.Command, dir *string) {

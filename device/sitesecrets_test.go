@@ -24,16 +24,25 @@ func wirelessSite(pass, pin1, pin2 string) *device.Site {
 	return s
 }
 
-func TestNoSecretEverSetIsInTheDatabaseFile(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "data")
+// openGateway opens the store in dir and a gateway on it; the caller
+// closes the store.
+func openGateway(t *testing.T, dir string) (*store.Store, *device.Gateway) {
+	t.Helper()
 	st, err := store.Open(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	gw, err := device.NewGateway(st, device.GatewayOptions{GatewayID: "gw-test"})
+	gw, err := device.NewGateway(st, device.GatewayOptions{})
 	if err != nil {
+		st.Close()
 		t.Fatal(err)
 	}
+	return st, gw
+}
+
+func TestNoSecretEverSetIsInTheDatabaseFile(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	st, gw := openGateway(t, dir)
 	var ever []string
 	apply := func(s *device.Site) {
 		t.Helper()
@@ -86,15 +95,8 @@ func TestNoSecretEverSetIsInTheDatabaseFile(t *testing.T) {
 	storetest.ScanForSecrets(t, dir, ever)
 
 	// And after a restart the gateway reads them back from the secret store.
-	st, err = store.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, gw = openGateway(t, dir)
 	defer st.Close()
-	gw, err = device.NewGateway(st, device.GatewayOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	cur, _ = gw.Site()
 	if cur.WiFi.Passphrase.Reveal() != steps[2][0] || len(cur.Cellular.SIMs) != 1 || cur.Cellular.SIMs[0].PIN.Reveal() != steps[2][1] {
 		t.Fatalf("after restart: %+v", cur.Cellular.SIMs)
@@ -140,14 +142,7 @@ func TestOldSiteRevisionsMigrateToTheSecretStore(t *testing.T) {
 		t.Fatal("the old-style database does not hold the secret: the test proves nothing")
 	}
 
-	st, err = store.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gw, err := device.NewGateway(st, device.GatewayOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, gw := openGateway(t, dir)
 	cur, rev := gw.Site()
 	if rev != 3 || cur.WiFi.Passphrase.Reveal() != "Yb3$nHs8dFg1jQe6" || cur.Cellular.SIMs[0].PIN.Reveal() != "82640193" {
 		t.Fatalf("migrated site: rev %d %+v", rev, cur.Cellular)
@@ -172,14 +167,7 @@ func TestOldSiteRevisionsMigrateToTheSecretStore(t *testing.T) {
 
 func TestLostSecretKeyDoesNotStopTheGateway(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
-	st, err := store.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gw, err := device.NewGateway(st, device.GatewayOptions{GatewayID: "gw-test"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, gw := openGateway(t, dir)
 	if _, err := gw.ApplySite(device.Edit{Actor: installer, Action: device.ActionConfigChange, Base: 0}, wirelessSite("Kx7#pLm2qRt9vWz4", "73915284", "")); err != nil {
 		t.Fatal(err)
 	}
@@ -187,15 +175,8 @@ func TestLostSecretKeyDoesNotStopTheGateway(t *testing.T) {
 	if err := os.Remove(filepath.Join(dir, store.SecretKeyFile)); err != nil {
 		t.Fatal(err)
 	}
-	st, err = store.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, gw = openGateway(t, dir)
 	defer st.Close()
-	gw, err = device.NewGateway(st, device.GatewayOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	cur, _ := gw.Site()
 	if cur.WiFi.Passphrase.IsSet() || cur.WiFi.SSID != "SiteNet" {
 		t.Fatalf("site after losing the key: %+v", cur.WiFi)

@@ -9,10 +9,12 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 )
 
 // AuditKeyFile is the audit key's file in the data directory, beside the
@@ -55,7 +57,7 @@ func KeyID(pub []byte) string {
 // FileAuditKey is an ed25519 audit key kept in a file.
 type FileAuditKey struct {
 	priv ed25519.PrivateKey
-	mac  []byte
+	macs sync.Pool // of hash.Hash: HMAC-SHA-256 under the derived key
 }
 
 // macLabel separates the MAC key derived from the signing key's seed from
@@ -65,7 +67,11 @@ const macLabel = "sitegate audit event mac v1"
 func newFileAuditKey(priv ed25519.PrivateKey) *FileAuditKey {
 	m := hmac.New(sha256.New, priv.Seed())
 	m.Write([]byte(macLabel))
-	return &FileAuditKey{priv: priv, mac: m.Sum(nil)}
+	macKey := m.Sum(nil)
+	k := &FileAuditKey{priv: priv}
+	// Verifying a chain computes a MAC per event: the hashes are reused.
+	k.macs.New = func() any { return hmac.New(sha256.New, macKey) }
+	return k
 }
 
 // Algorithm returns "ed25519".
@@ -79,7 +85,9 @@ func (k *FileAuditKey) Sign(msg []byte) ([]byte, error) { return ed25519.Sign(k.
 
 // MAC returns HMAC-SHA-256 of msg under a key derived from the seed.
 func (k *FileAuditKey) MAC(msg []byte) []byte {
-	m := hmac.New(sha256.New, k.mac)
+	m := k.macs.Get().(hash.Hash)
+	defer k.macs.Put(m)
+	m.Reset()
 	m.Write(msg)
 	return m.Sum(nil)
 }

@@ -210,7 +210,8 @@ func (t *Tx) verifyAudit(sc verifyScope) (VerifyResult, error) {
 			if e.MAC == "" {
 				return res, chainError(seq, "it carries no MAC, although every event from seq %d on is keyed (it was written without the audit key)", keyedFrom)
 			}
-			if !hmac.Equal(mustHex(e.MAC), macKey.MAC(macInput(seq, sum))) {
+			var stored [sha256.Size]byte
+			if n, err := hex.Decode(stored[:], []byte(e.MAC)); err != nil || n != len(stored) || !hmac.Equal(stored[:], macKey.MAC(macInput(seq, sum))) {
 				return res, chainError(seq, "its MAC does not match: the event was altered, and the chain recomputed, without the audit key")
 			}
 			res.Keyed++

@@ -1,13 +1,11 @@
 package main
 
 import (
-	"bufio"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -220,31 +218,7 @@ func TestAuditKeyPrintsThePublicKey(t *testing.T) {
 // so nothing it audited is left after the last checkpoint.
 func TestRunSetsMemoryLimitAndCheckpointsAtStop(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
-	cmd := exec.Command(os.Args[0], "run", "--data", dir, "--ssh-addr", "127.0.0.1:0", "--memory-limit", "300MiB")
-	cmd.Env = append(os.Environ(), "SITEGATE_TEST_MAIN=1")
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	started := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			if strings.Contains(sc.Text(), "gateway started") {
-				started <- sc.Text()
-			}
-		}
-	}()
-	var line string
-	select {
-	case line = <-started:
-	case <-time.After(30 * time.Second):
-		t.Fatal("the daemon did not start")
-	}
+	cmd, line := startDaemonLine(t, dir, "--memory-limit", "300MiB")
 	if !strings.Contains(line, "memory_limit=300MiB memory_limit_from=--memory-limit") {
 		t.Fatalf("start line: %s", line)
 	}

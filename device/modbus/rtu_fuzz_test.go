@@ -36,23 +36,6 @@ func (p *linePort) Read(b []byte) (int, error) {
 	return n, nil
 }
 
-// modbusCRC is CRC-16/MODBUS (polynomial 0xA001, reflected), low byte
-// first on the wire.
-func modbusCRC(b []byte) []byte {
-	crc := uint16(0xFFFF)
-	for _, c := range b {
-		crc ^= uint16(c)
-		for range 8 {
-			if crc&1 != 0 {
-				crc = crc>>1 ^ 0xA001
-			} else {
-				crc >>= 1
-			}
-		}
-	}
-	return binary.LittleEndian.AppendUint16(nil, crc)
-}
-
 // FuzzRTUResponse feeds the RTU transporter's frame reading (link.go)
 // and goburrow's packager and client behind it whatever a serial line can
 // deliver, for every kind of request the engine sends. Nothing may panic or
@@ -90,7 +73,10 @@ func FuzzRTUResponse(f *testing.F) {
 				answer[1] = req[1]
 			}
 			if need, known := rtuResponseLength(req, answer); known && need >= 4 && need <= len(answer) {
-				copy(answer[need-2:need], modbusCRC(answer[:need-2]))
+				// goburrow's packager adds the unit (1) and the CRC.
+				if frame, err := l.h.Encode(&mb.ProtocolDataUnit{FunctionCode: answer[1], Data: answer[2 : need-2]}); err == nil && len(frame) == need {
+					copy(answer, frame)
+				}
 			}
 		}
 		port.answer = answer

@@ -22,6 +22,13 @@ import (
 // SiteSecretPrefix is the secret-store prefix of the site's own secrets.
 const SiteSecretPrefix = "site/"
 
+// UserSecretPrefix is the secret-store prefix of accounts' secrets.
+const UserSecretPrefix = "user/"
+
+// UserTOTPSecret is the secret-store name of an account's TOTP seed: the
+// access service keeps seeds there, never in the account record.
+func UserTOTPSecret(accountID string) string { return UserSecretPrefix + accountID + "/totp" }
+
 // secretRefPrefix starts a reference in a stored revision.
 const secretRefPrefix = "secret:"
 

@@ -74,12 +74,12 @@ func TestNoSecretEverSetIsInTheDatabaseFile(t *testing.T) {
 	}
 	// TOTP seeds, stored the way the access service stores them.
 	for i, seed := range []string{"JBSWY3DPEHPK3PXPJBSWY3DP", "KRSXG5CTMVRXEZLUKN2XAZLS", "GEZDGNBVGY3TQOJQGEZDGNBV"} {
-		if _, err := st.PutSecret("user/u-admin/totp", []byte(seed)); err != nil {
+		if _, err := st.PutSecret(device.UserTOTPSecret("u-admin"), []byte(seed)); err != nil {
 			t.Fatal(err)
 		}
 		ever = append(ever, seed)
 		if i == 2 {
-			if err := st.DeleteSecret("user/u-admin/totp"); err != nil {
+			if err := st.DeleteSecret(device.UserTOTPSecret("u-admin")); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -102,7 +102,7 @@ func (t *Tx) verifyAudit(sc verifyScope) (VerifyResult, error) {
 	events := t.tx.Bucket(bucketAudit).Cursor()
 	if k, _ := events.First(); k != nil {
 		if first := binary.BigEndian.Uint64(k); first > evicted+1 {
-			return res, chainError(evicted+1, "events %d..%d are missing: %d events are counted as evicted, so the log must start at seq %d (the oldest events were removed)", evicted+1, first-1, evicted, evicted+1)
+			return res, chainError(evicted+1, "%s missing: %d events are counted as evicted, so the log must start at seq %d (the oldest events were removed)", span(evicted+1, first-1, "is", "are"), evicted, evicted+1)
 		}
 	}
 
@@ -139,7 +139,7 @@ func (t *Tx) verifyAudit(sc verifyScope) (VerifyResult, error) {
 			}
 		}
 		if cp.Seq > head {
-			return res, chainError(head+1, "events %d..%d were removed from the end: the checkpoint signed at %s vouches for a chain up to seq %d", head+1, cp.Seq, stamp(cp), cp.Seq)
+			return res, chainError(head+1, "%s removed from the end: the checkpoint signed at %s vouches for a chain up to seq %d", span(head+1, cp.Seq, "was", "were"), stamp(cp), cp.Seq)
 		}
 		if cp.Evicted > evicted {
 			return res, chainError(evicted+1, "the checkpoint signed at %s counted %d evicted events, the store only %d (the eviction count was lowered)", stamp(cp), cp.Evicted, evicted)
@@ -221,7 +221,7 @@ func (t *Tx) verifyAudit(sc verifyScope) (VerifyResult, error) {
 				if rangeStart == seq {
 					return res, chainError(seq, "it does not match the checkpoint signed at %s (the event was altered and the chain recomputed)", stamp(cp))
 				}
-				return res, chainError(rangeStart, "events %d..%d do not match the checkpoint signed at %s: one of them was altered and the chain recomputed", rangeStart, seq, stamp(cp))
+				return res, chainError(rangeStart, "%s not match the checkpoint signed at %s: one of them was altered and the chain recomputed", span(rangeStart, seq, "does", "do"), stamp(cp))
 			}
 			if sc.from == nil {
 				if _, ok := sc.keys[cp.Key]; ok {
@@ -268,7 +268,7 @@ func (t *Tx) verifyAudit(sc verifyScope) (VerifyResult, error) {
 		if keyedFrom > 0 {
 			end = min(end, keyedFrom-1)
 		}
-		note("events %d..%d carry no MAC (they predate the audit key): their integrity rests on the hash chain and on the checkpoints that cover them", res.FirstSeq, end)
+		note("%s no MAC (from before the audit key): integrity rests on the hash chain and on the checkpoints that cover it", span(res.FirstSeq, end, "carries", "carry"))
 	}
 	switch {
 	case head == 0:
@@ -276,9 +276,9 @@ func (t *Tx) verifyAudit(sc verifyScope) (VerifyResult, error) {
 		note("no signed checkpoint yet: that no event was removed from the end, or evicted early, rests on the database alone")
 	case last.Seq < head:
 		if macKey != nil && keyedFrom > 0 && keyedFrom <= last.Seq+1 {
-			note("events %d..%d are after the last checkpoint (seq %d, signed at %s): each carries a valid MAC, but that none was removed from the end rests on the database alone", last.Seq+1, head, last.Seq, stamp(last))
+			note("%s after the last checkpoint (seq %d, signed at %s): each carries a valid MAC, but that none was removed from the end rests on the database alone", span(last.Seq+1, head, "is", "are"), last.Seq, stamp(last))
 		} else {
-			note("events %d..%d are after the last checkpoint (seq %d, signed at %s): their integrity rests on the hash chain only", last.Seq+1, head, last.Seq, stamp(last))
+			note("%s after the last checkpoint (seq %d, signed at %s): integrity rests on the hash chain only", span(last.Seq+1, head, "is", "are"), last.Seq, stamp(last))
 		}
 	}
 	if evicted > 0 {
@@ -286,6 +286,15 @@ func (t *Tx) verifyAudit(sc verifyScope) (VerifyResult, error) {
 	}
 	res.Unproven = notes
 	return res, nil
+}
+
+// span names events a..b with the verb that goes with them: "event 4 is",
+// "events 4..9 are".
+func span(a, b uint64, one, many string) string {
+	if a == b {
+		return fmt.Sprintf("event %d %s", a, one)
+	}
+	return fmt.Sprintf("events %d..%d %s", a, b, many)
 }
 
 // evictionBound checks that no more events were evicted between checkpoint
@@ -303,7 +312,7 @@ func evictionBound(a *Checkpoint, head, evicted, capacity uint64) error {
 		allowed = appended - free
 	}
 	if evicted-a.Evicted > allowed {
-		return chainError(a.Evicted+allowed+1, "events %d..%d were removed from the start: at the checkpoint signed at %s the chain held %d of %d events and %d were appended since, so at most %d could have been evicted", a.Evicted+allowed+1, evicted, stamp(a), retained, capacity, appended, allowed)
+		return chainError(a.Evicted+allowed+1, "%s removed from the start: at the checkpoint signed at %s the chain held %d of %d events and %d were appended since, so at most %d could have been evicted", span(a.Evicted+allowed+1, evicted, "was", "were"), stamp(a), retained, capacity, appended, allowed)
 	}
 	return nil
 }

@@ -182,12 +182,17 @@ type secretKeys struct {
 	rotMu sync.Mutex
 	mu    sync.RWMutex
 	path  string
-	// keys holds the key in use and, after a rotation, the one before it,
-	// for read transactions that began before the rotation committed. Only
-	// the key in use is ever kept at rest.
+	// keys holds the key in use and the few before it (memoryKeys in
+	// all), for read transactions that began before a rotation committed.
+	// Only the key in use is ever kept at rest.
 	keys map[uint32][]byte
 	max  uint32 // the largest id ever seen, so that ids are never reused
 }
+
+// memoryKeys is how many recent keys stay in memory: a read transaction
+// that began before a rotation committed may still hold records of the
+// key before it.
+const memoryKeys = 4
 
 // rotation is a key change under way in one write transaction.
 type rotation struct {
@@ -241,6 +246,9 @@ func (k *secretKeys) load(s *Store) error {
 func (k *secretKeys) finish(s *Store, r *rotation) {
 	defer k.rotMu.Unlock()
 	if !r.committed {
+		k.mu.Lock()
+		delete(k.keys, r.newID)
+		k.mu.Unlock()
 		keep := map[uint32][]byte{}
 		if r.old != nil {
 			keep[r.oldID] = r.old
@@ -251,9 +259,10 @@ func (k *secretKeys) finish(s *Store, r *rotation) {
 		return
 	}
 	k.mu.Lock()
-	k.keys = map[uint32][]byte{r.newID: r.new}
-	if r.old != nil {
-		k.keys[r.oldID] = r.old
+	for id := range k.keys {
+		if id+memoryKeys <= r.newID {
+			delete(k.keys, id)
+		}
 	}
 	k.mu.Unlock()
 	_ = writeKeyFile(k.path, map[uint32][]byte{r.newID: r.new})
@@ -313,8 +322,11 @@ func (t *Tx) rotation() (*rotation, error) {
 	if err := WriteSecretFile(ks.path, encodeSecretKeys(both)); err != nil {
 		return nil, fmt.Errorf("write secret-store key: %w", err)
 	}
+	// Readers need the new key from the moment the commit is visible,
+	// which is before Update's finish runs.
 	ks.mu.Lock()
 	ks.max = r.newID
+	ks.keys[r.newID] = r.new
 	ks.mu.Unlock()
 	b := t.tx.Bucket(bucketSecrets)
 	type entry struct {

@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -339,5 +340,39 @@ func TestMigrationToSchema2CreatesBuckets(t *testing.T) {
 	res, err := s.VerifyAudit()
 	if err != nil || res.KeyedFrom != 3 || !strings.Contains(strings.Join(res.Unproven, "\n"), "events 1..2 carry no MAC") {
 		t.Fatalf("verify after migration: %+v %v", res, err)
+	}
+}
+
+// Readers see a secret while it is being changed over and over: every read
+// gives one of the values, never an error.
+func TestSecretReadsDuringRotations(t *testing.T) {
+	s := openTest(t, Options{})
+	if _, err := s.PutSecret("a", []byte("v0")); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	errs := make(chan error, 1)
+	go func() {
+		defer close(errs)
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			if v, _, err := s.Secret("a"); err != nil || !strings.HasPrefix(string(v), "v") {
+				errs <- fmt.Errorf("read %q: %v", v, err)
+				return
+			}
+		}
+	}()
+	for i := range 50 {
+		if _, err := s.PutSecret("a", []byte(fmt.Sprint("v", i+1))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(done)
+	if err := <-errs; err != nil {
+		t.Fatal(err)
 	}
 }

@@ -220,40 +220,59 @@ func (s *Store) Checkpoint() (Checkpoint, bool, error) {
 	if s.auditKey == nil {
 		return Checkpoint{}, false, fmt.Errorf("checkpoint: %w in %s", ErrNoAuditKey, s.dir)
 	}
+	// The events since the last checkpoint are verified in a read
+	// transaction first, so that writers are not held up (the first
+	// checkpoint of an upgraded gateway verifies the whole chain); the
+	// write transaction then verifies only what was appended meanwhile.
+	// Only this process can write the file (it holds the lock), so what the
+	// read verified stays as it was.
+	var verified *Checkpoint
+	err := s.View(func(tx *Tx) error {
+		last, err := tx.lastCheckpoint()
+		if err != nil {
+			return err
+		}
+		in := tx.internal()
+		head := getUint(in, keyAuditSeq)
+		if head == 0 || last != nil && last.Seq == head {
+			return nil
+		}
+		if _, err := tx.verifyAudit(verifyScope{from: last, keys: tx.s.publicKeys(nil)}); err != nil {
+			return fmt.Errorf("checkpoint refused: %w", err)
+		}
+		verified = tx.headState()
+		return nil
+	})
+	if err != nil {
+		return Checkpoint{}, false, err
+	}
 	var cp Checkpoint
 	made := false
-	err := s.Update(func(tx *Tx) error {
+	err = s.Update(func(tx *Tx) error {
 		in := tx.internal()
 		head := getUint(in, keyAuditSeq)
 		if head == 0 {
 			return nil
 		}
-		var last *Checkpoint
-		if k, v := tx.tx.Bucket(bucketCheckpoints).Cursor().Last(); k != nil {
-			c, err := DecodeCheckpoint(v)
-			if err != nil {
-				return fmt.Errorf("%w at seq %d: the stored checkpoint is not readable: %v", ErrAuditChain, binary.BigEndian.Uint64(k), err)
+		last, err := tx.lastCheckpoint()
+		if err != nil {
+			return err
+		}
+		if last != nil && last.Seq == head {
+			cp = *last
+			return nil
+		}
+		from := last
+		if verified != nil {
+			from = verified
+		}
+		if from == nil || from.Seq != head {
+			if _, err := tx.verifyAudit(verifyScope{from: from, keys: tx.s.publicKeys(nil)}); err != nil {
+				return fmt.Errorf("checkpoint refused: %w", err)
 			}
-			last = &c
-			if c.Seq == head {
-				cp = c
-				return nil
-			}
 		}
-		if _, err := tx.verifyAudit(verifyScope{from: last, keys: tx.s.publicKeys(nil)}); err != nil {
-			return fmt.Errorf("checkpoint refused: %w", err)
-		}
-		cp = Checkpoint{
-			Seq:       head,
-			Hash:      hex.EncodeToString(in.Get(keyAuditHash)),
-			Evicted:   getUint(in, keyAuditEvicted),
-			Capacity:  uint64(s.opts.AuditCapacity),
-			KeyedFrom: getUint(in, keyAuditKeyedFrom),
-			TS:        s.opts.Now().UTC(),
-			Alg:       s.auditKey.Algorithm(),
-			Key:       KeyID(s.auditKey.PublicKey()),
-		}
-		cp.First = cp.Evicted + 1
+		cp = *tx.headState()
+		cp.TS, cp.Alg, cp.Key = s.opts.Now().UTC(), s.auditKey.Algorithm(), KeyID(s.auditKey.PublicKey())
 		sig, err := s.auditKey.Sign(cp.Signed())
 		if err != nil {
 			return fmt.Errorf("sign checkpoint: %w", err)
@@ -278,6 +297,33 @@ func (s *Store) Checkpoint() (Checkpoint, bool, error) {
 		s.lastCP.Store(cp.Seq)
 	}
 	return cp, made, nil
+}
+
+// lastCheckpoint returns the newest stored checkpoint, or nil.
+func (t *Tx) lastCheckpoint() (*Checkpoint, error) {
+	k, v := t.tx.Bucket(bucketCheckpoints).Cursor().Last()
+	if k == nil {
+		return nil, nil
+	}
+	c, err := DecodeCheckpoint(v)
+	if err != nil {
+		return nil, fmt.Errorf("%w at seq %d: the stored checkpoint is not readable: %v", ErrAuditChain, binary.BigEndian.Uint64(k), err)
+	}
+	return &c, nil
+}
+
+// headState describes the chain head as a checkpoint would, unsigned.
+func (t *Tx) headState() *Checkpoint {
+	in := t.internal()
+	c := &Checkpoint{
+		Seq:       getUint(in, keyAuditSeq),
+		Hash:      hex.EncodeToString(in.Get(keyAuditHash)),
+		Evicted:   getUint(in, keyAuditEvicted),
+		Capacity:  uint64(t.s.opts.AuditCapacity),
+		KeyedFrom: getUint(in, keyAuditKeyedFrom),
+	}
+	c.First = c.Evicted + 1
+	return c
 }
 
 // RunCheckpoints signs checkpoints until ctx ends: at once (covering the

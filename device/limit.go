@@ -39,10 +39,10 @@ func ParseHeavyOp(s string) (HeavyOp, error) {
 	return 0, fmt.Errorf("heavy operation %q: use config diff, config import, bus scan or firmware apply", s)
 }
 
-// Cost is how many of the limiter's slots op takes: decoding a site file
-// at the bounds (MaxSiteNodes) takes up to about 150 MiB for a moment, so
-// one of those runs at a time; a scan or a firmware apply costs little
-// memory, so two run at once.
+// Cost is how many of the limiter's slots op takes: importing the largest
+// plausible site takes about 145 MiB of heap for a moment (about 180 MiB
+// at MaxSiteNodes), so one of those runs at a time; a scan or a firmware
+// apply costs little memory, so two run at once.
 func (o HeavyOp) Cost() int {
 	if o == OpDiff || o == OpImport {
 		return 2

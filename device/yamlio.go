@@ -12,6 +12,7 @@ import (
 	"math"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -22,8 +23,9 @@ import (
 // devices of 100 points each, every point spelled out. Exported by config
 // export (points one per line, in flow style) it is 4.1 MB with 514,579
 // YAML nodes (the node estimate says 574,588); in block style 6.9 MB; as
-// JSON 4.1 MB. Decoding it takes about 110 MiB of memory for a moment,
-// which is why heavy operations run one at a time (Limiter).
+// JSON 4.1 MB. Importing it takes about 145 MiB of heap for a moment
+// (the parser's node tree), which is why site-file operations run one at
+// a time (Limiter).
 const (
 	// MaxSiteFileSize is the largest site file DecodeSiteYAML accepts.
 	MaxSiteFileSize = 8 << 20
@@ -94,7 +96,7 @@ func ImportSiteYAML(data []byte, stored *Site) (*Site, error) {
 }
 
 func parseSite(data []byte, stored *Site, keepSecrets bool) (*Site, error) {
-	s, list, lines, err := decodeSite(data)
+	s, list, root, err := decodeSite(data)
 	if err != nil {
 		return nil, err
 	}
@@ -114,7 +116,7 @@ func parseSite(data []byte, stored *Site, keepSecrets bool) (*Site, error) {
 			continue
 		}
 		if p.Line == 0 {
-			p.Line = lineOf(lines, p.Path)
+			p.Line = lineAt(root, p.Path)
 		}
 		list = append(list, p)
 	}
@@ -147,26 +149,85 @@ func coveredBy(path string, ps []Problem) bool {
 	return false
 }
 
-// lineOf returns the line of path, or of its nearest ancestor that the
-// file has (a missing field is reported on the line of its parent).
-func lineOf(lines map[string]int, path string) int {
+// lineAt returns the line of the value at path in the document under
+// root, or of its nearest ancestor that the file has (a missing field is
+// reported on the line of its parent). Aliases and merge keys are followed
+// as the decoder follows them. Looking lines up on demand, rather than
+// keeping one for every path decoded, saves a map entry per value of the
+// file: 21 MiB for the largest plausible site.
+func lineAt(root *yaml.Node, path string) int {
+	n, line := root, root.Line
 	for path != "" {
-		if l, ok := lines[path]; ok {
-			return l
+		var seg string
+		switch i := strings.IndexAny(path, ".["); {
+		case path[0] == '[':
+			end := strings.IndexByte(path, ']')
+			if end < 0 {
+				return line
+			}
+			seg, path = path[:end+1], path[end+1:]
+		case i < 0:
+			seg, path = path, ""
+		default:
+			seg, path = path[:i], path[i:]
 		}
-		i := strings.LastIndexAny(path, ".[")
-		if i < 0 {
-			break
+		path = strings.TrimPrefix(path, ".")
+		if n = childAt(n, seg, 0); n == nil {
+			return line
 		}
-		path = path[:i]
+		line = n.Line
 	}
-	return 0
+	return line
+}
+
+// childAt returns the value of key seg ("name" or "[i]") under n.
+func childAt(n *yaml.Node, seg string, depth int) *yaml.Node {
+	for n != nil && n.Kind == yaml.AliasNode && depth < 32 {
+		n, depth = n.Alias, depth+1
+	}
+	if n == nil || depth >= 32 {
+		return nil
+	}
+	if strings.HasPrefix(seg, "[") {
+		i, err := strconv.Atoi(seg[1 : len(seg)-1])
+		if err != nil || n.Kind != yaml.SequenceNode || i < 0 || i >= len(n.Content) {
+			return nil
+		}
+		return childAt(n.Content[i], "", depth)
+	}
+	if seg == "" || n.Kind != yaml.MappingNode {
+		return n
+	}
+	var merges []*yaml.Node
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k := n.Content[i]
+		if k.ShortTag() == "!!merge" {
+			merges = append(merges, n.Content[i+1])
+		} else if k.Kind == yaml.ScalarNode && k.Value == seg {
+			return childAt(n.Content[i+1], "", depth)
+		}
+	}
+	for _, m := range merges {
+		for m != nil && m.Kind == yaml.AliasNode && depth < 32 {
+			m, depth = m.Alias, depth+1
+		}
+		sources := []*yaml.Node{m}
+		if m != nil && m.Kind == yaml.SequenceNode {
+			sources = m.Content
+		}
+		for _, src := range sources {
+			if c := childAt(src, seg, depth+1); c != nil {
+				return c
+			}
+		}
+	}
+	return nil
 }
 
 // decodeSite decodes data into a Site with defaults applied. Field problems
-// come back as a list next to the partly filled site, with the line of every
-// decoded path; file problems as err.
-func decodeSite(data []byte) (*Site, []Problem, map[string]int, error) {
+// come back as a list next to the partly filled site, with the document's
+// root for looking up lines (lineAt); file problems as err.
+func decodeSite(data []byte) (*Site, []Problem, *yaml.Node, error) {
 	root, err := parseDocument(data)
 	if err != nil {
 		return nil, nil, nil, err
@@ -177,7 +238,7 @@ func decodeSite(data []byte) (*Site, []Problem, map[string]int, error) {
 		return nil, nil, nil, err
 	}
 	s.ApplyDefaults()
-	return &s, d.v.list, d.lines, nil
+	return &s, d.v.list, root, nil
 }
 
 // decodeStrict decodes one YAML mapping into out (a pointer to a struct),
@@ -195,7 +256,7 @@ func decodeStrict(data []byte, out any) error {
 }
 
 func decodeNode(root *yaml.Node, out any) (*nodeDecoder, error) {
-	d := &nodeDecoder{merging: map[*yaml.Node]bool{}, lines: map[string]int{}}
+	d := &nodeDecoder{merging: map[*yaml.Node]bool{}}
 	d.value("", root, reflect.ValueOf(out).Elem())
 	if d.over {
 		return nil, fmt.Errorf("%w: more than %d values once aliases are expanded", ErrSiteTooComplex, maxSiteNodes)
@@ -287,7 +348,6 @@ type nodeDecoder struct {
 	visits  int
 	over    bool                // visits went over maxSiteNodes; stop
 	merging map[*yaml.Node]bool // mappings being merged, to stop merge cycles
-	lines   map[string]int      // path -> line of every value decoded
 }
 
 func (d *nodeDecoder) visit() bool {
@@ -315,9 +375,6 @@ func (d *nodeDecoder) value(path string, n *yaml.Node, v reflect.Value) {
 	n = d.resolve(n)
 	if n == nil || !d.visit() {
 		return
-	}
-	if _, ok := d.lines[path]; !ok {
-		d.lines[path] = n.Line
 	}
 	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null" {
 		v.SetZero()

@@ -13,8 +13,8 @@ import (
 // run` sets unless told otherwise: it keeps a gateway under attack below
 // 256 MiB of RSS with room for what is not Go heap. The budgets it is sized
 // from: about 40 MiB at rest, two argon2id login hashes of 64 MiB each, and
-// one heavy operation at a time (device.Limiter), a site file at the bounds
-// costing about 110 MiB to decode. Above the limit the collector runs
+// one heavy operation at a time (device.Limiter), the largest plausible
+// site file costing about 145 MiB to import. Above the limit the collector runs
 // harder and returns freed memory to the system; it is soft, so live data
 // beyond it is not refused.
 const DefaultMemoryLimit = 224 << 20

@@ -98,7 +98,8 @@ func runWipe(dir, confirm string, out io.Writer) error {
 	if dbi, err := os.Lstat(filepath.Join(root, store.FileName)); err != nil || !dbi.Mode().IsRegular() {
 		return fmt.Errorf("%s holds no sitegate database (%s): it is not a gateway's data directory; nothing was erased", dir, store.FileName)
 	}
-	st, err := store.Open(root)
+	// NoNewKeys: a refused wipe must leave the directory as it was.
+	st, err := store.Open(root, store.Options{NoNewKeys: true})
 	if err != nil {
 		return fmt.Errorf("%w (nothing was erased)", err)
 	}

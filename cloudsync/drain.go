@@ -172,10 +172,12 @@ func (u *Uplink) acker(acks <-chan []uint64) {
 		if len(batch) == 0 {
 			return
 		}
+		// Counted before the records leave the outbox, so that an empty
+		// outbox never shows fewer messages published than it held.
+		u.published.Add(uint64(messages))
 		if _, err := st.Ack(batch...); err != nil {
 			u.log.Error("uplink: acknowledge outbox records", "err", err)
 		}
-		u.published.Add(uint64(messages))
 		u.mu.Lock()
 		u.lastPub = time.Now()
 		u.mu.Unlock()
@@ -297,43 +299,93 @@ func (u *Uplink) enqueueHealth(h device.Health) error {
 }
 
 const (
-	metaAuditCursor = "cloudsync.audit_cursor"
-	auditBatch      = 500
+	metaAuditCursor      = "cloudsync.audit_cursor"
+	metaCheckpointCursor = "cloudsync.checkpoint_cursor"
+	auditBatch           = 500
 )
 
-// batchAudit queues the audit events not yet queued, in batches; the
-// cursor moves in the same transaction as the enqueue, so every event is
-// queued exactly once.
+// auditRecord is the payload of an audit record: the events not sent yet
+// and the signed checkpoints of the chain head that they reach (see
+// store.Checkpoint). Checkpoints is left out when there is none; a record
+// may carry checkpoints only (one signed at a clean shutdown, say), with
+// an empty events list.
+type auditRecord struct {
+	Events      []store.AuditEvent `json:"events"`
+	Checkpoints []store.Checkpoint `json:"checkpoints,omitempty"`
+}
+
+// batchAudit queues the audit events and checkpoints not yet queued, in
+// batches; the cursors move in the same transaction as the enqueue, so
+// every event and every checkpoint is queued exactly once. A checkpoint
+// goes with the batch that holds the event it names, or a later one, so
+// the cloud can check it when it arrives.
 func (u *Uplink) batchAudit() {
+	limit := auditBatch
 	for {
-		more := false
+		more, tooBig := false, false
 		err := u.gw.Store().Update(func(tx *store.Tx) error {
-			var cursor uint64
-			if b := tx.Meta(metaAuditCursor); len(b) > 0 {
-				cursor, _ = strconv.ParseUint(string(b), 10, 64)
-			}
-			events, err := tx.ListAudit(store.AuditFilter{AfterSeq: cursor, Limit: auditBatch})
-			if err != nil || len(events) == 0 {
-				return err
-			}
-			payload, err := json.Marshal(struct {
-				Events []store.AuditEvent `json:"events"`
-			}{events})
+			cursor := metaUint(tx, metaAuditCursor)
+			cpCursor := metaUint(tx, metaCheckpointCursor)
+			events, err := tx.ListAudit(store.AuditFilter{AfterSeq: cursor, Limit: limit})
 			if err != nil {
 				return err
+			}
+			reach := cursor
+			if len(events) > 0 {
+				reach = events[len(events)-1].Seq
+			}
+			cps, err := tx.Checkpoints(cpCursor, limit)
+			if err != nil {
+				return err
+			}
+			n := 0
+			for n < len(cps) && cps[n].Seq <= reach {
+				n++
+			}
+			cps = cps[:n]
+			if len(events) == 0 && len(cps) == 0 {
+				return nil
+			}
+			if events == nil {
+				events = []store.AuditEvent{}
+			}
+			payload, err := json.Marshal(auditRecord{Events: events, Checkpoints: cps})
+			if err != nil {
+				return err
+			}
+			if len(payload) > store.MaxPayload && limit > 1 {
+				// Events with long details: fewer per record.
+				tooBig = true
+				return nil
 			}
 			if _, err := tx.Enqueue("audit", payload); err != nil {
 				return err
 			}
-			more = len(events) == auditBatch
-			return tx.PutMeta(metaAuditCursor, []byte(strconv.FormatUint(events[len(events)-1].Seq, 10)))
+			more = len(events) == limit || len(cps) == limit
+			if err := tx.PutMeta(metaAuditCursor, []byte(strconv.FormatUint(reach, 10))); err != nil {
+				return err
+			}
+			if len(cps) > 0 {
+				return tx.PutMeta(metaCheckpointCursor, []byte(strconv.FormatUint(cps[len(cps)-1].Seq, 10)))
+			}
+			return nil
 		})
 		if err != nil {
 			u.log.Error("uplink: queue audit events", "err", err)
 			return
 		}
+		if tooBig {
+			limit /= 2
+			continue
+		}
 		if !more {
 			return
 		}
 	}
+}
+
+// metaUint reads a counter kept as decimal text in the store's metadata.
+func metaUint(tx *store.Tx, key string) uint64 {
+	v, _ := strconv.ParseUint(string(tx.Meta(key)), 10, 64)
+	return v
 }

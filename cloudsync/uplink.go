@@ -26,6 +26,24 @@
 // queued by a gateway before group commit are sent as they are, on
 // telemetry.
 //
+// # Audit records
+//
+// An audit record is {"seq","events":[...],"checkpoints":[...]}: the events
+// not sent yet, oldest first, and the signed checkpoints of the chain head
+// (store.Checkpoint: seq, hash, first, evicted, capacity, keyed_from, ts,
+// alg, key, sig) whose event is in this record or an earlier one.
+// "checkpoints" is left out when there is none; a record may hold
+// checkpoints only. The cloud verifies them with the gateway's audit public
+// key (`sitegate audit key`).
+//
+// # Desired configuration
+//
+// A config/desired message is handled once: its rev is recorded when it
+// was valid (applied, or a conflict); an invalid one never moves the
+// recorded revision, whatever rev it claims, and is remembered by its
+// digest so that the retained copy is not answered again at reconnect. A
+// conflict's cloud site is kept with its secrets in the secret store.
+//
 // # Delivery
 //
 // Messages are published with QoS 1 in seq order, at most Window at a time,

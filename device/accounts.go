@@ -1,6 +1,8 @@
 package device
 
 import (
+	"errors"
+
 	"github.com/sitegate/sitegate/store"
 )
 
@@ -36,6 +38,11 @@ type AccountTx interface {
 	Meta(key string) []byte
 	PutMeta(key string, value []byte) error
 	DeleteMeta(key string) error
+	// Secret reads an account secret (UserTOTPSecret) from the encrypted
+	// secret store: nil and no error when it is not set.
+	Secret(name string) ([]byte, error)
+	// PutSecret stores an account secret; an empty value deletes it.
+	PutSecret(name string, value []byte) error
 }
 
 // Accounts returns the gateway's account storage.
@@ -65,6 +72,26 @@ func (t accountTx) DeleteUser(id string) error                 { return t.tx.Del
 func (t accountTx) Meta(key string) []byte                     { return t.tx.Meta(key) }
 func (t accountTx) PutMeta(key string, value []byte) error     { return t.tx.PutMeta(key, value) }
 func (t accountTx) DeleteMeta(key string) error                { return t.tx.DeleteMeta(key) }
+
+func (t accountTx) Secret(name string) ([]byte, error) {
+	v, _, err := t.tx.Secret(name)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	return v, err
+}
+
+func (t accountTx) PutSecret(name string, value []byte) error {
+	if len(value) == 0 {
+		err := t.tx.DeleteSecret(name)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		return err
+	}
+	_, err := t.tx.PutSecret(name, value)
+	return err
+}
 
 func (t accountTx) Audit(actor Actor, action Action, target string, result Result, detail string) error {
 	_, err := t.tx.AppendAudit(auditEvent(actor, action, target, result, detail))

@@ -46,6 +46,8 @@ const (
 	ActionFieldScan       Action = "field.scan"
 	ActionFieldWrite      Action = "field.write"
 	ActionWipe            Action = "wipe"
+	ActionSecretLost      Action = "secret.lost"
+	ActionAuditKey        Action = "audit.key"
 )
 
 // ActionReportCommissioning is a signed commissioning report made (a

@@ -51,6 +51,23 @@
 // secret by SecretPlaceholder, and EncodeSiteYAML always exports the redacted
 // site; KeepSecrets puts the stored values back when such a file is imported.
 //
+// At rest no site revision holds a secret: ApplySite seals the site in the
+// transaction that stores it (SealSite), each secret going to the store's
+// encrypted secret store and the revision holding a reference,
+// "secret:site/wifi.passphrase@VERSION". Loading opens the references
+// (OpenSite). Data directories of older sitegate versions, whose revisions
+// held secrets in clear, migrate once when a Gateway first opens them.
+//
+// # Bounds
+//
+// A site file is at most MaxSiteFileSize bytes and MaxSiteNodes YAML nodes,
+// sized above the largest plausible site (300 devices of 100 points). The
+// node count is bounded before the parser builds anything, from the bytes
+// alone, because the parser keeps every node in memory. Heavy operations
+// (site-file diff and import, scans, firmware) take slots of the
+// Gateway's Limiter: one per user at a time, two slots in all, a site-file
+// operation taking both.
+//
 // # Profiles
 //
 // Profiles are register maps of kinds of devices: the built-in ones,
@@ -105,6 +122,10 @@
 // and YAML encoding write the clear value on purpose, so a Site (or a SIM or
 // WiFi value) handed to a JSON log handler or any other encoder leaks its
 // secrets: log and send Redacted copies only.
+//
+// A secret that the secret store can no longer give (its key file lost)
+// loads empty, audited secret.lost: the gateway starts, and the secret has
+// to be set again.
 //
 // Validate accepts SecretPlaceholder as a secret, because an exported file
 // must validate; the placeholder is resolved only by KeepSecrets. Storing a

@@ -53,6 +53,9 @@ type GatewayOptions struct {
 	// rolled back, or could not; a group commit of readings that failed).
 	// Default: the Logs ring only.
 	Logger *slog.Logger
+	// Heavy bounds heavy operations (site-file decodes, scans, firmware);
+	// zero fields take the defaults.
+	Heavy LimiterOptions
 }
 
 // Gateway is the runtime object that the console, the CLI and the uplink
@@ -66,9 +69,10 @@ type Gateway struct {
 	log     *slog.Logger
 	started time.Time
 
-	bus  *bus
-	sess sessions
-	logs *LogRing
+	bus   *bus
+	sess  sessions
+	logs  *LogRing
+	heavy *Limiter
 
 	field  *field.Hub
 	commit *Committer
@@ -105,7 +109,7 @@ func NewGateway(st *store.Store, o GatewayOptions) (*Gateway, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(o.Logs.Handler(slog.DiscardHandler))
 	}
-	g := &Gateway{st: st, now: o.Now, clk: o.Clock, log: o.Logger, started: o.Now(), bus: newBus(), logs: o.Logs}
+	g := &Gateway{st: st, now: o.Now, clk: o.Clock, log: o.Logger, started: o.Now(), bus: newBus(), logs: o.Logs, heavy: NewLimiter(o.Heavy)}
 
 	g.sess.open = map[uint64]sessionEntry{}
 	err := st.Update(func(tx *store.Tx) error {
@@ -134,9 +138,16 @@ func NewGateway(st *store.Store, o GatewayOptions) (*Gateway, error) {
 	}
 	raw, _ := st.Meta(metaGatewayID)
 	g.id = string(raw)
-	site, rev, err := loadSite(st)
+	if _, err := migrateSiteSecrets(st); err != nil {
+		return nil, err
+	}
+	site, rev, lost, err := loadSite(st)
 	if err != nil {
 		return nil, err
+	}
+	if lost != nil {
+		// The gateway still starts: the secrets have to be set again.
+		_ = g.AuditDetail(SystemActor, ActionSecretLost, fmt.Sprintf("site@%d", rev), ResultFailed, truncate(lost.Error()+"; set them again", store.MaxAuditField))
 	}
 	g.site, g.rev = site, rev
 	g.commit = newCommitter(st, site)
@@ -181,21 +192,37 @@ func newGatewayID() string {
 	return sb.String()
 }
 
-func loadSite(st *store.Store) (*Site, uint64, error) {
-	r, err := st.Config(SiteDoc)
-	if errors.Is(err, store.ErrNotFound) {
-		return DefaultSite(), 0, nil
-	}
-	if err != nil {
-		return nil, 0, err
-	}
-	var s Site
-	if err := json.Unmarshal(r.Body, &s); err != nil {
-		return nil, 0, fmt.Errorf("stored site revision %d is unreadable: %w", r.Rev, err)
-	}
-	s.ApplyDefaults()
-	return &s, r.Rev, nil
+// loadSite reads the current site with its secrets from the secret store.
+// Secrets that cannot be read any more come back empty, and lost says
+// which (see OpenSite).
+func loadSite(st *store.Store) (site *Site, rev uint64, lost error, err error) {
+	err = st.View(func(tx *store.Tx) error {
+		r, err := tx.Config(SiteDoc)
+		if errors.Is(err, store.ErrNotFound) {
+			site = DefaultSite()
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		rev = r.Rev
+		site, err = OpenSite(tx, r.Body)
+		if errors.Is(err, ErrSecretLost) {
+			lost, err = err, nil
+		}
+		if err != nil {
+			return fmt.Errorf("stored site revision %d is unreadable: %w", r.Rev, err)
+		}
+		site.ApplyDefaults()
+		return nil
+	})
+	return site, rev, lost, err
 }
+
+// Heavy returns the limiter every path that runs a heavy operation (config
+// diff and import, bus scans, firmware applies) acquires first, so that
+// they are bounded per user and in total whoever starts them.
+func (g *Gateway) Heavy() *Limiter { return g.heavy }
 
 // ID returns the gateway id.
 func (g *Gateway) ID() string { return g.id }
@@ -389,7 +416,12 @@ func (g *Gateway) applySite(e Edit, next *Site) (Change, *Site, *Site, error) {
 		if !e.Force && cur != e.Base {
 			return &StaleError{Base: e.Base, Current: cur}
 		}
-		r, err := tx.PutConfig(SiteDoc, e.Actor.ID, body)
+		// The revision refers to the secret store; it never holds a secret.
+		sealed, err := SealSite(tx, next, SiteSecretPrefix)
+		if err != nil {
+			return err
+		}
+		r, err := tx.PutConfig(SiteDoc, e.Actor.ID, sealed)
 		if err != nil {
 			return err
 		}

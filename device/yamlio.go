@@ -3,26 +3,41 @@ package device
 import (
 	"bytes"
 	"cmp"
+	"crypto/rand"
 	"encoding"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"math"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
 	"go.yaml.in/yaml/v3"
 )
 
-// MaxSiteFileSize is the largest site file DecodeSiteYAML accepts.
-const MaxSiteFileSize = 4 << 20
+// Bounds of a site file, sized from the largest plausible site: 300
+// devices of 100 points each, every point spelled out. Exported by config
+// export (points one per line, in flow style) it is 4.1 MB with 514,579
+// YAML nodes (the node estimate says 574,588); in block style 6.9 MB; as
+// JSON 4.1 MB. Importing it takes about 145 MiB of heap for a moment
+// (the parser's node tree), which is why site-file operations run one at
+// a time (Limiter).
+const (
+	// MaxSiteFileSize is the largest site file DecodeSiteYAML accepts.
+	MaxSiteFileSize = 8 << 20
+	// MaxSiteNodes bounds the YAML nodes of a site file: checked before
+	// parsing (an upper bound from the bytes, estimateNodes), after it,
+	// and while decoding, counting every alias expansion, so that neither
+	// a file full of tiny nodes nor a small file full of aliases makes
+	// decoding expensive.
+	MaxSiteNodes = 640_000
+)
 
-// maxSiteNodes bounds the YAML nodes of a site file, counting every alias
-// expansion, so that a small file full of aliases cannot make decoding
-// expensive. Real sites have a few thousand.
-const maxSiteNodes = 200_000
+const maxSiteNodes = MaxSiteNodes
 
 // Errors of site files as a whole. Problems with single fields come as a
 // *ValidationError instead.
@@ -81,7 +96,7 @@ func ImportSiteYAML(data []byte, stored *Site) (*Site, error) {
 }
 
 func parseSite(data []byte, stored *Site, keepSecrets bool) (*Site, error) {
-	s, list, lines, err := decodeSite(data)
+	s, list, root, err := decodeSite(data)
 	if err != nil {
 		return nil, err
 	}
@@ -101,7 +116,7 @@ func parseSite(data []byte, stored *Site, keepSecrets bool) (*Site, error) {
 			continue
 		}
 		if p.Line == 0 {
-			p.Line = lineOf(lines, p.Path)
+			p.Line = lineAt(root, p.Path)
 		}
 		list = append(list, p)
 	}
@@ -134,26 +149,85 @@ func coveredBy(path string, ps []Problem) bool {
 	return false
 }
 
-// lineOf returns the line of path, or of its nearest ancestor that the
-// file has (a missing field is reported on the line of its parent).
-func lineOf(lines map[string]int, path string) int {
+// lineAt returns the line of the value at path in the document under
+// root, or of its nearest ancestor that the file has (a missing field is
+// reported on the line of its parent). Aliases and merge keys are followed
+// as the decoder follows them. Looking lines up on demand, rather than
+// keeping one for every path decoded, saves a map entry per value of the
+// file: 21 MiB for the largest plausible site.
+func lineAt(root *yaml.Node, path string) int {
+	n, line := root, root.Line
 	for path != "" {
-		if l, ok := lines[path]; ok {
-			return l
+		var seg string
+		switch i := strings.IndexAny(path, ".["); {
+		case path[0] == '[':
+			end := strings.IndexByte(path, ']')
+			if end < 0 {
+				return line
+			}
+			seg, path = path[:end+1], path[end+1:]
+		case i < 0:
+			seg, path = path, ""
+		default:
+			seg, path = path[:i], path[i:]
 		}
-		i := strings.LastIndexAny(path, ".[")
-		if i < 0 {
-			break
+		path = strings.TrimPrefix(path, ".")
+		if n = childAt(n, seg, 0); n == nil {
+			return line
 		}
-		path = path[:i]
+		line = n.Line
 	}
-	return 0
+	return line
+}
+
+// childAt returns the value of key seg ("name" or "[i]") under n.
+func childAt(n *yaml.Node, seg string, depth int) *yaml.Node {
+	for n != nil && n.Kind == yaml.AliasNode && depth < 32 {
+		n, depth = n.Alias, depth+1
+	}
+	if n == nil || depth >= 32 {
+		return nil
+	}
+	if strings.HasPrefix(seg, "[") {
+		i, err := strconv.Atoi(seg[1 : len(seg)-1])
+		if err != nil || n.Kind != yaml.SequenceNode || i < 0 || i >= len(n.Content) {
+			return nil
+		}
+		return childAt(n.Content[i], "", depth)
+	}
+	if seg == "" || n.Kind != yaml.MappingNode {
+		return n
+	}
+	var merges []*yaml.Node
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k := n.Content[i]
+		if k.ShortTag() == "!!merge" {
+			merges = append(merges, n.Content[i+1])
+		} else if k.Kind == yaml.ScalarNode && k.Value == seg {
+			return childAt(n.Content[i+1], "", depth)
+		}
+	}
+	for _, m := range merges {
+		for m != nil && m.Kind == yaml.AliasNode && depth < 32 {
+			m, depth = m.Alias, depth+1
+		}
+		sources := []*yaml.Node{m}
+		if m != nil && m.Kind == yaml.SequenceNode {
+			sources = m.Content
+		}
+		for _, src := range sources {
+			if c := childAt(src, seg, depth+1); c != nil {
+				return c
+			}
+		}
+	}
+	return nil
 }
 
 // decodeSite decodes data into a Site with defaults applied. Field problems
-// come back as a list next to the partly filled site, with the line of every
-// decoded path; file problems as err.
-func decodeSite(data []byte) (*Site, []Problem, map[string]int, error) {
+// come back as a list next to the partly filled site, with the document's
+// root for looking up lines (lineAt); file problems as err.
+func decodeSite(data []byte) (*Site, []Problem, *yaml.Node, error) {
 	root, err := parseDocument(data)
 	if err != nil {
 		return nil, nil, nil, err
@@ -164,7 +238,7 @@ func decodeSite(data []byte) (*Site, []Problem, map[string]int, error) {
 		return nil, nil, nil, err
 	}
 	s.ApplyDefaults()
-	return &s, d.v.list, d.lines, nil
+	return &s, d.v.list, root, nil
 }
 
 // decodeStrict decodes one YAML mapping into out (a pointer to a struct),
@@ -182,7 +256,7 @@ func decodeStrict(data []byte, out any) error {
 }
 
 func decodeNode(root *yaml.Node, out any) (*nodeDecoder, error) {
-	d := &nodeDecoder{merging: map[*yaml.Node]bool{}, lines: map[string]int{}}
+	d := &nodeDecoder{merging: map[*yaml.Node]bool{}}
 	d.value("", root, reflect.ValueOf(out).Elem())
 	if d.over {
 		return nil, fmt.Errorf("%w: more than %d values once aliases are expanded", ErrSiteTooComplex, maxSiteNodes)
@@ -194,7 +268,16 @@ func decodeNode(root *yaml.Node, out any) (*nodeDecoder, error) {
 // document.
 func parseDocument(data []byte) (*yaml.Node, error) {
 	if len(data) > MaxSiteFileSize {
-		return nil, fmt.Errorf("%w: %d bytes; the limit is %d bytes (4 MiB)", ErrSiteTooLarge, len(data), MaxSiteFileSize)
+		return nil, fmt.Errorf("%w: %d bytes; the limit is %d bytes (%d MiB)", ErrSiteTooLarge, len(data), MaxSiteFileSize, MaxSiteFileSize>>20)
+	}
+	// The node estimate reads bytes as UTF-8; the YAML parser would also
+	// take UTF-16, which no site file is.
+	if bytes.HasPrefix(data, []byte{0xFE, 0xFF}) || bytes.HasPrefix(data, []byte{0xFF, 0xFE}) {
+		return nil, fmt.Errorf("%w: the file is UTF-16; save it as UTF-8", ErrSiteSyntax)
+	}
+	// Before the parser builds anything: it keeps every node in memory.
+	if n := estimateNodes(data, maxSiteNodes); n > maxSiteNodes {
+		return nil, fmt.Errorf("%w: more than %d values (a real site has far fewer)", ErrSiteTooComplex, maxSiteNodes)
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
@@ -265,7 +348,6 @@ type nodeDecoder struct {
 	visits  int
 	over    bool                // visits went over maxSiteNodes; stop
 	merging map[*yaml.Node]bool // mappings being merged, to stop merge cycles
-	lines   map[string]int      // path -> line of every value decoded
 }
 
 func (d *nodeDecoder) visit() bool {
@@ -293,9 +375,6 @@ func (d *nodeDecoder) value(path string, n *yaml.Node, v reflect.Value) {
 	n = d.resolve(n)
 	if n == nil || !d.visit() {
 		return
-	}
-	if _, ok := d.lines[path]; !ok {
-		d.lines[path] = n.Line
 	}
 	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null" {
 		v.SetZero()
@@ -539,19 +618,84 @@ const siteFileHeader = "# sitegate site file\n"
 // fields in struct order, two-space indentation, lists of plain values and
 // small records (SIMs, buses, points, devices without points) on one line
 // each. DecodeSiteYAML reads it back to a site that encodes identically.
+//
+// The YAML emitter keeps every event of a document until the document ends
+// (hundreds of bytes each): a large site emitted whole cost 726 MiB for
+// 300 devices of 100 points. So the devices are emitted one at a time and
+// put in the place of a placeholder in the rest of the site: memory is
+// that of the largest device, and the output is the same.
 func EncodeSiteYAML(s *Site) ([]byte, error) {
 	if s == nil {
 		return nil, errors.New("encode site: nil site")
 	}
+	r := s.Redacted()
+	devices := r.Modbus.Devices
+	if len(devices) < 2 {
+		return encodeWhole(r)
+	}
+	var nonce [12]byte
+	_, _ = rand.Read(nonce[:])
+	marker := "sitegate-devices-" + hex.EncodeToString(nonce[:])
+	r.Modbus.Devices = []Device{{Name: marker}}
+	head, err := encodeWhole(r)
+	if err != nil {
+		return nil, err
+	}
+	at := bytes.Index(head, []byte(marker))
+	if at < 0 {
+		return nil, errors.New("encode site: the device placeholder went missing")
+	}
+	start := bytes.LastIndexByte(head[:at], '\n') + 1
+	end := at + bytes.IndexByte(head[at:], '\n') + 1
+	indent := head[start : start+bytes.IndexByte(head[start:], '-')]
+	out := bytes.NewBuffer(make([]byte, 0, len(head)+len(devices)*256))
+	out.Write(head[:start])
+	for _, d := range devices {
+		chunk, err := encodeDevice(d)
+		if err != nil {
+			return nil, err
+		}
+		for _, line := range bytes.SplitAfter(chunk, []byte("\n")) {
+			if len(line) > 0 {
+				out.Write(indent)
+				out.Write(line)
+			}
+		}
+	}
+	out.Write(head[end:])
+	return out.Bytes(), nil
+}
+
+// encodeWhole emits a (redacted) site as one document.
+func encodeWhole(r *Site) ([]byte, error) {
 	var n yaml.Node
-	if err := n.Encode(s.Redacted()); err != nil {
+	if err := n.Encode(r); err != nil {
 		return nil, fmt.Errorf("encode site: %w", err)
 	}
 	styleSite(&n)
-	// The emitter quotes strings itself where their style would be wrong in
-	// context, with single quotes. Emit once, read back what it quoted,
-	// and make those double quotes, as the README's contract writes them.
-	first, err := emitYAML(&n, nil)
+	return emitQuoted(&n, []byte(siteFileHeader))
+}
+
+// encodeDevice emits one device as a one-item list at column 0, styled as
+// in a whole site.
+func encodeDevice(d Device) ([]byte, error) {
+	var n yaml.Node
+	if err := n.Encode([]Device{d}); err != nil {
+		return nil, fmt.Errorf("encode site: %w", err)
+	}
+	flowScalarLists(&n)
+	for _, dev := range seqItems(&n) {
+		styleDevice(dev)
+	}
+	return emitQuoted(&n, nil)
+}
+
+// emitQuoted emits n with the README's quoting. The emitter quotes strings
+// itself where their style would be wrong in context, with single quotes:
+// emit once, read back what it quoted, and make those double quotes, as the
+// README's contract writes them.
+func emitQuoted(n *yaml.Node, header []byte) ([]byte, error) {
+	first, err := emitYAML(n, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -560,7 +704,7 @@ func EncodeSiteYAML(s *Site) ([]byte, error) {
 		return nil, fmt.Errorf("encode site: re-read: %w", err)
 	}
 	doubleQuote(&again)
-	return emitYAML(&again, []byte(siteFileHeader))
+	return emitYAML(&again, header)
 }
 
 func emitYAML(n *yaml.Node, header []byte) ([]byte, error) {
@@ -607,13 +751,7 @@ func styleSite(root *yaml.Node) {
 		flow(b)
 	}
 	for _, dev := range seqItems(mapValue(modbus, "devices")) {
-		points := mapValue(dev, "points")
-		if points == nil {
-			flow(dev)
-		}
-		for _, p := range seqItems(points) {
-			flow(p)
-		}
+		styleDevice(dev)
 	}
 	for _, prof := range seqItems(mapValue(root, "profiles")) {
 		for _, p := range seqItems(mapValue(prof, "points")) {
@@ -621,6 +759,18 @@ func styleSite(root *yaml.Node) {
 		}
 	}
 	styleBACnet(root)
+}
+
+// styleDevice puts a device without points on one line, and each point of
+// a device on its own.
+func styleDevice(dev *yaml.Node) {
+	points := mapValue(dev, "points")
+	if points == nil {
+		dev.Style = yaml.FlowStyle
+	}
+	for _, p := range seqItems(points) {
+		p.Style = yaml.FlowStyle
+	}
 }
 
 // flowScalarLists puts lists of plain values on one line.

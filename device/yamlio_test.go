@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 func readTestdata(t testing.TB, name string) []byte {
@@ -327,7 +328,7 @@ func TestDecodeFileErrors(t *testing.T) {
 		{"two documents", "site: {name: a}\n---\nsite: {name: b}\n", ErrSiteMultipleDocuments, "a second document starts at line 2"},
 		{"syntax", "site:\n  name: [unclosed\naccess: {}\n", ErrSiteSyntax, "line "},
 		{"tab indent", "site:\n\tname: x\n", ErrSiteSyntax, "line 2"},
-		{"too large", string(big), ErrSiteTooLarge, "the limit is 4194304 bytes"},
+		{"too large", string(big), ErrSiteTooLarge, "the limit is 8388608 bytes (8 MiB)"},
 		{"too many nodes", list.String(), ErrSiteTooComplex, ""},
 		{"alias bomb", aliasBomb(), ErrSiteTooComplex, "aliases"},
 	} {
@@ -566,4 +567,53 @@ func TestImportSiteYAML(t *testing.T) {
 	if strings.Join(got, " ") != want {
 		t.Errorf("paths = %v, want %s", got, want)
 	}
+}
+
+// Emitting the devices one at a time gives exactly what emitting the site
+// whole gives.
+func TestEncodeSiteYAMLDeviceByDeviceIsTheSame(t *testing.T) {
+	var sites []*Site
+	for _, f := range []string{"demo.yaml", "full.yaml"} {
+		s, err := DecodeSiteYAML(readTestdata(t, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sites = append(sites, s)
+	}
+	sites = append(sites, largeSite(20, 7))
+	odd := largeSite(3, 2)
+	odd.Site.Name = `quote ' and " and: colon`
+	odd.Modbus.Devices[1].Points = nil
+	sites = append(sites, odd)
+	for i, s := range sites {
+		got, err := EncodeSiteYAML(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := encodeWhole(s.Redacted())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("site %d: device by device\n%s\nwhole\n%s", i, got, want)
+		}
+	}
+}
+
+// largeSite is devices × points, every point spelled out: the shape of the
+// largest plausible site (300 × 100).
+func largeSite(devices, points int) *Site {
+	s := DefaultSite()
+	s.Modbus.Buses = []Bus{{Name: "plant", Kind: BusTCP, Address: "192.168.10.20:502"}}
+	for d := range devices {
+		dev := Device{Name: fmt.Sprintf("device-%03d", d), Bus: "plant", UnitID: 1 + d%247, Interval: Duration(10 * time.Second)}
+		for p := range points {
+			pt := Point{Name: fmt.Sprintf("supply_temperature_%03d", p), Table: TableHolding, Address: p * 2, Type: TypeFloat32, Order: OrderCDAB, Unit: "degC", Offset: -40}
+			pt.SetScale(0.1)
+			dev.Points = append(dev.Points, pt)
+		}
+		s.Modbus.Devices = append(s.Modbus.Devices, dev)
+	}
+	s.ApplyDefaults()
+	return s
 }

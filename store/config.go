@@ -136,3 +136,31 @@ func (s *Store) PutConfig(doc, author string, body []byte) (Revision, error) {
 	err := s.Update(func(tx *Tx) (err error) { r, err = tx.PutConfig(doc, author, body); return })
 	return r, err
 }
+
+// ReplaceConfigBody rewrites the body of a kept revision of doc in place,
+// keeping its number, author and time: for a migration that must take data
+// out of the history (secrets stored in clear by an older sitegate). It
+// returns ErrNotFound when the revision is not kept. The old body stays in
+// a freed page until Compact.
+func (t *Tx) ReplaceConfigBody(doc string, rev uint64, body []byte) error {
+	if len(body) > MaxDocumentSize {
+		return fmt.Errorf("replace config %q revision %d: %w: %d bytes is over the %d byte limit", doc, rev, ErrInvalid, len(body), MaxDocumentSize)
+	}
+	b := t.configBucket(doc)
+	if b == nil {
+		return fmt.Errorf("config %q: %w", doc, ErrNotFound)
+	}
+	v := b.Get(u64(rev))
+	if v == nil {
+		return fmt.Errorf("config %q revision %d: %w", doc, rev, ErrNotFound)
+	}
+	r, err := decodeRevision(doc, u64(rev), v)
+	if err != nil {
+		return err
+	}
+	nv, err := json.Marshal(revisionValue{Author: r.Author, Time: r.Time, Body: body})
+	if err != nil {
+		return err
+	}
+	return b.Put(u64(rev), nv)
+}

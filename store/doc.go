@@ -13,6 +13,8 @@
 //   - the audit chain: every event is hashed over the previous hash and its
 //     own canonical JSON, so editing, removing or reordering an event is
 //     detected by VerifyAudit, which names the first bad sequence number;
+//   - signed checkpoints of the chain head (see Audit key and checkpoints);
+//   - the secret store: named credentials, encrypted (see Secrets);
 //   - the outbox: records on named streams with a gateway-wide, strictly
 //     increasing sequence number that survives restarts, removed only when
 //     acknowledged, bounded in records and in bytes (SetOutboxMaxBytes),
@@ -25,6 +27,31 @@
 //     names dictionary of telemetry frames), kept while a record that may
 //     need them is queued (PutShared, Shared);
 //   - small metadata values for callers (Meta, PutMeta).
+//
+// # Audit key and checkpoints
+//
+// Whoever holds the database file can recompute a hash chain. The chain is
+// therefore keyed and anchored outside the database: an ed25519 audit key
+// lives in DIR/AuditKeyFile (0600, created on first open; AuditSigner is the
+// seam for a TPM later). Every event carries a MAC (HMAC-SHA-256 under a key
+// derived from it) over its seq and hash, kept in the store only, and
+// RunCheckpoints signs a Checkpoint of the chain head — seq, hash, eviction
+// count, first retained seq, capacity, time — every CheckpointEvery events,
+// every CheckpointInterval while events arrive, at start and at a clean stop.
+// A checkpoint is signed only after the events since the previous one
+// verify, so an altered database is never vouched for. Checkpoints are
+// stored and published with the audit stream, so that the cloud holds them.
+// VerifyAuditWith checks all of it and says what it could not prove.
+//
+// # Secrets
+//
+// PutSecret, Secret and DeleteSecret keep credentials (Wi-Fi passphrase, SIM
+// PINs, TOTP seeds) encrypted with AES-256-GCM under a key kept in
+// DIR/SecretKeyFile, never in the database. Every transaction that changes a
+// secret rotates that key and destroys the old one after the commit, which
+// makes old ciphertext left in bbolt's freed pages unreadable. Compact
+// rewrites the file without its freed pages, for data that was once stored
+// in clear (a migration from an older sitegate).
 //
 // # Transactions
 //
@@ -52,4 +79,15 @@
 //     not bbolt's page overhead: the file holds somewhat more (about 1.4
 //     times for one 4–5 KB telemetry frame a second), and pages freed by
 //     acknowledgements are reused, never given back to the file system.
+//   - The keys beside the database protect against a copy of the database,
+//     not against someone who can read the whole data directory: such a
+//     person holds the keys too (a TPM would keep the audit key out of
+//     reach). Losing DIR/SecretKeyFile loses the stored secrets; losing the
+//     audit key makes the older MACs uncheckable (an audit.key event says so).
+//   - Events after the last checkpoint carry valid MACs, but that none was
+//     removed from the end rests on the database until the next checkpoint
+//     reaches the cloud.
+//   - bbolt never overwrites a page in place: replaced values stay in freed
+//     pages until reused. For secrets the key rotation makes them
+//     unreadable; Compact removes them.
 package store

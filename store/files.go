@@ -89,24 +89,42 @@ func SyncDir(dir string) {
 // that its secret does not linger in the file's old blocks. A missing file
 // is not an error.
 func Shred(path string) error {
-	fi, err := os.Stat(path)
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY, 0)
-	if err != nil {
-		return err
-	}
-	junk := make([]byte, fi.Size())
-	_, _ = rand.Read(junk)
-	_, werr := f.WriteAt(junk, 0)
-	serr := f.Sync()
+	werr := overwrite(f)
 	cerr := f.Close()
-	if err := errors.Join(werr, serr, cerr); err != nil {
+	if err := errors.Join(werr, cerr); err != nil {
 		return err
 	}
 	return os.Remove(path)
+}
+
+// shredChunk bounds the memory overwrite uses.
+const shredChunk = 1 << 20
+
+// overwrite writes random bytes over the whole of an open file, in place,
+// and syncs it. It works on a file already renamed over or unlinked, which
+// is how a replaced key file or database is erased after the replacement
+// is durable.
+func overwrite(f *os.File) error {
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	size := fi.Size()
+	buf := make([]byte, min(size, shredChunk))
+	for off := int64(0); off < size; {
+		n := int(min(int64(len(buf)), size-off))
+		_, _ = rand.Read(buf[:n]) // crypto/rand does not fail on supported systems
+		if _, err := f.WriteAt(buf[:n], off); err != nil {
+			return err
+		}
+		off += int64(n)
+	}
+	return f.Sync()
 }

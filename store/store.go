@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -63,10 +64,22 @@ type Options struct {
 	// LockTimeout is how long Open waits for another process to release the
 	// file. Default one second.
 	LockTimeout time.Duration
+	// AuditKey signs checkpoints and keys events. Default: the file key
+	// DIR/AuditKeyFile, created on first open.
+	AuditKey AuditSigner
+	// NoNewKeys keeps Open from creating missing key files (the audit key,
+	// the secret-store key): for verifying a copy of a data directory,
+	// which must not gain a key of its own.
+	NoNewKeys bool
+	// CheckpointEvery is how many events may follow a checkpoint before
+	// RunCheckpoints signs the next one. Default CheckpointEvery.
+	CheckpointEvery int
 }
 
 // Store is an open sitegate database. It is safe for concurrent use.
 type Store struct {
+	// gate lets Compact swap db: every transaction holds it shared.
+	gate    sync.RWMutex
 	db      *bolt.DB
 	dir     string
 	path    string
@@ -74,6 +87,12 @@ type Store struct {
 	onAudit atomic.Pointer[func(AuditEvent)]
 	// outboxMax is the outbox's byte bound (blocks.go).
 	outboxMax atomic.Int64
+
+	auditKey AuditSigner   // nil when the directory has none (NoNewKeys)
+	lastCP   atomic.Uint64 // seq of the newest checkpoint
+	cpWake   chan struct{} // CheckpointEvery events since the last checkpoint
+
+	secrets secretKeys // the secret store's keys (secrets.go)
 }
 
 // OnAudit registers fn to be called with every audit event after the
@@ -109,6 +128,9 @@ func Open(dir string, options ...Options) (*Store, error) {
 	if o.LockTimeout <= 0 {
 		o.LockTimeout = time.Second
 	}
+	if o.CheckpointEvery <= 0 {
+		o.CheckpointEvery = CheckpointEvery
+	}
 	if dir == "" {
 		return nil, fmt.Errorf("open store: %w: no data directory given", ErrInvalid)
 	}
@@ -135,13 +157,21 @@ func Open(dir string, options ...Options) (*Store, error) {
 	}
 
 	db, err := openBolt(path, o.LockTimeout)
+	if err == nil {
+		// Only with the lock held: the leftover could be a running
+		// Compact's file.
+		if rerr := removeCompactLeftover(path); rerr != nil {
+			_ = db.Close()
+			return nil, fmt.Errorf("remove the leftover of an interrupted compaction: %w", rerr)
+		}
+	}
 	if err != nil {
 		if errors.Is(err, berrors.ErrTimeout) {
 			return nil, fmt.Errorf("data directory %s is in use by a running gateway: stop it first, or use another --data directory: %w", dir, ErrInUse)
 		}
 		return nil, corrupt(path, err)
 	}
-	s := &Store{db: db, dir: dir, path: path, opts: o}
+	s := &Store{db: db, dir: dir, path: path, opts: o, cpWake: make(chan struct{}, 1)}
 	if o.OutboxMaxBytes <= 0 {
 		o.OutboxMaxBytes = DefaultOutboxMaxBytes
 	}
@@ -154,7 +184,44 @@ func Open(dir string, options ...Options) (*Store, error) {
 		_ = db.Close()
 		return nil, err
 	}
+	// Keys are read with the database's lock held, so two processes never
+	// race to create them.
+	if err := s.openKeys(); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
 	return s, nil
+}
+
+// openKeys loads the audit key and the secret-store key and brings the
+// chain's keying record up to date.
+func (s *Store) openKeys() error {
+	s.auditKey = s.opts.AuditKey
+	if s.auditKey == nil {
+		k, err := LoadAuditKey(s.dir, !s.opts.NoNewKeys)
+		switch {
+		case errors.Is(err, ErrNoAuditKey):
+		case err != nil:
+			return err
+		default:
+			s.auditKey = k
+		}
+	}
+	if err := s.secrets.load(s); err != nil {
+		return err
+	}
+	var last uint64
+	_ = s.View(func(tx *Tx) error {
+		if k, _ := tx.tx.Bucket(bucketCheckpoints).Cursor().Last(); k != nil {
+			last = binary.BigEndian.Uint64(k)
+		}
+		return nil
+	})
+	s.lastCP.Store(last)
+	if s.auditKey == nil || s.opts.NoNewKeys {
+		return nil
+	}
+	return s.recordAuditKey()
 }
 
 func corrupt(path string, cause error) error {
@@ -226,6 +293,8 @@ func (s *Store) checkIntegrity() error {
 
 // Close closes the database file.
 func (s *Store) Close() error {
+	s.gate.Lock()
+	defer s.gate.Unlock()
 	return s.db.Close()
 }
 
@@ -241,21 +310,37 @@ func (s *Store) Now() time.Time { return s.opts.Now() }
 // Size returns the database file size in bytes.
 func (s *Store) Size() int64 {
 	var n int64
-	_ = s.db.View(func(tx *bolt.Tx) error { n = tx.Size(); return nil })
+	_ = s.View(func(tx *Tx) error { n = tx.tx.Size(); return nil })
 	return n
 }
 
 // Update runs fn in one read-write transaction. If fn returns an error,
 // nothing it did is kept; otherwise everything is committed durably before
-// Update returns. fn must not keep the Tx after it returns.
-func (s *Store) Update(fn func(tx *Tx) error) error {
+// Update returns. fn must not keep the Tx after it returns, and must not
+// start another transaction of this store.
+//
+// A transaction that changes secrets rotates the secret-store key: the new
+// key file is written before the first change, and the old key is
+// destroyed once the transaction has committed (see PutSecret).
+func (s *Store) Update(fn func(tx *Tx) error) (err error) {
+	s.gate.RLock()
+	defer s.gate.RUnlock()
+	var t *Tx
+	defer func() {
+		if t != nil && t.rot != nil {
+			s.secrets.finish(s, t.rot)
+		}
+	}()
 	return s.db.Update(func(btx *bolt.Tx) error {
-		return fn(&Tx{tx: btx, s: s})
+		t = &Tx{tx: btx, s: s}
+		return fn(t)
 	})
 }
 
 // View runs fn in a read-only transaction that sees one consistent state.
 func (s *Store) View(fn func(tx *Tx) error) error {
+	s.gate.RLock()
+	defer s.gate.RUnlock()
 	return s.db.View(func(btx *bolt.Tx) error {
 		return fn(&Tx{tx: btx, s: s})
 	})
@@ -264,8 +349,9 @@ func (s *Store) View(fn func(tx *Tx) error) error {
 // Tx is a transaction. Its methods read and write within that transaction;
 // write methods fail on a read-only transaction.
 type Tx struct {
-	tx *bolt.Tx
-	s  *Store
+	tx  *bolt.Tx
+	s   *Store
+	rot *rotation // the secret-store key rotation this transaction started
 }
 
 // Bucket names, all created by the first migration.
@@ -277,6 +363,9 @@ var (
 	bucketUserNames = []byte("user_names") // name → id
 	bucketAudit     = []byte("audit")      // seq → event
 	bucketOutbox    = []byte("outbox")     // seq → record
+	// Schema 2.
+	bucketCheckpoints = []byte("audit_checkpoints") // seq of the chain head → signed checkpoint
+	bucketSecrets     = []byte("secrets")           // name → encrypted secret
 )
 
 // Keys in bucketInternal.
@@ -291,6 +380,11 @@ var (
 	keyAuditAnchor   = []byte("audit_anchor") // seq and hash of the last evicted event
 	keyAuditCount    = []byte("audit_count")
 	keyAuditEvicted  = []byte("audit_evicted")
+	// Schema 2.
+	keyAuditKeyID     = []byte("audit_key_id")     // KeyID of the key that MACs new events
+	keyAuditKeyedFrom = []byte("audit_keyed_from") // first seq MACed with that key (0: none)
+	keySecretKeyID    = []byte("secret_key_id")    // id of the secret-store key in use
+	keySecretVersion  = []byte("secret_version")   // the latest secret version assigned
 )
 
 // migration moves the schema from version-1 to version. Migrations run in
@@ -311,6 +405,14 @@ var migrations = []migration{
 		return nil
 	}},
 	{2, "outbox byte accounting and shared values", migrateOutboxBytes},
+	{3, "audit checkpoints and the secret store", func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketCheckpoints, bucketSecrets} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return fmt.Errorf("create bucket %s: %w", b, err)
+			}
+		}
+		return nil
+	}},
 }
 
 // SchemaVersion is the schema this program writes.

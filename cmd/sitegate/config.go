@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sitegate/sitegate/device"
+	"github.com/sitegate/sitegate/device/wifi"
 )
 
 func newConfigCmd(s streams) *cobra.Command {
@@ -88,6 +89,7 @@ func newConfigImportCmd(s streams) *cobra.Command {
 				return err
 			}
 			defer st.Close()
+			gw.AddSiteGuard(refuseRadioReenable)
 			ch, err := gw.ImportYAML(device.Edit{Actor: device.LocalActor, Action: device.ActionConfigImport, Force: force}, data)
 			var stale *device.ImportStaleError
 			if errors.As(err, &stale) {
@@ -107,6 +109,24 @@ func newConfigImportCmd(s streams) *cobra.Command {
 	addDataFlag(cmd, &dir)
 	cmd.Flags().BoolVar(&force, "force", false, "store the file even if the site changed since it was exported (audited)")
 	return cmd
+}
+
+// refuseRadioReenable keeps an offline import from clearing a radio's
+// permanent disable: the README promises that only `sitegate radio
+// enable` does that (audited radio.enable), so physical access alone is
+// not enough to do it silently through a site file.
+func refuseRadioReenable(current, next *device.Site, _ device.Actor) error {
+	var ve device.ValidationError
+	for _, r := range wifi.Radios() {
+		if r.PermanentlyDisabled(current) && !r.PermanentlyDisabled(next) {
+			ve.Problems = append(ve.Problems, device.Problem{Path: string(r) + ".permanently_disabled",
+				Message: fmt.Sprintf("a site file cannot clear it; run `sitegate radio enable %s --data DIR` on the stopped gateway (physical access, audited radio.enable), then import the file again", r)})
+		}
+	}
+	if len(ve.Problems) > 0 {
+		return &ve
+	}
+	return nil
 }
 
 func newConfigValidateCmd(s streams) *cobra.Command {

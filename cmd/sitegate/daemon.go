@@ -68,6 +68,8 @@ type daemonOptions struct {
 	setClock bool
 	// net chooses the WAN backend: sim or linux.
 	net string
+	// memoryLimit is the runtime's soft memory limit (--memory-limit).
+	memoryLimit memoryLimit
 }
 
 // newLogger logs to w and, when ring is given, keeps the records in memory
@@ -105,6 +107,9 @@ func runDaemon(ctx context.Context, o *daemonOptions, s streams) error {
 	if o.dataDir == "" {
 		return usagef("--data is required: the directory where the gateway keeps its database and keys")
 	}
+	// In-process callers (tests) get their own limit back afterwards.
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
+	limit, limitFrom := applyMemoryLimit(o.memoryLimit)
 	st, err := store.Open(o.dataDir)
 	if err != nil {
 		return err
@@ -149,7 +154,8 @@ func runDaemon(ctx context.Context, o *daemonOptions, s streams) error {
 	}
 	svcs = append(svcs, door)
 	_, rev := gw.Site()
-	log.Info("gateway started", "gateway_id", gw.ID(), "data", o.dataDir, "ssh", ln.Addr().String(), "site_rev", rev, "version", version)
+	log.Info("gateway started", "gateway_id", gw.ID(), "data", o.dataDir, "ssh", ln.Addr().String(), "site_rev", rev, "version", version,
+		"memory_limit", formatSize(limit), "memory_limit_from", limitFrom, "audit_key", st.AuditKeyID())
 	if o.ready != nil {
 		o.ready(ln.Addr())
 	}
@@ -165,13 +171,21 @@ func runDaemon(ctx context.Context, o *daemonOptions, s streams) error {
 }
 
 // buildServices makes the gateway's services, in start order (they stop in
-// the reverse order): the group commit of readings, the field drivers,
-// time, the network, the uplink, the health rules, and last the SSH door,
-// which the caller binds.
+// the reverse order): the audit checkpoints, the caller's own services,
+// the group commit of readings, the field drivers, time, the network, the
+// uplink, the health rules, and last the SSH door, which the caller binds.
 func buildServices(o *daemonOptions, gw *device.Gateway, acc *access.Service, fw *firmware.Manager, log *slog.Logger) ([]service, func(net.Listener) (service, error), error) {
+	var svcs []service
+	// Signed checkpoints of the audit chain: first to start, last to stop,
+	// so the final checkpoint covers what every other service audited.
+	svcs = append(svcs, service{"audit", func(ctx context.Context) error {
+		return gw.Store().RunCheckpoints(ctx, func(err error) {
+			log.Error("audit checkpoint refused: the audit log was altered outside sitegate; run sitegate audit verify", "err", err)
+		})
+	}})
 	// Services the caller adds (the demo's simulators and time server)
-	// start first and stop last.
-	svcs := append([]service(nil), o.services...)
+	// start next and stop late.
+	svcs = append(svcs, o.services...)
 	// The group commit stores readings once per store.commit_interval. It
 	// stops after the drivers, and commits what they reported last.
 	svcs = append(svcs, service{"readings", gw.Committer().Run})

@@ -221,6 +221,14 @@ func TestAuditVerifyDetectsTamperedFile(t *testing.T) {
 // SSH address it bound.
 func startDaemon(t testing.TB, dir string, extra ...string) (*exec.Cmd, string) {
 	t.Helper()
+	cmd, line := startDaemonLine(t, dir, extra...)
+	return cmd, regexp.MustCompile(`ssh=(\S+)`).FindStringSubmatch(line)[1]
+}
+
+// startDaemonLine runs `sitegate run` as a child process and returns it
+// with its "gateway started" log line.
+func startDaemonLine(t testing.TB, dir string, extra ...string) (*exec.Cmd, string) {
+	t.Helper()
 	args := append([]string{"run", "--data", dir, "--ssh-addr", "127.0.0.1:0"}, extra...)
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(os.Environ(), "SITEGATE_TEST_MAIN=1")
@@ -232,20 +240,20 @@ func startDaemon(t testing.TB, dir string, extra ...string) (*exec.Cmd, string) 
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	addr := make(chan string, 1)
+	started := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
-		re := regexp.MustCompile(`gateway started.*ssh=(\S+)`)
+		re := regexp.MustCompile(`gateway started.*ssh=\S+`)
 		for sc.Scan() {
-			if m := re.FindStringSubmatch(sc.Text()); m != nil {
-				addr <- m[1]
+			if re.MatchString(sc.Text()) {
+				started <- sc.Text()
 			}
 		}
 		_, _ = io.Copy(io.Discard, stderr)
 	}()
 	select {
-	case a := <-addr:
-		return cmd, a
+	case line := <-started:
+		return cmd, line
 	case <-time.After(30 * time.Second):
 		t.Fatal("daemon did not report its SSH address")
 	}

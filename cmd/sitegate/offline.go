@@ -12,8 +12,9 @@ import (
 	"github.com/sitegate/sitegate/store"
 )
 
-// maxSiteFile bounds a site file read from disk or stdin.
-const maxSiteFile = 4 << 20
+// maxSiteFile bounds a site file read from disk or stdin: what the
+// decoder accepts.
+const maxSiteFile = device.MaxSiteFileSize
 
 // addDataFlag adds the --data flag of the offline commands.
 func addDataFlag(cmd *cobra.Command, dir *string) {
@@ -39,6 +40,19 @@ func openOffline(dir string) (*store.Store, *device.Gateway, error) {
 		return nil, nil, err
 	}
 	return st, gw, nil
+}
+
+// openStoreOnly opens a stopped gateway's store for reading its audit log:
+// without device.NewGateway (which could write) and without creating a key
+// that the directory lacks, so it suits a copy of a data directory too.
+func openStoreOnly(dir string) (*store.Store, error) {
+	if dir == "" {
+		return nil, usagef("--data is required: the data directory of a stopped gateway")
+	}
+	if _, err := os.Stat(dir); err != nil {
+		return nil, fmt.Errorf("data directory %s does not exist: give the --data of an existing gateway", dir)
+	}
+	return store.Open(dir, store.Options{NoNewKeys: true})
 }
 
 // openProvisioning opens a stopped gateway's data directory, creating it

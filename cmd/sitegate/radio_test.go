@@ -137,3 +137,31 @@ func TestRadioCommandShape(t *testing.T) {
 		t.Fatal("radio enable --data is missing")
 	}
 }
+
+// An offline import cannot clear permanently_disabled: only radio enable
+// does, audited as radio.enable.
+func TestOfflineImportCannotReenableARadio(t *testing.T) {
+	dir := importRadioSite(t)
+	file := filepath.Join(t.TempDir(), "site.yaml")
+	cleared := strings.ReplaceAll(radioSite, "permanently_disabled: true", "permanently_disabled: false")
+	if err := os.WriteFile(file, []byte(cleared), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := sitegate(t, "", "config", "import", "--data", dir, file)
+	if r.code != exitFailure || !strings.Contains(r.stder, "wifi.permanently_disabled: a site file cannot clear it") ||
+		!strings.Contains(r.stder, "sitegate radio enable lora --data DIR") || !strings.Contains(r.stder, "nothing was stored") {
+		t.Fatalf("import clearing the disables: %+v", r)
+	}
+	exp := sitegate(t, "", "config", "export", "--data", dir)
+	if strings.Count(exp.stdout, "permanently_disabled: true") != 2 {
+		t.Fatalf("a radio was re-enabled:\n%s", exp.stdout)
+	}
+	// Other changes of the same file still import.
+	renamed := strings.Replace(radioSite, "Radio test", "Renamed", 1)
+	if err := os.WriteFile(file, []byte(renamed), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if r := sitegate(t, "", "config", "import", "--data", dir, file); r.code != 0 {
+		t.Fatalf("ordinary import: %+v", r)
+	}
+}

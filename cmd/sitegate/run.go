@@ -10,12 +10,13 @@ func addDaemonFlags(cmd *cobra.Command, o *daemonOptions, sshDefault string) {
 	f.StringVar(&o.sshAddr, "ssh-addr", sshDefault, "address the SSH console listens on")
 	f.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	f.Var(&o.memoryLimit, "memory-limit", "soft memory limit of the Go runtime (GOMEMLIMIT syntax, e.g. 224MiB, or off); without the flag GOMEMLIMIT from the environment, else the default")
 }
 
 func newRunCmd(s streams) *cobra.Command {
 	var o daemonOptions
 	cmd := &cobra.Command{
-		Use:   "run --data DIR [--ssh-addr ADDR] [--gateway-id ID] [--broker mqtts://HOST:PORT --ca FILE --cert FILE --key FILE]",
+		Use:   "run --data DIR [--ssh-addr ADDR] [--gateway-id ID] [--broker mqtts://HOST:PORT --ca FILE --cert FILE --key FILE] [--memory-limit SIZE]",
 		Short: "Run the gateway daemon",
 		Long: "Run the gateway: open the data directory, poll devices, serve the SSH console\n" +
 			"and sync with the cloud. Stops cleanly on SIGINT or SIGTERM.",

@@ -34,8 +34,8 @@ func newWipeCmd(s streams) *cobra.Command {
 		Short: "Securely erase a stopped gateway's data, keys and credentials (disposal)",
 		Long: `Erase everything in a stopped gateway's data directory before the device is
 disposed of or returned: the database (site, accounts, audit trail, queued
-telemetry), the SSH host key, the setup token, firmware slots, certificates and
-any other file. Every regular file is overwritten with random bytes of its own
+telemetry), the secret-store and audit keys (erased first), the SSH host key,
+the setup token, firmware slots, certificates and any other file. Every regular file is overwritten with random bytes of its own
 size, synced to disk and removed; then the directories are removed, the data
 directory included. Symbolic links are removed, never followed, and nothing
 outside the directory is touched. The command prints each file it erased.
@@ -98,7 +98,8 @@ func runWipe(dir, confirm string, out io.Writer) error {
 	if dbi, err := os.Lstat(filepath.Join(root, store.FileName)); err != nil || !dbi.Mode().IsRegular() {
 		return fmt.Errorf("%s holds no sitegate database (%s): it is not a gateway's data directory; nothing was erased", dir, store.FileName)
 	}
-	st, err := store.Open(root)
+	// NoNewKeys: a refused wipe must leave the directory as it was.
+	st, err := store.Open(root, store.Options{NoNewKeys: true})
 	if err != nil {
 		return fmt.Errorf("%w (nothing was erased)", err)
 	}
@@ -123,7 +124,25 @@ func runWipe(dir, confirm string, out io.Writer) error {
 	// gateway from starting on the directory meanwhile. bbolt maps the file
 	// read-only and writes only in transactions, so overwriting it under
 	// the open handle is safe, and closing it afterwards writes nothing.
-	rep := eraseTree(root, out)
+	// The keys go first: once they are gone, the secrets in whatever an
+	// interrupted wipe, or a flash's spare blocks, keep of the database
+	// cannot be read.
+	rep := &wipeReport{}
+	for _, name := range []string{store.SecretKeyFile, store.AuditKeyFile} {
+		path := filepath.Join(root, name)
+		if fi, err := os.Lstat(path); err != nil || !fi.Mode().IsRegular() {
+			continue // absent, or not a file: the walk below deals with it
+		}
+		n, err := shredFile(path)
+		if err != nil {
+			rep.fail(path, err)
+			continue
+		}
+		rep.files++
+		rep.bytes += n
+		fmt.Fprintf(out, "erased %s (%d bytes; key, erased first)\n", path, n)
+	}
+	eraseTree(root, out, rep)
 	closed = true
 	if err := st.Close(); err != nil {
 		rep.fail(store.FileName, fmt.Errorf("close: %w", err))
@@ -153,8 +172,7 @@ func runWipe(dir, confirm string, out io.Writer) error {
 // every other entry without following it, then the directories deepest
 // first and root last. It goes on past failures, so that as much as
 // possible is erased, and reports them.
-func eraseTree(root string, out io.Writer) *wipeReport {
-	rep := &wipeReport{}
+func eraseTree(root string, out io.Writer, rep *wipeReport) {
 	var dirs []string
 	// WalkDir does not follow symbolic links (not even to directories), so
 	// the walk never leaves root.
@@ -203,7 +221,6 @@ func eraseTree(root string, out io.Writer) *wipeReport {
 		rep.dirs++
 		store.SyncDir(filepath.Dir(dir))
 	}
-	return rep
 }
 
 // shredFile overwrites a regular file in place with random bytes of its

@@ -133,6 +133,15 @@ func TestWipeLeavesNoKnownPlaintext(t *testing.T) {
 	if r := sitegate(t, "", "config", "import", "--data", dir, repoFile(t, "testdata/sites/demo.yaml")); r.code != 0 {
 		t.Fatal(r)
 	}
+	// A SIM PIN, so that the secret store has a key file to destroy.
+	demo, err := os.ReadFile(repoFile(t, "testdata/sites/demo.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	withPIN := strings.Replace(string(demo), "{slot: 1, apn: internet,", `{slot: 1, apn: internet, pin: "48213957",`, 1)
+	if r := sitegate(t, withPIN, "config", "import", "--data", dir, "-"); r.code != 0 || !strings.Contains(withPIN, "48213957") {
+		t.Fatal(r)
+	}
 	if r := sitegate(t, "Tr4ns#Volt9\n", "user", "add", "--data", dir, "wipetester", "--role", "support", "--password-stdin"); r.code != 0 {
 		t.Fatal(r)
 	}
@@ -266,6 +275,13 @@ func TestWipeLeavesNoKnownPlaintext(t *testing.T) {
 		}
 		if !strings.Contains(r.stdout, "erased "+filepath.Join(dir, f)+" (") {
 			t.Errorf("output does not list %s:\n%s", f, r.stdout)
+		}
+	}
+	// The keys are destroyed before anything else.
+	out := strings.Split(r.stdout, "\n")
+	for i, key := range []string{store.SecretKeyFile, store.AuditKeyFile} {
+		if len(out) <= i || !strings.HasPrefix(out[i], "erased "+filepath.Join(dir, key)+" (") {
+			t.Errorf("line %d of the output is not the erasure of %s:\n%s", i+1, key, r.stdout)
 		}
 	}
 	if !strings.Contains(r.stdout, fmt.Sprintf("erased %s (%d bytes)", filepath.Join(dir, "firmware", "slot-a", "image.bin"), len(fw))) {

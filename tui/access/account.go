@@ -17,9 +17,14 @@ type Account struct {
 	Name string      `json:"name"`
 	Role device.Role `json:"role"`
 
-	PasswordHash string    `json:"password_hash,omitempty"` // argon2id, PHC format
-	PublicKeys   []string  `json:"public_keys,omitempty"`   // authorized_keys lines
-	TOTPSecret   string    `json:"totp_secret,omitempty"`   // base32, 160 bit
+	PasswordHash string   `json:"password_hash,omitempty"` // argon2id, PHC format
+	PublicKeys   []string `json:"public_keys,omitempty"`   // authorized_keys lines
+	// TOTPSecret (base32, 160 bit) lives in the gateway's encrypted secret
+	// store (device.UserTOTPSecret), never in the account record.
+	TOTPSecret string `json:"-"`
+	// LegacyTOTP is where records written before the secret store held
+	// the seed: read once, moved to the secret store when saved.
+	LegacyTOTP   string    `json:"totp_secret,omitempty"`
 	TOTPLastStep int64     `json:"totp_last_step,omitempty"`
 	Failures     int       `json:"failures,omitempty"` // consecutive failed passwords or codes
 	LockedUntil  time.Time `json:"locked_until,omitzero"`
@@ -107,12 +112,21 @@ func newID() string {
 	return "u-" + string(b)
 }
 
-func loadAccount(rec device.UserRecord) (Account, error) {
+func loadAccount(tx device.AccountTx, rec device.UserRecord) (Account, error) {
 	var a Account
 	if err := json.Unmarshal(rec.Data, &a); err != nil {
 		return Account{}, fmt.Errorf("account %s is unreadable: %w", rec.ID, err)
 	}
 	a.ID, a.Name = rec.ID, rec.Name
+	if a.LegacyTOTP != "" {
+		a.TOTPSecret = a.LegacyTOTP
+		return a, nil
+	}
+	seed, err := tx.Secret(device.UserTOTPSecret(a.ID))
+	if err != nil {
+		return Account{}, fmt.Errorf("account %s: its authenticator seed is unreadable: %w", rec.Name, err)
+	}
+	a.TOTPSecret = string(seed)
 	return a, nil
 }
 
@@ -121,7 +135,7 @@ func accountByName(tx device.AccountTx, name string) (Account, error) {
 	if err != nil {
 		return Account{}, err
 	}
-	return loadAccount(rec)
+	return loadAccount(tx, rec)
 }
 
 func accountByID(tx device.AccountTx, id string) (Account, error) {
@@ -129,10 +143,14 @@ func accountByID(tx device.AccountTx, id string) (Account, error) {
 	if err != nil {
 		return Account{}, err
 	}
-	return loadAccount(rec)
+	return loadAccount(tx, rec)
 }
 
 func saveAccount(tx device.AccountTx, a Account) error {
+	if err := tx.PutSecret(device.UserTOTPSecret(a.ID), []byte(a.TOTPSecret)); err != nil {
+		return fmt.Errorf("store the authenticator seed of %s: %w", a.Name, err)
+	}
+	a.LegacyTOTP = ""
 	data, err := json.Marshal(a)
 	if err != nil {
 		return err
@@ -147,7 +165,7 @@ func allAccounts(tx device.AccountTx) ([]Account, error) {
 	}
 	out := make([]Account, 0, len(recs))
 	for _, r := range recs {
-		a, err := loadAccount(r)
+		a, err := loadAccount(tx, r)
 		if err != nil {
 			return nil, err
 		}

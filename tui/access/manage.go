@@ -168,6 +168,9 @@ func (s *Service) change(actor device.Actor, perm Perm, id string, action device
 			if err := tx.DeleteUser(a.ID); err != nil {
 				return err
 			}
+			if err := tx.PutSecret(device.UserTOTPSecret(a.ID), nil); err != nil {
+				return err
+			}
 		} else if err := saveAccount(tx, a); err != nil {
 			return err
 		}

@@ -56,7 +56,35 @@ func New(gw *device.Gateway, o Options) *Service {
 	if o.Clock == nil {
 		o.Clock = clockwork.System
 	}
-	return &Service{gw: gw, accounts: gw.Accounts(), hasher: o.Hasher, clk: o.Clock}
+	s := &Service{gw: gw, accounts: gw.Accounts(), hasher: o.Hasher, clk: o.Clock}
+	s.moveSeeds()
+	return s
+}
+
+// moveSeeds moves authenticator seeds that accounts written before the
+// secret store still hold into it (once; later starts find none). A
+// failure leaves them where they were, readable, and is retried at the
+// next start.
+func (s *Service) moveSeeds() {
+	_ = s.accounts.Update(func(tx device.AccountTx) error {
+		recs, err := tx.Users()
+		if err != nil {
+			return err
+		}
+		for _, r := range recs {
+			if !strings.Contains(string(r.Data), `"totp_secret"`) {
+				continue
+			}
+			a, err := loadAccount(tx, r)
+			if err != nil {
+				return err
+			}
+			if err := saveAccount(tx, a); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 func (s *Service) now() time.Time { return s.clk.Now() }

@@ -4,7 +4,6 @@ import (
 	"io"
 	"strings"
 	"testing"
-	"time"
 
 	gossh "golang.org/x/crypto/ssh"
 
@@ -44,79 +43,60 @@ func startDiff(t *testing.T, c *gossh.Client) (finish func() execResult) {
 }
 
 func (e *env) heavyCounts() (running, waiting int) {
-	e.srv.heavy.mu.Lock()
-	defer e.srv.heavy.mu.Unlock()
-	return e.srv.heavy.total, e.srv.heavy.waiting
+	st := e.gw.Heavy().Stats()
+	return st.Running, st.Waiting
 }
 
-// Heavy commands run one at a time per account and maxHeavyTotal at a
-// time in all; the others wait their turn, in a bounded queue and for a
-// bounded time, and are refused with the reason beyond.
+// Heavy commands take turns through the gateway's limiter: one per
+// account (a second is refused at once, saying why), one site-file
+// operation at a time in all (the others wait their turn), and light
+// commands are never held up.
 func TestHeavyCommandsTakeTurns(t *testing.T) {
 	e := newEnv(t)
 	clients := sessionsByRole(t, e)
-	sam, ivy, ada := clients[device.RoleSupport], clients[device.RoleInstaller], clients[device.RoleAdmin]
+	sam, ivy := clients[device.RoleSupport], clients[device.RoleInstaller]
 	first := startDiff(t, sam)
 	waitFor(t, "the first diff running", func() bool { r, _ := e.heavyCounts(); return r == 1 })
-	// The same account's second one waits (whatever the flags' place)
-	// and runs when the first has ended.
-	second := startDiff(t, sam)
-	waitFor(t, "the second diff waiting", func() bool { _, w := e.heavyCounts(); return w == 1 })
-	// Light commands are not affected; another account runs one at once.
+	if r := run(t, sam, "config --json diff", siteYAML); r.code != 1 || !strings.Contains(r.stderr, "busy: config diff refused: another heavy operation of yours is still running") {
+		t.Fatalf("the same account's second diff: %+v", r)
+	}
 	if r := run(t, sam, "whoami", ""); r.code != 0 {
 		t.Fatalf("whoami while a diff runs: %+v", r)
 	}
 	other := startDiff(t, ivy)
-	waitFor(t, "two diffs running", func() bool { r, _ := e.heavyCounts(); return r == maxHeavyTotal })
+	waitFor(t, "the installer's diff waiting", func() bool { r, w := e.heavyCounts(); return r == 1 && w == 1 })
 	if r := first(); r.code != 0 {
 		t.Fatalf("first diff: %+v", r)
 	}
-	waitFor(t, "the second diff running", func() bool { r, w := e.heavyCounts(); return r == maxHeavyTotal && w == 0 })
-	if r := second(); r.code != 0 {
-		t.Fatalf("second diff: %+v", r)
-	}
-	// A command that waits too long is refused, saying why.
-	e.srv.heavy.mu.Lock()
-	e.srv.heavy.wait = 100 * time.Millisecond
-	e.srv.heavy.mu.Unlock()
-	hold := startDiff(t, ada)
-	waitFor(t, "two diffs running", func() bool { r, _ := e.heavyCounts(); return r == maxHeavyTotal })
-	if r := run(t, sam, "config --json import", siteYAML); r.code != 1 || !strings.Contains(r.stderr, "busy: config import refused: no slot came free within 100ms") || !strings.Contains(r.stderr, "at most 2 at once") {
-		t.Fatalf("heavy command past the wait: %+v", r)
-	}
-	// A full queue refuses at once.
-	e.srv.heavy.mu.Lock()
-	e.srv.heavy.wait, e.srv.heavy.maxWaiting = time.Minute, 0
-	e.srv.heavy.mu.Unlock()
-	if r := run(t, sam, "config diff", siteYAML); r.code != 1 || !strings.Contains(r.stderr, "0 heavy commands are waiting already") {
-		t.Fatalf("heavy command with the queue full: %+v", r)
-	}
+	waitFor(t, "the installer's diff running", func() bool { r, w := e.heavyCounts(); return r == 1 && w == 0 })
 	if r := other(); r.code != 0 {
 		t.Fatalf("installer's diff: %+v", r)
-	}
-	if r := hold(); r.code != 0 {
-		t.Fatalf("admin's diff: %+v", r)
 	}
 	if r, w := e.heavyCounts(); r != 0 || w != 0 {
 		t.Fatalf("%d heavy commands running and %d waiting after all ended", r, w)
 	}
 }
 
-func TestHeavyName(t *testing.T) {
+func TestHeavyOp(t *testing.T) {
 	for args, want := range map[string]string{
 		"config diff":            "config diff",
 		"config --json diff":     "config diff",
 		"config import --force":  "config import",
-		"modbus scan rs485-1":    "modbus scan",
+		"modbus scan rs485-1":    "bus scan",
 		"firmware apply":         "firmware apply",
 		"config export":          "",
 		"whoami":                 "",
 		"":                       "",
 		"--help config diff":     "config diff",
-		"report commissioning x": "report commissioning",
+		"report commissioning x": "commissioning report",
+		"profile import meter":   "profile import",
 	} {
-		if got := heavyName(strings.Fields(args)); got != want {
-			t.Errorf("heavyName(%q) = %q, want %q", args, got, want)
+		got := ""
+		if op, ok := heavyOp(strings.Fields(args)); ok {
+			got = op.String()
+		}
+		if got != want {
+			t.Errorf("heavyOp(%q) = %q, want %q", args, got, want)
 		}
 	}
 }

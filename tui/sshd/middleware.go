@@ -187,15 +187,18 @@ func (s *Server) command(next ssh.Handler) ssh.Handler {
 		p, _ := principalOf(sess.Context())
 		st := s.stateOf(sess)
 		release := func() {}
-		if name := heavyName(sess.Command()); name != "" {
-			var err error
-			if release, err = s.heavy.acquire(st.ctx, p.Actor().ID, name); err != nil {
-				s.log.Info("heavy command refused", "actor", p.Actor().ID, "command", name, "reason", err)
-				_, _ = fmt.Fprintln(sess.Stderr(), err)
+		if op, heavy := heavyOp(sess.Command()); heavy {
+			ctx, cancel := context.WithTimeout(st.ctx, heavyWait)
+			r, err := s.gw.Heavy().Acquire(ctx, p.Actor().ID, op)
+			cancel()
+			if err != nil {
+				s.log.Info("heavy command refused", "actor", p.Actor().ID, "command", op.String(), "reason", err)
+				_, _ = fmt.Fprintf(sess.Stderr(), "busy: %v\n", err)
 				_ = sess.Exit(1)
 				return
 			}
-			defer release() // also when the command panics; release is idempotent
+			release = sync.OnceFunc(r)
+			defer release() // also when the command panics
 		}
 		deps := cmd.Deps{Gateway: s.gw, Access: s.acc, Clock: s.clk, Limits: cmd.Limits{MaxArgs: s.cfg.Limits.MaxArgs, MaxArgBytes: s.cfg.Limits.MaxArgBytes}}
 		code := cmd.Run(st.ctx, deps, cmd.Session{Principal: p, Args: sess.Command(), In: sess, Out: sess, Err: sess.Stderr()})

@@ -65,8 +65,6 @@ type Server struct {
 	clk   clockwork.Clock
 	// refusals sums repeated refusals of one address into one log line.
 	refusals *refusalLog
-	// heavy bounds the exec commands whose cost grows with their input.
-	heavy *heavyLimiter
 
 	connMu sync.Mutex // guards per-connection session counts
 
@@ -118,7 +116,7 @@ func NewServer(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, gw: cfg.Gateway, acc: cfg.Access, limit: newLimiter(cfg.Limits, cfg.Clock), clk: cfg.Clock,
-		refusals: newRefusalLog(cfg.Logger, cfg.Clock), heavy: newHeavyLimiter(), open: map[*sessionState]struct{}{}}
+		refusals: newRefusalLog(cfg.Logger, cfg.Clock), open: map[*sessionState]struct{}{}}
 	srv, err := wish.NewServer(
 		// Always our own key from the data directory: without it wish
 		// writes ./id_ed25519 into the working directory.

@@ -51,7 +51,7 @@ type batcher struct {
 }
 
 func (u *Uplink) newBatcher() *batcher {
-	b := &batcher{u: u, fr: device.NewFrameReader(u.gw.Store())}
+	b := &batcher{u: u, fr: device.NewFrameReader(u.st)}
 	b.refresh()
 	return b
 }

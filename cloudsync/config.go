@@ -67,7 +67,7 @@ type storedConflict struct {
 
 // keepConflict stores c with the cloud's site (secrets in the secret store)
 // in one transaction.
-func keepConflict(st *store.Store, c device.SyncConflict) error {
+func keepConflict(st Store, c device.SyncConflict) error {
 	return st.Update(func(tx *store.Tx) error {
 		body, err := device.SealSite(tx, c.Site, conflictSecretPrefix)
 		if err != nil {
@@ -84,8 +84,7 @@ func keepConflict(st *store.Store, c device.SyncConflict) error {
 // loadConflict reads the pending conflict. One stored by an older sitegate
 // (secrets in clear) is stored again sealed, and the database compacted so
 // the clear copy does not survive in a freed page.
-func loadConflict(gw *device.Gateway) (device.SyncConflict, bool) {
-	st := gw.Store()
+func loadConflict(st Store) (device.SyncConflict, bool) {
 	var sc storedConflict
 	found := false
 	var openErr error
@@ -114,7 +113,7 @@ func loadConflict(gw *device.Gateway) (device.SyncConflict, bool) {
 }
 
 // dropConflict removes the pending conflict and its secrets.
-func dropConflict(st *store.Store) error {
+func dropConflict(st Store) error {
 	return st.Update(func(tx *store.Tx) error {
 		if err := device.DropSealedSecrets(tx, conflictSecretPrefix); err != nil {
 			return err
@@ -152,7 +151,7 @@ func (u *Uplink) onDesired(ctx context.Context, payload []byte) {
 // one is remembered by its digest, so that a retained invalid message is
 // answered once.
 func (u *Uplink) decideOnce(payload []byte) (result, bool) {
-	st := u.gw.Store()
+	st := u.st
 	sum := sha256.Sum256(payload)
 	digest := hex.EncodeToString(sum[:])
 	if raw, _ := st.Meta(metaInvalid); string(raw) == digest {
@@ -241,7 +240,7 @@ func (u *Uplink) decide(payload []byte) result {
 			cloudSite = next
 		}
 		c := device.SyncConflict{DesiredRev: rev, BaseRev: *d.BaseRev, LocalRev: localRev, Received: time.Now().UTC(), Site: cloudSite}
-		if err := keepConflict(u.gw.Store(), c); err != nil {
+		if err := keepConflict(u.st, c); err != nil {
 			u.log.Error("uplink: keep conflict", "err", err)
 		}
 		u.mu.Lock()
@@ -295,12 +294,12 @@ func (u *Uplink) ResolveConflict(actor device.Actor, takeCloud bool, apply func(
 			Rev  uint64       `json:"rev"`
 			Site *device.Site `json:"site"`
 		}{rev, site.Redacted()})
-		if _, err := u.gw.Store().Enqueue(string(device.StreamConfigReported), reported); err != nil {
+		if _, err := u.st.Enqueue(string(device.StreamConfigReported), reported); err != nil {
 			return err
 		}
 		_ = u.gw.AuditDetail(actor, device.ActionSyncKeepLocal, fmt.Sprintf("site@%d", rev), device.ResultOK, fmt.Sprintf("cloud rev %d not applied", c.DesiredRev))
 	}
-	if err := dropConflict(u.gw.Store()); err != nil {
+	if err := dropConflict(u.st); err != nil {
 		return err
 	}
 	u.mu.Lock()

@@ -52,7 +52,7 @@ const (
 // is a message of its own. It returns when the connection fails; the next
 // connection starts again from the oldest record still queued.
 func (u *Uplink) drainConnection(ctx context.Context) {
-	st := u.gw.Store()
+	st := u.st
 	window := u.cfg.Window
 	sem := make(chan struct{}, window)
 	acks := make(chan []uint64, 2*window)
@@ -165,7 +165,7 @@ func (u *Uplink) waitOrDone(ctx context.Context, d time.Duration) {
 // is one durable transaction, so acknowledging costs little per record.
 // A crash between a PUBACK and its batch only re-sends that message.
 func (u *Uplink) acker(acks <-chan []uint64) {
-	st := u.gw.Store()
+	st := u.st
 	batch := make([]uint64, 0, 256)
 	messages := 0
 	flush := func() {
@@ -294,7 +294,7 @@ func (u *Uplink) enqueueHealth(h device.Health) error {
 	if err != nil {
 		return err
 	}
-	_, err = u.gw.Store().Enqueue("health", b)
+	_, err = u.st.Enqueue("health", b)
 	return err
 }
 
@@ -323,7 +323,7 @@ func (u *Uplink) batchAudit() {
 	limit := auditBatch
 	for {
 		more, tooBig := false, false
-		err := u.gw.Store().Update(func(tx *store.Tx) error {
+		err := u.st.Update(func(tx *store.Tx) error {
 			cursor := metaUint(tx, metaAuditCursor)
 			cpCursor := metaUint(tx, metaCheckpointCursor)
 			events, err := tx.ListAudit(store.AuditFilter{AfterSeq: cursor, Limit: limit})

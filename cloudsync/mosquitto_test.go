@@ -253,7 +253,7 @@ func TestAgainstMosquitto(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	up, err := cloudsync.New(cloudsync.Config{Gateway: gw, Broker: "mqtts://" + m.addr, TLS: tlsCfg, Logger: quiet})
+	up, err := cloudsync.New(cloudsync.Config{Gateway: gw, Store: st, Broker: "mqtts://" + m.addr, TLS: tlsCfg, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -295,7 +295,7 @@ func BenchmarkDrainToMosquitto(b *testing.B) {
 					b.ReportMetric(monthly100at10s(b, points, value), "MiB/month-100pts@10s")
 				}
 				tlsCfg, _ := cloudsync.LoadTLS(m.files.CA, m.files.ClientCert, m.files.ClientKey)
-				up, err := cloudsync.New(cloudsync.Config{Gateway: gw, Broker: "mqtts://" + m.addr, TLS: tlsCfg, Logger: quiet, Window: 64, BatchMaxAge: 100 * time.Millisecond})
+				up, err := cloudsync.New(cloudsync.Config{Gateway: gw, Store: st, Broker: "mqtts://" + m.addr, TLS: tlsCfg, Logger: quiet, Window: 64, BatchMaxAge: 100 * time.Millisecond})
 				if err != nil {
 					b.Fatal(err)
 				}

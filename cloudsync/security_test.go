@@ -140,7 +140,7 @@ func TestConflictKeepsTheCloudsSecretsSealed(t *testing.T) {
 	}
 	storetest.ScanForSecrets(t, filepath.Dir(e.st.Path()), []string{pass, pin})
 	// What a restarted uplink finds.
-	up, err := cloudsync.New(cloudsync.Config{Gateway: e.gw, Logger: quiet})
+	up, err := cloudsync.New(cloudsync.Config{Gateway: e.gw, Store: e.st, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -92,6 +92,11 @@ import (
 // Config configures an Uplink.
 type Config struct {
 	Gateway *device.Gateway
+	// Store is the gateway's database as far as the uplink needs it (the
+	// *store.Store the gateway was opened on): the outbox it drains and
+	// the records of its own state. It is given, not reached through the
+	// gateway, so that what the uplink may touch is named here.
+	Store Store
 	// Broker is mqtts://HOST:PORT; empty runs offline (producers only).
 	Broker string
 	// TLS is the client's TLS configuration (LoadTLS builds it).
@@ -146,6 +151,7 @@ func LoadTLS(caFile, certFile, keyFile string) (*tls.Config, error) {
 type Uplink struct {
 	cfg    Config
 	gw     *device.Gateway
+	st     Store
 	log    *slog.Logger
 	prefix string
 	url    *url.URL
@@ -167,8 +173,8 @@ type Uplink struct {
 
 // New prepares an uplink; Run runs it.
 func New(cfg Config) (*Uplink, error) {
-	if cfg.Gateway == nil {
-		return nil, errors.New("cloudsync: a gateway is required")
+	if cfg.Gateway == nil || cfg.Store == nil {
+		return nil, errors.New("cloudsync: a gateway and its store are required")
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -191,7 +197,7 @@ func New(cfg Config) (*Uplink, error) {
 	if cfg.ClockSynced == nil {
 		cfg.ClockSynced = func() bool { return false }
 	}
-	u := &Uplink{cfg: cfg, gw: cfg.Gateway, log: cfg.Logger, prefix: "sitegate/v1/" + cfg.Gateway.ID() + "/", wake: make(chan struct{}, 1)}
+	u := &Uplink{cfg: cfg, gw: cfg.Gateway, st: cfg.Store, log: cfg.Logger, prefix: "sitegate/v1/" + cfg.Gateway.ID() + "/", wake: make(chan struct{}, 1)}
 	if cfg.Broker != "" {
 		pu, err := url.Parse(cfg.Broker)
 		if err != nil || pu.Scheme != "mqtts" || pu.Host == "" || pu.Port() == "" {
@@ -202,7 +208,7 @@ func New(cfg Config) (*Uplink, error) {
 		}
 		u.url = pu
 	}
-	if c, ok := loadConflict(cfg.Gateway); ok {
+	if c, ok := loadConflict(cfg.Store); ok {
 		u.conflict = &c
 	}
 	return u, nil

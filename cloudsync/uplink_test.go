@@ -121,7 +121,7 @@ func (e *env) startUplink(mod func(c *cloudsync.Config)) {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	cfg := cloudsync.Config{Gateway: e.gw, Broker: e.broker.URL(), TLS: tlsCfg, Logger: quiet, AuditEvery: 100 * time.Millisecond, Demo: true}
+	cfg := cloudsync.Config{Gateway: e.gw, Store: e.st, Broker: e.broker.URL(), TLS: tlsCfg, Logger: quiet, AuditEvery: 100 * time.Millisecond, Demo: true}
 	if mod != nil {
 		mod(&cfg)
 	}
@@ -355,7 +355,7 @@ func TestRefusedBrokers(t *testing.T) {
 	})
 	t.Run("plain mqtt refused", func(t *testing.T) {
 		e := newEnv(t)
-		if _, err := cloudsync.New(cloudsync.Config{Gateway: e.gw, Broker: "mqtt://" + e.broker.Addr()}); err == nil || !strings.Contains(err.Error(), "mqtts://") {
+		if _, err := cloudsync.New(cloudsync.Config{Gateway: e.gw, Store: e.st, Broker: "mqtt://" + e.broker.Addr()}); err == nil || !strings.Contains(err.Error(), "mqtts://") {
 			t.Fatalf("plain mqtt: %v", err)
 		}
 	})

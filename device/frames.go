@@ -26,14 +26,19 @@ func IsFrame(r store.Record) bool {
 // FrameReader decodes the outbox's telemetry frames with the dictionaries
 // the store keeps for them. It is not safe for concurrent use.
 type FrameReader struct {
-	st    *store.Store
+	st    SharedReader
 	dec   telemetry.Decoder
 	dicts map[telemetry.DictID]*telemetry.Dictionary
 }
 
 // NewFrameReader returns a reader of st's frames.
-func NewFrameReader(st *store.Store) *FrameReader {
+func NewFrameReader(st SharedReader) *FrameReader {
 	return &FrameReader{st: st, dicts: map[telemetry.DictID]*telemetry.Dictionary{}}
+}
+
+// SharedReader reads the values kept for queued records (a *store.Store).
+type SharedReader interface {
+	Shared(key []byte) ([]byte, error)
 }
 
 // Read decodes a frame record and returns it with its dictionary.

@@ -139,7 +139,7 @@ func runDaemon(ctx context.Context, o *daemonOptions, s streams) error {
 	if err := announceSetupToken(acc, log, s.err); err != nil {
 		return err
 	}
-	svcs, listen, err := buildServices(o, gw, acc, fw, log)
+	svcs, listen, err := buildServices(o, st, gw, acc, fw, log)
 	if err != nil {
 		return err
 	}
@@ -174,12 +174,12 @@ func runDaemon(ctx context.Context, o *daemonOptions, s streams) error {
 // the reverse order): the audit checkpoints, the caller's own services,
 // the group commit of readings, the field drivers, time, the network, the
 // uplink, the health rules, and last the SSH door, which the caller binds.
-func buildServices(o *daemonOptions, gw *device.Gateway, acc *access.Service, fw *firmware.Manager, log *slog.Logger) ([]service, func(net.Listener) (service, error), error) {
+func buildServices(o *daemonOptions, st *store.Store, gw *device.Gateway, acc *access.Service, fw *firmware.Manager, log *slog.Logger) ([]service, func(net.Listener) (service, error), error) {
 	var svcs []service
 	// Signed checkpoints of the audit chain: first to start, last to stop,
 	// so the final checkpoint covers what every other service audited.
 	svcs = append(svcs, service{"audit", func(ctx context.Context) error {
-		return gw.Store().RunCheckpoints(ctx, func(err error) {
+		return st.RunCheckpoints(ctx, func(err error) {
 			log.Error("audit checkpoint refused: the audit log was altered outside sitegate; run sitegate audit verify", "err", err)
 		})
 	}})
@@ -258,7 +258,7 @@ func buildServices(o *daemonOptions, gw *device.Gateway, acc *access.Service, fw
 			return nil, nil, err
 		}
 	}
-	up, err := cloudsync.New(cloudsync.Config{Gateway: gw, Broker: o.broker, TLS: tlsCfg, Logger: log.With("component", "uplink"), Demo: o.demoUplink,
+	up, err := cloudsync.New(cloudsync.Config{Gateway: gw, Store: st, Broker: o.broker, TLS: tlsCfg, Logger: log.With("component", "uplink"), Demo: o.demoUplink,
 		ClockSynced: func() bool { return clk.Status().Synced }})
 	if err != nil {
 		return nil, nil, usagef("%v", err)

@@ -78,7 +78,7 @@ func newScreenFixture(t *testing.T) *screenFixture {
 	if err := st.PutMeta("cloudsync.conflict", []byte(conflict)); err != nil {
 		t.Fatal(err)
 	}
-	up, err := cloudsync.New(cloudsync.Config{Gateway: gw, Logger: tuitest.Quiet})
+	up, err := cloudsync.New(cloudsync.Config{Gateway: gw, Store: st, Logger: tuitest.Quiet})
 	if err != nil {
 		t.Fatal(err)
 	}

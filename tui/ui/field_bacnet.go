@@ -13,6 +13,7 @@ import (
 
 	"github.com/sitegate/sitegate/device"
 	"github.com/sitegate/sitegate/device/bacnet"
+	"github.com/sitegate/sitegate/device/bacnet/stack"
 	"github.com/sitegate/sitegate/device/field"
 	"github.com/sitegate/sitegate/tui/access"
 	"github.com/sitegate/sitegate/tui/internal/format"
@@ -130,27 +131,31 @@ func (m *fieldScreen) bacnet() (BACnetSource, bool) {
 	return m.bacnetLookup()
 }
 
-// bacnetTreeKey handles the tree's BACnet keys; false when k is not one.
-func (m *fieldScreen) bacnetTreeKey(k tea.KeyPressMsg, n node) (tea.Cmd, bool) {
+// bacnetTreeKeys reports whether k is one of the tree's BACnet keys on n.
+func (m *fieldScreen) bacnetTreeKeys(k tea.KeyPressMsg, n node) bool {
 	keys := m.s.Keys
-	switch {
-	case key.Matches(k, keys.Discover) && (n.kind == nodeProtocol || n.kind == nodeBus):
+	return key.Matches(k, keys.Discover) && (n.kind == nodeProtocol || n.kind == nodeBus) ||
+		key.Matches(k, keys.Objects) && (n.kind == nodeDevice || n.kind == nodePoint)
+}
+
+// bacnetTreeKey handles a key bacnetTreeKeys accepts: a discovery from
+// the BACnet node or a link, the objects of a device.
+func (m *fieldScreen) bacnetTreeKey(k tea.KeyPressMsg, n node) tea.Cmd {
+	if key.Matches(k, m.s.Keys.Discover) {
 		if !m.fieldOps() {
-			return common.ReadOnly(m.s, access.PermFieldWrite), true
+			return common.ReadOnly(m.s, access.PermFieldWrite)
 		}
 		target := ""
 		if n.kind == nodeBus && n.bus != bacnet.IPLink {
 			target = n.bus
 		}
-		return m.startDiscover(target), true
-	case key.Matches(k, keys.Objects) && (n.kind == nodeDevice || n.kind == nodePoint):
-		m.bn = bacnetState{fromTree: true, siteDev: n.dev}
-		if site, ok := m.base.Site.BACnet.FindDevice(n.dev); ok && site.Instance != nil {
-			m.bn.dev = bacnet.Discovered{Instance: *site.Instance, Link: site.FieldBus(), Site: n.dev}
-		}
-		return m.loadObjects(), true
+		return m.startDiscover(target)
 	}
-	return nil, false
+	m.bn = bacnetState{fromTree: true, siteDev: n.dev}
+	if site, ok := m.base.Site.BACnet.FindDevice(n.dev); ok && site.Instance != nil {
+		m.bn.dev = bacnet.Discovered{Instance: *site.Instance, Link: site.FieldBus(), Site: n.dev}
+	}
+	return m.loadObjects()
 }
 
 // startDiscover sends a Who-Is to target under the session's context and
@@ -255,7 +260,7 @@ func (m *fieldScreen) bacnetUpdate(msg tea.Msg) tea.Cmd {
 		// usual case is "all of them", and space unpicks.
 		bn.picked = make([]bool, len(msg.objs))
 		for i, o := range msg.objs {
-			bn.picked[i] = o.PresentValue && len(o.Points) == 0 && o.ID.Type.String() != "device"
+			bn.picked[i] = pickable(o) && len(o.Points) == 0
 		}
 		return nil
 	}
@@ -294,11 +299,17 @@ func (m *fieldScreen) bacnetUpdate(msg tea.Msg) tea.Cmd {
 		case key.Matches(k, keys.Down):
 			bn.ocur = min(bn.ocur+1, max(len(bn.objs)-1, 0))
 		case key.Matches(k, keys.PickObject) && len(bn.objs) > 0:
+			if o := bn.objs[bn.ocur]; !pickable(o) {
+				return common.Flash(o.Object + " has no present value a point could read.")
+			}
 			bn.picked[bn.ocur] = !bn.picked[bn.ocur]
 		case key.Matches(k, keys.PickAll):
-			all := !slices.Contains(bn.picked, false)
-			for i := range bn.picked {
-				bn.picked[i] = !all
+			all := true
+			for i, o := range bn.objs {
+				all = all && (bn.picked[i] || !pickable(o))
+			}
+			for i, o := range bn.objs {
+				bn.picked[i] = !all && pickable(o)
 			}
 		case key.Matches(k, keys.AddPicked):
 			if !m.editable() {
@@ -309,6 +320,12 @@ func (m *fieldScreen) bacnetUpdate(msg tea.Msg) tea.Cmd {
 		m.scrollObjects()
 	}
 	return nil
+}
+
+// pickable reports whether a point could read o: it has a present value
+// and is not the Device object.
+func pickable(o bacnet.ObjectInfo) bool {
+	return o.PresentValue && o.ID.Type != stack.ObjectDevice
 }
 
 // pickedObjects are the objects picked.

@@ -93,7 +93,14 @@ func runSimBACnet(ctx context.Context, s streams, o simBACnetOptions) error {
 // them; the caller runs it and closes the sockets.
 func startBACnetSim(ctx context.Context, ap netip.AddrPort, cfg bacnetsim.Config) (*bacnetsim.Device, *bacnet.Sockets, error) {
 	bind, err := bacnet.ResolveBinding(device.BACnet{Address: ap.Addr().String(), Port: int(ap.Port())}, nil)
-	if err != nil {
+	switch {
+	case err == nil:
+	case ap.Addr().Is4() && ap.Addr().IsLoopback():
+		// Linux answers every 127/8 address on lo, whose broadcast is
+		// 127.255.255.255: a simulator on 127.0.0.2 at the gateway's
+		// port hears its Who-Is like a controller on the same subnet.
+		bind = bacnet.Binding{Local: ap, Broadcast: netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 255, 255, 255}), ap.Port())}
+	default:
 		bind = bacnet.Binding{Local: ap} // not an address of this host's interfaces: bind fails below with why
 	}
 	socks, err := bacnet.OpenSockets(ctx, bacnet.ListenUDP, bind)
@@ -149,22 +156,46 @@ func simSpecsFor(d device.BACnetDevice) []bacnetsim.Spec {
 	return out
 }
 
+// The demo's spare BACnet controller: not in the demo site, so that a
+// Who-Is from the console (Field tab, s on the BACnet node) or
+// `bacnet discover` finds a device to add.
+const (
+	demoSpareBACnetInstance = 2001
+	demoSpareBACnetName     = "VAV-3"
+	demoSpareBACnetAddr     = "127.0.0.3"
+)
+
 // startDemoBACnet serves a simulated controller for every BACnet/IP
 // device of the site with a loopback address (the demo never sends
-// anything off the machine), until ctx ends. It returns a function that
-// waits for them to stop. An address that is taken is left alone (its
-// device shows offline).
+// anything off the machine), and a spare one not in the site at
+// demoSpareBACnetAddr on the gateway's port, until ctx ends. It returns a
+// function that waits for them to stop. An address that is taken is left
+// alone (its device shows offline).
 func startDemoBACnet(ctx context.Context, site *device.Site, log *slog.Logger) (wait func()) {
-	done := make(chan struct{})
-	running := 0
+	type sim struct {
+		name string
+		ap   netip.AddrPort
+		cfg  bacnetsim.Config
+	}
+	var sims []sim
 	for _, d := range site.BACnet.Devices {
 		ap, err := device.ParseBACnetAddress(d.Address)
 		if d.Bus != "" || d.Network != 0 || err != nil || !ap.Addr().IsLoopback() || d.Instance == nil {
 			continue
 		}
-		dev, socks, err := startBACnetSim(ctx, ap, bacnetsim.Config{Instance: uint32(*d.Instance), Name: d.Name, Objects: simSpecsFor(d)})
+		sims = append(sims, sim{d.Name, ap, bacnetsim.Config{Instance: uint32(*d.Instance), Name: d.Name, Objects: simSpecsFor(d)}})
+	}
+	if a, err := netip.ParseAddr(site.BACnet.Address); err == nil && a.IsLoopback() {
+		ap := netip.AddrPortFrom(netip.MustParseAddr(demoSpareBACnetAddr), uint16(site.BACnet.EffectivePort()))
+		sims = append(sims, sim{"spare", ap, bacnetsim.Config{Instance: demoSpareBACnetInstance, Name: demoSpareBACnetName}})
+	}
+	done := make(chan struct{})
+	running := 0
+	for _, s := range sims {
+		d, ap := s, s.ap
+		dev, socks, err := startBACnetSim(ctx, ap, s.cfg)
 		if err != nil {
-			log.Warn("demo: cannot simulate the BACnet device", "device", d.Name, "address", ap.String(), "err", err)
+			log.Warn("demo: cannot simulate the BACnet device", "device", d.name, "address", ap.String(), "err", err)
 			continue
 		}
 		running++
@@ -172,10 +203,10 @@ func startDemoBACnet(ctx context.Context, site *device.Site, log *slog.Logger) (
 			defer func() { done <- struct{}{} }()
 			defer socks.Close()
 			if err := dev.Run(ctx); err != nil && ctx.Err() == nil {
-				log.Warn("demo: simulated BACnet device stopped", "device", d.Name, "err", err)
+				log.Warn("demo: simulated BACnet device stopped", "device", d.name, "err", err)
 			}
 		}()
-		log.Info("demo: simulated BACnet device", "device", d.Name, "instance", *d.Instance, "address", socks.Local.String())
+		log.Info("demo: simulated BACnet device", "device", d.name, "instance", d.cfg.Instance, "address", socks.Local.String())
 	}
 	return func() {
 		for range running {

@@ -500,6 +500,9 @@ func TestDemoServesLiveValues(t *testing.T) {
 	}
 	b, err = s.Output("bacnet discover --json")
 	s.Close()
+	if err != nil {
+		t.Fatalf("bacnet discover: %v %s", err, b)
+	}
 	var found []struct {
 		Instance int    `json:"instance"`
 		Site     string `json:"site_device"`

@@ -325,15 +325,7 @@ func checkSourceAddress(list string, remote net.Addr) error {
 	if len(entries) > MaxSourceAddresses {
 		return fmt.Errorf("source-address lists %d entries; at most %d are accepted", len(entries), MaxSourceAddresses)
 	}
-	tcp, ok := remote.(*net.TCPAddr)
-	if !ok {
-		return errors.New("source-address cannot be checked on this connection")
-	}
-	ip, ok := netip.AddrFromSlice(tcp.IP)
-	if !ok {
-		return errors.New("source-address cannot be checked on this connection")
-	}
-	ip = ip.Unmap()
+	prefixes := make([]netip.Prefix, 0, len(entries))
 	for _, e := range entries {
 		e = strings.TrimSpace(e)
 		pfx, err := netip.ParsePrefix(e)
@@ -344,12 +336,28 @@ func checkSourceAddress(list string, remote net.Addr) error {
 			}
 			pfx = netip.PrefixFrom(a, a.BitLen())
 		}
-		if pfx.Masked().Contains(ip) {
+		prefixes = append(prefixes, pfx.Masked())
+	}
+	tcp, ok := remote.(*net.TCPAddr)
+	if !ok {
+		return errUncheckable
+	}
+	ip, ok := netip.AddrFromSlice(tcp.IP)
+	if !ok {
+		return errUncheckable
+	}
+	ip = ip.Unmap()
+	for _, p := range prefixes {
+		if p.Contains(ip) {
 			return nil
 		}
 	}
 	return fmt.Errorf("the client address %s is not in the certificate's source-address", ip)
 }
+
+// errUncheckable: a connection without an IP address cannot meet a
+// source-address option.
+var errUncheckable = errors.New("source-address cannot be checked on this connection")
 
 // LoginCertificate logs in with a certificate whose key the client has
 // proven it holds: it checks it again, remembers it for the role checks of

@@ -1,11 +1,18 @@
 package main
 
 import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	gossh "golang.org/x/crypto/ssh"
+
+	"github.com/sitegate/sitegate/tui/access"
 )
 
 // keygenTool runs ssh-keygen.
@@ -67,5 +74,52 @@ func TestCertSignUsage(t *testing.T) {
 		if r := sitegate(t, "", args...); r.code != exitUsage {
 			t.Errorf("%v: %+v", args, r)
 		}
+	}
+}
+
+// The demo makes its user CA once, trusts it in the site, prints how to
+// sign and log in, and a certificate signed as printed is accepted.
+func TestDemoUserCA(t *testing.T) {
+	gw, _ := demoGateway(t)
+	notes, err := ensureDemoCA(gw, quietLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(gw.Accounts().Dir(), demoCAFile)
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("CA file: %v %v", fi, err)
+	}
+	if !strings.Contains(strings.Join(notes, "\n"), "sitegate cert sign --ca "+path+" --key-id you --role installer --gateway gw-demo") {
+		t.Fatalf("notes:\n%s", strings.Join(notes, "\n"))
+	}
+	site, _ := gw.Site()
+	if len(site.Access.UserCAs()) != 1 {
+		t.Fatalf("CAs %v", site.Access.SSHUserCAs)
+	}
+	again, err := ensureDemoCA(gw, quietLog())
+	if err != nil || strings.Join(again, "\n") != strings.Join(notes, "\n") {
+		t.Fatalf("second run: %v %v", again, err)
+	}
+	if site2, _ := gw.Site(); len(site2.Access.SSHUserCAs) != 1 {
+		t.Fatal("the second run trusted the CA again")
+	}
+	// Sign as the notes say, and the gateway's rules accept it.
+	user := filepath.Join(t.TempDir(), "id_ed25519")
+	pub, _, _ := ed25519.GenerateKey(rand.Reader)
+	sshPub, _ := gossh.NewPublicKey(pub)
+	if err := os.WriteFile(user+".pub", gossh.MarshalAuthorizedKey(sshPub), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r := sitegate(t, "", "cert", "sign", "--ca", path, "--key-id", "you", "--role", "installer", "--gateway", gw.ID(), "--valid", "8h", user+".pub"); r.code != 0 {
+		t.Fatalf("%+v", r)
+	}
+	line, _ := os.ReadFile(user + "-cert.pub")
+	cert, _, _, _, err := gossh.ParseAuthorizedKey(line)
+	if err != nil {
+		t.Fatal(err)
+	}
+	acc := access.New(gw, access.Options{})
+	if _, err := acc.CheckCertificate(cert, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)}); err != nil {
+		t.Fatal(err)
 	}
 }

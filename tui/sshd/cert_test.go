@@ -383,3 +383,37 @@ func TestCertificateFloodIsRateLimited(t *testing.T) {
 	}
 	c.Close()
 }
+
+// A certificate made by access.SignUserCert (`sitegate cert sign`) from an
+// ssh-keygen CA logs OpenSSH in like one made by ssh-keygen -s.
+func TestOpenSSHLoginWithSignUserCert(t *testing.T) {
+	lab := newCertLab(t)
+	e := newEnv(t)
+	e.editAccess(func(a *device.Access) { a.SSHUserCAs = []string{lab.pub(lab.ca)} })
+	caPEM, err := os.ReadFile(lab.ca)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := gossh.ParsePrivateKey(caPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := lab.newKey("signed")
+	pk, _, _, _, err := gossh.ParseAuthorizedKey([]byte(lab.pub(key)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := access.SignUserCert(ca, access.CertRequest{Key: pk, KeyID: "emp-s", Principal: access.CertPrincipal{Role: device.RoleSupport, Scope: access.ScopeSite, Name: "Test plant"},
+		Valid: 8 * time.Hour, Serial: 31, SourceAddress: "127.0.0.1"}, e.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(key+"-cert.pub", gossh.MarshalAuthorizedKey(c), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.acceptPrivacy(key)
+	out, errs, code := sshRun(t, e.addr, key, "whoami")
+	if code != 0 || !strings.HasPrefix(out, "emp-s support (certificate, serial 31, valid until ") {
+		t.Fatalf("%d %q %q", code, out, errs)
+	}
+}

@@ -417,3 +417,37 @@ func TestOpenSSHLoginWithSignUserCert(t *testing.T) {
 		t.Fatalf("%d %q %q", code, out, errs)
 	}
 }
+
+// The first console session of a key id asks for the privacy notice, and
+// the console then shows the key id and role; the next session of the key
+// id (another certificate) is not asked again.
+func TestOpenSSHCertificateConsolePrivacy(t *testing.T) {
+	needTool(t, "tmux")
+	lab := newCertLab(t)
+	e := newEnv(t)
+	e.editAccess(func(a *device.Access) { a.SSHUserCAs = []string{lab.pub(lab.ca)} })
+	first := lab.sign(lab.ca, "c1", "-I", "emp-c", "-n", "installer:gw-test", "-V", "-5m:+1h", "-z", "1")
+	command := func(key string) string {
+		return "ssh -t " + strings.Join(sshArgs(e.addr, key), " ") + "; echo SSH-EXITED; sleep 60"
+	}
+	tm := newTmux(t, 100, 30, command(first))
+	tm.waitFor("Privacy notice")
+	tm.typeText("a")
+	screen := tm.waitFor("Dashboard")
+	if !strings.Contains(screen, "emp-c (installer)") {
+		t.Fatalf("console:\n%s", screen)
+	}
+	tm.typeText("q")
+	tm.waitFor("SSH-EXITED")
+	if ev, ok := e.lastAudit(device.ActionPrivacyAccept); !ok || ev.Actor != "cert:emp-c" || !strings.Contains(ev.Detail, "cert serial 1") {
+		t.Fatalf("privacy audit %+v", ev)
+	}
+	second := lab.sign(lab.ca, "c2", "-I", "emp-c", "-n", "support:*", "-V", "-5m:+1h", "-z", "2")
+	tm2 := newTmux(t, 100, 30, command(second))
+	screen = tm2.waitFor("Dashboard")
+	if !strings.Contains(screen, "emp-c (support)") {
+		t.Fatalf("second console:\n%s", screen)
+	}
+	tm2.typeText("q")
+	tm2.waitFor("SSH-EXITED")
+}

@@ -111,7 +111,7 @@ func ParseUserCA(line string) (gossh.PublicKey, error) {
 		return nil, errors.New("is a certificate, not a CA public key")
 	}
 	switch k.Type() {
-	case gossh.KeyAlgoDSA:
+	case "ssh-dss": // x/crypto still parses DSA keys; never trust one as a CA
 		return nil, errors.New("is a DSA key; DSA is too weak for a CA (use ed25519 or ECDSA)")
 	case gossh.KeyAlgoRSA:
 		if ck, ok := k.(gossh.CryptoPublicKey); ok {

@@ -202,6 +202,10 @@ func (s *Server) loggedIn(ctx ssh.Context, md gossh.ConnMetadata) {
 	}
 	ctx.SetValue(keyAudited, true)
 	s.acc.AuditLogin(p)
+	if p.Cert != nil {
+		s.log.Info("login", "actor", p.Actor().ID, "role", p.Actor().Role, "method", p.Method, "serial", p.Cert.Serial, "remote", ipOf(md.RemoteAddr()))
+		return
+	}
 	s.log.Info("login", "actor", p.Actor().ID, "role", p.Actor().Role, "method", p.Method, "remote", ipOf(md.RemoteAddr()))
 }
 

@@ -1,7 +1,6 @@
 package access_test
 
 import (
-	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/rsa"
 	"errors"
@@ -15,24 +14,14 @@ import (
 
 	"github.com/sitegate/sitegate/device"
 	"github.com/sitegate/sitegate/tui/access"
+	"github.com/sitegate/sitegate/tui/internal/tuitest"
 )
 
 // Certificates made with x/crypto here cover what ssh-keygen will not
 // make (thousands of principals, huge extensions, SHA-1 signatures, a
 // tampered signature); tui/sshd tests the rest with OpenSSH itself.
 
-func edSigner(t *testing.T) gossh.Signer {
-	t.Helper()
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := gossh.NewSignerFromKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
+func edSigner(t *testing.T) gossh.Signer { return tuitest.NewSigner(t) }
 
 type certFixture struct {
 	fixture

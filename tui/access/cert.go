@@ -212,6 +212,11 @@ func (s *Service) CheckCertificate(key gossh.PublicKey, remote net.Addr) (Cert, 
 		return c, refuse("key id %q: %v", printable(cert.KeyId), err)
 	}
 	c.KeyID = cert.KeyId
+	if cert.ValidAfter >= math.MaxInt64 {
+		// Past what a time can hold: never valid (and never "from the
+		// epoch", which certTime's zero would mean here).
+		return c, refuse("not yet valid: valid from beyond the year 292277026596")
+	}
 	c.Role, c.Principal = grantOf(cert.ValidPrincipals, s.gw.ID(), site.Site.Name)
 	if c.Role == 0 {
 		return c, refuse("no principal grants a role on this gateway (%s:%s, %s:site=NAME or %s:*)", "ROLE", s.gw.ID(), "ROLE", "ROLE")

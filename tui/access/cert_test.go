@@ -149,6 +149,7 @@ func TestCertificateRefusals(t *testing.T) {
 		"no sitegate principal": {f.cert(t, func(c *gossh.Certificate) { c.ValidPrincipals = []string{"jane"} }), "no principal grants"},
 		"role typo":             {f.cert(t, func(c *gossh.Certificate) { c.ValidPrincipals = []string{"Admin:*", "root:*"} }), "no principal grants"},
 		"key id":                {f.cert(t, func(c *gossh.Certificate) { c.KeyId = "\x1b[2Jx" }), "key id"},
+		"far future":            {f.cert(t, func(c *gossh.Certificate) { c.ValidAfter, c.ValidBefore = 1<<63, 1<<63+3600 }), "not yet valid"},
 		"too long":              {f.cert(t, func(c *gossh.Certificate) { c.ValidBefore = c.ValidAfter + 31*24*3600 }), "at most 720h"},
 	}
 	for name, c := range cases {

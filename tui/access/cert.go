@@ -185,14 +185,16 @@ func (s *Service) CheckCertificate(key gossh.PublicKey, remote net.Addr) (Cert, 
 	if !ok {
 		return Cert{}, refuse("not a certificate")
 	}
-	if n := len(cert.Marshal()); n > MaxCertBytes {
-		return Cert{}, refuse("%d bytes long; at most %d are accepted", n, MaxCertBytes)
-	}
+	// Counts first, then the size: both without allocating, so that a
+	// hostile certificate costs next to nothing more than its parsing.
 	if n := len(cert.ValidPrincipals); n > MaxCertPrincipals {
 		return Cert{}, refuse("%d principals; at most %d are accepted", n, MaxCertPrincipals)
 	}
 	if n := len(cert.CriticalOptions) + len(cert.Extensions); n > MaxCertOptions {
 		return Cert{}, refuse("%d options and extensions; at most %d are accepted", n, MaxCertOptions)
+	}
+	if n := certSize(cert); n > MaxCertBytes {
+		return Cert{}, refuse("%d bytes long; at most %d are accepted", n, MaxCertBytes)
 	}
 	if cert.CertType != gossh.UserCert {
 		return Cert{}, refuse("a host certificate, not a user certificate")
@@ -238,6 +240,34 @@ func (s *Service) CheckCertificate(key gossh.PublicKey, remote net.Addr) (Cert, 
 		}
 	}
 	return c, nil
+}
+
+// certSize is the size of the certificate's variable parts as sent (each
+// with its four-byte length), which is within a few dozen bytes of the
+// whole certificate; the keys count by their size as sent too.
+func certSize(c *gossh.Certificate) int {
+	n := 4 + len(c.KeyId) + 4 + len(c.Nonce) + 4 + len(c.Reserved)
+	for _, p := range c.ValidPrincipals {
+		n += 4 + len(p)
+	}
+	for k, v := range c.CriticalOptions {
+		n += 8 + len(k) + len(v)
+	}
+	for k, v := range c.Extensions {
+		n += 8 + len(k) + len(v)
+	}
+	if c.Signature != nil {
+		n += 12 + len(c.Signature.Format) + len(c.Signature.Blob) + len(c.Signature.Rest)
+	}
+	// Keys: bounded by the SSH packet the client sent them in; an RSA
+	// 16384-bit key is about 2 KiB.
+	if c.Key != nil {
+		n += len(c.Key.Marshal())
+	}
+	if c.SignatureKey != nil {
+		n += len(c.SignatureKey.Marshal())
+	}
+	return n
 }
 
 // refuse builds a refusal.

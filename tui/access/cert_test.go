@@ -21,14 +21,14 @@ import (
 // make (thousands of principals, huge extensions, SHA-1 signatures, a
 // tampered signature); tui/sshd tests the rest with OpenSSH itself.
 
-func edSigner(t *testing.T) gossh.Signer { return tuitest.NewSigner(t) }
+func edSigner(t testing.TB) gossh.Signer { return tuitest.NewSigner(t) }
 
 type certFixture struct {
 	fixture
 	ca gossh.Signer
 }
 
-func newCertFixture(t *testing.T) certFixture {
+func newCertFixture(t testing.TB) certFixture {
 	f := certFixture{fixture: newFixture(t), ca: edSigner(t)}
 	if _, err := f.gw.EditSite(device.LocalActor, device.ActionConfigChange, func(s *device.Site) error {
 		s.Access.SSHUserCAs = []string{string(gossh.MarshalAuthorizedKey(f.ca.PublicKey()))}
@@ -41,7 +41,7 @@ func newCertFixture(t *testing.T) certFixture {
 
 // cert returns a user certificate for installer:GATEWAY valid for an hour
 // around now, after edit, signed by the fixture's CA.
-func (f certFixture) cert(t *testing.T, edit func(c *gossh.Certificate)) *gossh.Certificate {
+func (f certFixture) cert(t testing.TB, edit func(c *gossh.Certificate)) *gossh.Certificate {
 	t.Helper()
 	now := f.clock.Now()
 	c := &gossh.Certificate{
@@ -117,7 +117,8 @@ func TestCertificateRefusals(t *testing.T) {
 		want string
 	}{
 		"host certificate": {f.cert(t, func(c *gossh.Certificate) { c.CertType = gossh.HostCert }), "host certificate"},
-		"many principals":  {f.cert(t, func(c *gossh.Certificate) { c.ValidPrincipals = many }), "bytes long"},
+		"many principals":  {f.cert(t, func(c *gossh.Certificate) { c.ValidPrincipals = many }), "5000 principals"},
+		"long principals":  {f.cert(t, func(c *gossh.Certificate) { c.ValidPrincipals = []string{strings.Repeat("p", 20000)} }), "bytes long"},
 		"32+ principals":   {f.cert(t, func(c *gossh.Certificate) { c.ValidPrincipals = many[:40] }), "40 principals"},
 		"huge extension":   {f.cert(t, func(c *gossh.Certificate) { c.Extensions["x@example.com"] = strings.Repeat("x", 1<<20) }), "bytes long"},
 		"many extensions": {f.cert(t, func(c *gossh.Certificate) {
@@ -162,7 +163,7 @@ func TestCertificateRefusals(t *testing.T) {
 	}
 	// The size bound is checked before anything else: a huge certificate
 	// costs no signature check (the signature here is garbage).
-	huge := f.cert(t, func(c *gossh.Certificate) { c.ValidPrincipals = many })
+	huge := f.cert(t, func(c *gossh.Certificate) { c.Extensions["x@example.com"] = strings.Repeat("x", 1<<20) })
 	huge.Signature.Blob = []byte("garbage")
 	if _, err := f.svc.CheckCertificate(huge, loopback); err == nil || !strings.Contains(err.Error(), "bytes long") {
 		t.Fatalf("huge certificate: %v", err)
@@ -262,4 +263,34 @@ func FuzzParsePrincipal(f *testing.F) {
 			t.Fatalf("%q: %+v %v", s, back, err)
 		}
 	})
+}
+
+// BenchmarkCheckCertificate: the cost of one accepted certificate (one
+// ed25519 signature check) and of hostile ones refused before any
+// signature check.
+func BenchmarkCheckCertificate(b *testing.B) {
+	f := newCertFixture(b)
+	many := make([]string, 5000)
+	for i := range many {
+		many[i] = fmt.Sprintf("viewer:gw-%d", i)
+	}
+	for _, c := range []struct {
+		name string
+		cert *gossh.Certificate
+	}{
+		{"accepted", f.cert(b, nil)},
+		{"5000-principals", f.cert(b, func(c *gossh.Certificate) { c.ValidPrincipals = many })},
+		{"1MiB-extension", f.cert(b, func(c *gossh.Certificate) { c.Extensions["x@example.com"] = strings.Repeat("x", 1<<20) })},
+		{"unknown-CA", func() *gossh.Certificate {
+			c := f.cert(b, nil)
+			_ = c.SignCert(rand.Reader, tuitest.NewSigner(b))
+			return c
+		}()},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				_, _ = f.svc.CheckCertificate(c.cert, loopback)
+			}
+		})
+	}
 }

@@ -51,7 +51,7 @@ var (
 	// ROLE:site=NAME or ROLE:*.
 	ErrPrincipal = errors.New("not a sitegate principal")
 	// ErrNoAccount is the answer to an account change (password, code,
-	// keys, theme) asked by a certificate login, which has no account.
+	// keys) asked by a certificate login, which has no account.
 	ErrNoAccount = errors.New("a certificate login has no local account: your organisation manages your access")
 )
 
@@ -489,11 +489,12 @@ func (s *Service) CertSessions(actor device.Actor) ([]CertSession, error) {
 }
 
 // certIdentityKey is the metadata record of what the gateway keeps per key
-// id: when its privacy acceptance was given.
+// id: when its privacy acceptance was given, and its theme.
 const certIdentityKey = "access.cert_identities"
 
 type certIdentity struct {
 	Privacy time.Time `json:"privacy_accepted"`
+	Theme   string    `json:"theme,omitempty"`
 }
 
 func readIdentities(tx device.AccountTx) map[string]certIdentity {
@@ -526,7 +527,29 @@ func writeIdentities(tx device.AccountTx, m map[string]certIdentity) error {
 func (s *Service) certAccount(c Cert) Account {
 	var id certIdentity
 	_ = s.accounts.View(func(tx device.AccountTx) error { id = readIdentities(tx)[c.KeyID]; return nil })
-	return Account{ID: device.CertActorPrefix + c.KeyID, Name: c.KeyID, Role: c.Role, Privacy: id.Privacy, Created: c.ValidAfter}
+	return Account{ID: device.CertActorPrefix + c.KeyID, Name: c.KeyID, Role: c.Role, Privacy: id.Privacy, Theme: id.Theme, Created: c.ValidAfter}
+}
+
+// setCertTheme remembers the theme of p's key id, with the privacy
+// acceptance it is kept beside (a key id that has not accepted the notice
+// keeps none).
+func (s *Service) setCertTheme(p Principal, theme string) error {
+	if err := s.require(p.Actor(), PermDashboard); err != nil {
+		return err
+	}
+	return s.accounts.Update(func(tx device.AccountTx) error {
+		m := readIdentities(tx)
+		id, ok := m[p.Cert.KeyID]
+		if !ok {
+			return errors.New("accept the privacy notice first")
+		}
+		id.Theme = theme
+		m[p.Cert.KeyID] = id
+		if err := tx.Audit(p.Actor(), device.ActionUserTheme, p.Actor().ID, device.ResultOK, ""); err != nil {
+			return err
+		}
+		return writeIdentities(tx, m)
+	})
 }
 
 // acceptCertPrivacy records the privacy acceptance of p's key id with its

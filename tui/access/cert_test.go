@@ -79,8 +79,23 @@ func TestCertificateAccepted(t *testing.T) {
 	if err := f.svc.Authorize(p, access.PermUsers); !errors.Is(err, access.ErrForbidden) {
 		t.Fatalf("installer certificate may manage users: %v", err)
 	}
-	if err := f.svc.SetTheme(p, "light"); !errors.Is(err, access.ErrNoAccount) {
-		t.Fatalf("theme of a certificate: %v", err)
+	if err := f.svc.ChangePassword(t.Context(), p, "a", "b"); !errors.Is(err, access.ErrNoAccount) {
+		t.Fatalf("password of a certificate: %v", err)
+	}
+	if err := f.svc.AddPublicKey(p, string(gossh.MarshalAuthorizedKey(edSigner(t).PublicKey()))); !errors.Is(err, access.ErrNoAccount) {
+		t.Fatalf("key of a certificate: %v", err)
+	}
+	if err := f.svc.SetTheme(p, "light"); err == nil {
+		t.Fatal("theme kept before the privacy notice was accepted")
+	}
+	if _, err := f.svc.CompleteSteps(t.Context(), p, access.Enrolment{AcceptPrivacy: true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.svc.SetTheme(p, "light"); err != nil {
+		t.Fatal(err)
+	}
+	if a, _ := f.svc.Account("cert:emp-42"); a.Theme != "light" {
+		t.Fatalf("theme %q", a.Theme)
 	}
 	// Revoked after login: the role checks refuse at once.
 	if _, err := f.gw.EditSite(device.LocalActor, device.ActionConfigChange, func(s *device.Site) error {

@@ -452,6 +452,9 @@ func (s *Service) PolicyFor(password, name string) error {
 
 // SetTheme remembers the principal's theme choice.
 func (s *Service) SetTheme(p Principal, theme string) error {
+	if p.Cert != nil {
+		return s.setCertTheme(p, theme)
+	}
 	return s.self(p, device.ActionUserTheme, func(a *Account) error { a.Theme = theme; return nil })
 }
 

@@ -27,6 +27,10 @@ const metaGatewayID = "gateway_id"
 type Actor struct {
 	ID   string
 	Role string
+	// Serial is the certificate serial of an actor who logged in with an
+	// SSH user certificate (ID "cert:KEYID"); every audit event of such an
+	// actor records it (site_access.go).
+	Serial uint64
 }
 
 // LocalActor is the operator of an offline command on the gateway itself:
@@ -536,6 +540,7 @@ func AuditEvent(actor Actor, action Action, target string, result Result, detail
 
 // auditEvent builds the store's record of an audit event.
 func auditEvent(actor Actor, action Action, target string, result Result, detail string) store.AuditEvent {
+	detail = actor.certDetail(detail)
 	return store.AuditEvent{Actor: actor.ID, Role: actor.Role, Action: string(action), Target: target, Result: string(result), Detail: detail}
 }
 

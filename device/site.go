@@ -47,6 +47,11 @@ type Access struct {
 	// list ([]) means no role needs it. Encoding keeps the difference.
 	Require2FA  []Role   `yaml:"require_2fa" json:"require_2fa"`
 	IdleTimeout Duration `yaml:"idle_timeout" json:"idle_timeout"` // 1m..24h, default 15m
+	// SSH user certificates of the organisation (site_access.go).
+	SSHUserCAs         []string `yaml:"ssh_user_cas,omitempty" json:"ssh_user_cas,omitempty"`
+	SSHCertMaxValidity Duration `yaml:"ssh_cert_max_validity,omitempty" json:"ssh_cert_max_validity,omitempty"`
+	RevokedCertSerials []uint64 `yaml:"revoked_cert_serials,omitempty" json:"revoked_cert_serials,omitempty"`
+	RevokedKeyIDs      []string `yaml:"revoked_key_ids,omitempty" json:"revoked_key_ids,omitempty"`
 }
 
 // Clock is time keeping.
@@ -388,6 +393,7 @@ func (s *Site) Clone() *Site {
 	}
 	c := *s
 	c.Access.Require2FA = cloneSlice(s.Access.Require2FA)
+	c.Access.cloneCerts()
 	c.Clock.NTPServers = cloneSlice(s.Clock.NTPServers)
 	c.WAN.Priority = cloneSlice(s.WAN.Priority)
 	c.WAN.Probe.Targets = cloneSlice(s.WAN.Probe.Targets)

@@ -195,6 +195,7 @@ func (a *Access) validate(v *problems, path string) {
 		seen[r] = i
 	}
 	checkDuration(v, joinPath(path, "idle_timeout"), a.IdleTimeout, idleTimeoutRange)
+	a.validateCerts(v, path)
 }
 
 func (c *Clock) validate(v *problems, path string) {

@@ -181,14 +181,18 @@ func seedDemo(g *device.Gateway, acc *access.Service, log *slog.Logger, keys []s
 	} else if err := localDemoClock(g, log); err != nil {
 		return nil, err
 	}
+	certNotes, err := ensureDemoCA(g, log)
+	if err != nil {
+		return nil, err
+	}
 	ssh := "ssh -p PORT %s@HOST"
 	if acc.Count() > 0 {
-		return []string{
+		return append([]string{
 			"Log in with the accounts created on the first run:",
 			fmt.Sprintf("  "+ssh+"      (your SSH keys, if you had any)", "admin"),
 			fmt.Sprintf("  "+ssh+"  (the password printed on the first run;", "installer"),
 			"   reset it with: sitegate user passwd --data DIR installer, while the demo is stopped)",
-		}, nil
+		}, certNotes...), nil
 	}
 	var notes []string
 	ctx := context.Background()
@@ -218,7 +222,7 @@ func seedDemo(g *device.Gateway, acc *access.Service, log *slog.Logger, keys []s
 	notes = append(notes,
 		fmt.Sprintf("Installer: "+ssh+"   password: %s", "installer", pw),
 		"(The password is shown only now. The demo site needs no authenticator app; production sites do.)")
-	return notes, nil
+	return append(notes, certNotes...), nil
 }
 
 // localDemoClock moves a demo directory made by an older version, whose

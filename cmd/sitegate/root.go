@@ -63,6 +63,7 @@ func newRoot(s streams) *cobra.Command {
 		newWipeCmd(s),
 		newRadioCmd(s),
 		newReportCmd(s),
+		newCertCmd(s),
 		newVersionCmd(s),
 	)
 	return root

@@ -36,7 +36,7 @@ type fixture struct {
 	clock *clockwork.Fake
 }
 
-func newFixture(t *testing.T, require2FA ...device.Role) fixture {
+func newFixture(t testing.TB, require2FA ...device.Role) fixture {
 	t.Helper()
 	c := newClock()
 	st := storetest.New(t, store.Options{Now: c.Now})

@@ -17,8 +17,25 @@
 // only), viewer (dashboard): see Perm and Can. The role is read from the
 // account as it is at the moment of each check, not as it was at login.
 //
+// # Certificates
+//
+// SSH user certificates signed by a CA of the site (access.ssh_user_cas)
+// log in without an account (cert.go): CheckCertificate decides, cheapest
+// checks first and the CA's signature before anything read from the
+// certificate is believed; the principals ROLE:GATEWAY_ID,
+// ROLE:site=SITE_NAME and ROLE:* grant the role (principal.go); the actor
+// is cert:KEYID with the serial in every audit event. Role checks of such
+// an actor (require) use the role its certificate grants and check again
+// that it is not revoked, expired or signed by a CA no longer trusted.
+// Privacy acceptance is stored per key id in one metadata record.
+// SignUserCert is the organisation's side (sign.go).
+//
 // # Caveats
 //
+//   - The certificates of recent logins are kept in memory (at most
+//     MaxCertGrants): `access certs` lists those since the start, and a
+//     session whose certificate was forgotten (over a thousand others
+//     since) must log in again.
 //   - Login failures of every kind are ErrDenied after the same hashing
 //     work, so a caller cannot tell an unknown name from a wrong password.
 //   - Public-key logins are not counted toward lockout (clients offer

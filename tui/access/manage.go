@@ -20,6 +20,9 @@ func (s *Service) require(actor device.Actor, perm Perm) error {
 	if actor == device.LocalActor {
 		return nil
 	}
+	if actor.IsCert() {
+		return s.requireCert(actor, perm)
+	}
 	a, err := s.Account(actor.ID)
 	if err != nil {
 		return fmt.Errorf("%w: your account no longer exists", ErrForbidden)
@@ -139,6 +142,9 @@ func (s *Service) create(actor device.Actor, a Account, detail string) error {
 func (s *Service) change(actor device.Actor, perm Perm, id string, action device.Action, detail string, guardAdmin bool, fn func(a *Account) error) error {
 	if err := s.require(actor, perm); err != nil {
 		return err
+	}
+	if strings.HasPrefix(id, device.CertActorPrefix) {
+		return ErrNoAccount
 	}
 	return s.accounts.Update(func(tx device.AccountTx) error {
 		a, err := accountByID(tx, id)
@@ -264,6 +270,9 @@ func (s *Service) self(p Principal, action device.Action, fn func(a *Account) er
 // ChangePassword changes the principal's own password after checking the
 // current one. A wrong current password counts toward lockout.
 func (s *Service) ChangePassword(ctx context.Context, p Principal, current, next string) error {
+	if p.Cert != nil {
+		return ErrNoAccount
+	}
 	a, err := s.Account(p.Account.ID)
 	if err != nil {
 		return err
@@ -293,6 +302,9 @@ func (s *Service) ChangePassword(ctx context.Context, p Principal, current, next
 // that their authenticator app has it. Replacing the second factor needs
 // the current password (when the account has one), like changing it.
 func (s *Service) EnrolTOTP(ctx context.Context, p Principal, currentPassword, secret, code string) error {
+	if p.Cert != nil {
+		return ErrNoAccount
+	}
 	a, err := s.Account(p.Account.ID)
 	if err != nil {
 		return err
@@ -325,6 +337,13 @@ type Enrolment struct {
 // CompleteSteps finishes the pending steps of the principal's account in one
 // transaction and returns the updated account.
 func (s *Service) CompleteSteps(ctx context.Context, p Principal, e Enrolment) (Account, error) {
+	if p.Cert != nil {
+		// A certificate login's only step: the privacy notice, per key id.
+		if !e.AcceptPrivacy {
+			return Account{}, errors.New("the privacy notice must be accepted to use the gateway")
+		}
+		return s.acceptCertPrivacy(p)
+	}
 	a, err := s.Account(p.Account.ID)
 	if err != nil {
 		return Account{}, err
@@ -392,6 +411,9 @@ func (s *Service) CompleteSteps(ctx context.Context, p Principal, e Enrolment) (
 // WithdrawPrivacy withdraws the principal's acceptance of the privacy
 // notice; their sessions must end, and the next login asks again.
 func (s *Service) WithdrawPrivacy(p Principal) error {
+	if p.Cert != nil {
+		return s.withdrawCertPrivacy(p)
+	}
 	err := s.change(p.Actor(), PermDashboard, p.Account.ID, device.ActionPrivacyWithdraw, "", false, func(a *Account) error {
 		a.Privacy = time.Time{}
 		return nil
@@ -430,6 +452,9 @@ func (s *Service) PolicyFor(password, name string) error {
 
 // SetTheme remembers the principal's theme choice.
 func (s *Service) SetTheme(p Principal, theme string) error {
+	if p.Cert != nil {
+		return s.setCertTheme(p, theme)
+	}
 	return s.self(p, device.ActionUserTheme, func(a *Account) error { a.Theme = theme; return nil })
 }
 

@@ -46,6 +46,7 @@ type Service struct {
 	accounts device.AccountStore
 	hasher   *Hasher
 	clk      clockwork.Clock
+	certs    certs // certificates of recent logins (cert.go)
 }
 
 // New returns the access service of gw.
@@ -109,14 +110,20 @@ type Principal struct {
 	// may only run the wizard that creates the first administrator.
 	Setup bool
 	// Method is the authentication method ("publickey", "password",
-	// "keyboard-interactive").
+	// "keyboard-interactive", "certificate").
 	Method string
+	// Cert is set for a certificate login (cert.go); Account is then the
+	// unstored account it appears as, its id the actor id cert:KEYID.
+	Cert *Cert
 }
 
 // Actor returns the principal as an audit actor.
 func (p Principal) Actor() device.Actor {
 	if p.Setup {
 		return device.Actor{ID: SetupUser, Role: SetupUser}
+	}
+	if p.Cert != nil {
+		return device.CertActor(p.Cert.KeyID, p.Cert.Role, p.Cert.Serial)
 	}
 	return p.Account.Actor()
 }
@@ -256,6 +263,11 @@ func methodName(withCode bool) string {
 // and a key cannot be guessed. For the same reason a lockout after wrong
 // passwords does not stop key logins; an administrator's lock does.
 func (s *Service) LoginPublicKey(name string, key gossh.PublicKey) (Principal, error) {
+	if IsCertificate(key) {
+		// Certificates log in as themselves (LoginCertificate), never as
+		// an account's key.
+		return Principal{}, ErrDenied
+	}
 	var a Account
 	err := s.accounts.View(func(tx device.AccountTx) (err error) { a, err = accountByName(tx, name); return })
 	if err != nil || a.Invited() || a.Disabled {
@@ -322,6 +334,13 @@ func (s *Service) AuditLogin(p Principal) {
 
 // Account returns the current record of account id.
 func (s *Service) Account(id string) (Account, error) {
+	if keyID, ok := strings.CutPrefix(id, device.CertActorPrefix); ok {
+		c, ok := s.certs.latest(keyID)
+		if !ok {
+			return Account{}, fmt.Errorf("%w: %s", ErrNotFound, printable(id))
+		}
+		return s.certAccount(c), nil
+	}
 	var a Account
 	err := s.accounts.View(func(tx device.AccountTx) (err error) { a, err = accountByID(tx, id); return })
 	if err != nil {

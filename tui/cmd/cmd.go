@@ -183,7 +183,18 @@ func (e *session) admit(args []string) (int, bool) {
 		_ = e.gw.Audit(actor, device.ActionCommandDenied, firstArg(args), device.ResultDenied)
 		return ExitForbidden, false
 	}
+	if e.p.Cert != nil {
+		// A certificate login: its certificate must still grant its role.
+		if err := e.d.Access.RefreshCert(&e.p); err != nil {
+			fmt.Fprintln(e.errw, printable(err.Error()))
+			_ = e.gw.AuditDetail(actor, device.ActionCommandDenied, firstArg(args), device.ResultDenied, "certificate no longer valid")
+			return ExitForbidden, false
+		}
+	}
 	acct, err := e.d.Access.Account(e.p.Account.ID)
+	if e.p.Cert != nil {
+		acct, err = e.p.Account, nil
+	}
 	if err != nil {
 		fmt.Fprintln(e.errw, "your account no longer exists")
 		return ExitFailure, false
@@ -411,6 +422,7 @@ func (e *session) root() *cobra.Command {
 		e.pointsCmd(), e.modbusCmd(), e.deviceCmd(), e.profileCmd(), e.reportCmd(), e.syncCmd(), e.firmwareCmd(), e.simCmd())
 	root.AddCommand(e.bacnetCmd())
 	root.AddCommand(e.loraCmd())
+	root.AddCommand(e.accessCmd())
 	root.SetHelpFunc(e.help)
 	root.InitDefaultHelpCmd() // now, so that Find sees it
 	var flagless func(c *cobra.Command)

@@ -159,6 +159,14 @@ func (s *Server) serverConfig(ctx ssh.Context) *gossh.ServerConfig {
 			ctx.SetValue(keyPreAuth, c)
 		},
 		VerifiedPublicKeyCallback: func(md gossh.ConnMetadata, key gossh.PublicKey, perms *gossh.Permissions, _ string) (*gossh.Permissions, error) {
+			if access.IsCertificate(key) {
+				p, err := s.acc.LoginCertificate(key, md.RemoteAddr())
+				if err != nil {
+					return nil, err
+				}
+				ctx.SetValue(keyPrincipal, p)
+				return perms, nil
+			}
 			p, err := s.acc.LoginPublicKey(md.User(), key)
 			if err != nil {
 				return nil, err
@@ -183,7 +191,7 @@ func (s *Server) loggedIn(ctx ssh.Context, md gossh.ConnMetadata) {
 		tc.loggedIn()
 	}
 	p, ok := principalOf(ctx)
-	if !ok || p.Setup != (md.User() == access.SetupUser) || !p.Setup && p.Account.Name != md.User() {
+	if !ok || p.Setup != (md.User() == access.SetupUser) || !p.Setup && p.Cert == nil && p.Account.Name != md.User() {
 		// Cannot happen: every accepting callback records its principal.
 		// The session middleware refuses such a connection anyway.
 		s.log.Error("authenticated without a matching principal", "user", safeUser(md.User()), "remote", ipOf(md.RemoteAddr()))
@@ -194,6 +202,10 @@ func (s *Server) loggedIn(ctx ssh.Context, md gossh.ConnMetadata) {
 	}
 	ctx.SetValue(keyAudited, true)
 	s.acc.AuditLogin(p)
+	if p.Cert != nil {
+		s.log.Info("login", "actor", p.Actor().ID, "role", p.Actor().Role, "method", p.Method, "serial", p.Cert.Serial, "remote", ipOf(md.RemoteAddr()))
+		return
+	}
 	s.log.Info("login", "actor", p.Actor().ID, "role", p.Actor().Role, "method", p.Method, "remote", ipOf(md.RemoteAddr()))
 }
 
@@ -203,11 +215,48 @@ func (s *Server) loggedIn(ctx ssh.Context, md gossh.ConnMetadata) {
 func (s *Server) publicKeyAuth(ctx ssh.Context, key ssh.PublicKey) bool {
 	// Key offers cost no hashing and are bounded by MaxAuthTries; they do
 	// not use the address's password budget.
-	if connOf(ctx) == nil {
+	tc := connOf(ctx)
+	if tc == nil {
 		return false
+	}
+	if access.IsCertificate(key) {
+		return s.certificateAuth(ctx, tc, key)
 	}
 	_, err := s.acc.LoginPublicKey(ctx.User(), key)
 	return err == nil
+}
+
+// certificateAuth checks an offered user certificate. Unlike plain keys,
+// certificates are refused for reasons a client can vary at will (a
+// thousand self-made ones, each needing a signature check), so every
+// refusal spends one of the address's password attempts, and an address
+// out of attempts is disconnected before any check. Each refusal is
+// audited, logged once (summed per address like other refusals) and told
+// to the client as a banner. No refusal counts toward an account's
+// lockout: a certificate belongs to no account.
+func (s *Server) certificateAuth(ctx ssh.Context, tc *trackedConn, key ssh.PublicKey) bool {
+	if ctx.User() == access.SetupUser {
+		return false
+	}
+	if s.limit.retryAfter(tc.ip) > 0 {
+		s.tooManyAttempts(ctx, tc)
+		return false
+	}
+	c, err := s.acc.CheckCertificate(key, ctx.RemoteAddr())
+	if err == nil {
+		return true
+	}
+	s.limit.attempt(tc.ip)
+	s.acc.AuditCertRefusal(c, err)
+	keyID := "unknown"
+	if c.KeyID != "" {
+		keyID = c.KeyID
+	}
+	s.refusals.note(tc.ip, "certificate refused", "key_id", keyID, "serial", c.Serial, "reason", err.Error())
+	if pc, ok := ctx.Value(keyPreAuth).(gossh.ServerPreAuthConn); ok {
+		_ = pc.SendAuthBanner(err.Error() + "\r\n")
+	}
+	return false
 }
 
 // checkPassword runs one password login, one at a time per address so that
@@ -314,6 +363,13 @@ func safeUser(u string) string {
 func (s *Server) verifyPrincipal(sess ssh.Session, p *access.Principal) bool {
 	if p.Setup {
 		return sess.User() == access.SetupUser
+	}
+	if p.Cert != nil {
+		cert, ok := sess.PublicKey().(*gossh.Certificate)
+		if !ok || cert.KeyId != p.Cert.KeyID || cert.Serial != p.Cert.Serial {
+			return false
+		}
+		return s.acc.RefreshCert(p) == nil
 	}
 	a, err := s.acc.Account(p.Account.ID)
 	if err != nil || a.Name != sess.User() || a.Disabled {

@@ -42,6 +42,17 @@
 // seconds in the system log, so a flood cannot push other lines out of
 // the in-memory log; client-chosen user names are escaped and bounded.
 //
+// # Certificates
+//
+// A public key that is an SSH certificate logs in as a certificate
+// (tui/access CheckCertificate and LoginCertificate), never as an account's
+// key, whatever the user name. Every refusal spends one of the address's
+// password attempts, is audited and logged once, and is told to the client
+// as a banner; an address out of attempts is disconnected before any
+// check. Open certificate sessions are checked again whenever the site
+// changes and every minute (watchCerts): a revoked, expired or untrusted
+// certificate's sessions end, saying why.
+//
 // # Caveats
 //
 //   - The host key is created in the data directory (0600) on first use;

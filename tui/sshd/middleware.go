@@ -12,6 +12,7 @@ import (
 	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/sitegate/sitegate/device"
+	"github.com/sitegate/sitegate/tui/access"
 	"github.com/sitegate/sitegate/tui/cmd"
 	"github.com/sitegate/sitegate/tui/ui"
 )
@@ -20,6 +21,7 @@ import (
 // it: its context (ended when the session's handler returns), its console
 // when it has one, and when it is done.
 type sessionState struct {
+	p      access.Principal // as verified when the session started
 	sess   ssh.Session
 	conn   *gossh.ServerConn
 	ctx    context.Context
@@ -149,7 +151,7 @@ func (s *Server) session(next ssh.Handler) ssh.Handler {
 		ctx.SetValue(keyPrincipal, p)
 		conn, _ := ctx.Value(ssh.ContextKeyConn).(*gossh.ServerConn)
 		sctx, cancel := context.WithCancel(ctx)
-		st := &sessionState{sess: sess, conn: conn, ctx: sctx, cancel: cancel, done: make(chan struct{})}
+		st := &sessionState{p: p, sess: sess, conn: conn, ctx: sctx, cancel: cancel, done: make(chan struct{})}
 		defer close(st.done)
 		defer cancel()
 		if !s.register(st) {

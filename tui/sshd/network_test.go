@@ -20,7 +20,10 @@ func TestSimLinkFailoverOverSSH(t *testing.T) {
 		t.Fatalf("sim link down: %+v", r)
 	}
 	waitFor(t, "failover to cellular", func() bool { return e.gw.Health().WAN.Active == "cellular" })
-	if got := strings.Join(e.auditActions(), " "); !strings.Contains(got, "network.changed") || !strings.Contains(got, "sim.link:ok") {
+	// The WAN manager audits the change after health shows it: wait for
+	// the event rather than expect it at once.
+	waitFor(t, "network.changed audited", func() bool { return strings.Contains(strings.Join(e.auditActions(), " "), "network.changed") })
+	if got := strings.Join(e.auditActions(), " "); !strings.Contains(got, "sim.link:ok") {
 		t.Fatalf("audit %s", got)
 	}
 	if r := run(t, clients[device.RoleAdmin], "sim link up ethernet", ""); r.code != 0 {

@@ -189,6 +189,10 @@ func (s *Server) Run(ctx context.Context) error {
 	flushed := make(chan struct{})
 	go func() { defer close(flushed); s.refusals.run(flushCtx) }()
 	defer func() { stopFlush(); <-flushed }()
+	// Certificate sessions end when a site change revokes them.
+	watched := make(chan struct{})
+	go func() { defer close(watched); s.watchCerts(flushCtx) }()
+	defer func() { stopFlush(); <-watched }()
 	select {
 	case <-ctx.Done():
 		s.shutdown()

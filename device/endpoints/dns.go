@@ -164,11 +164,21 @@ func exchangeTCP(ctx context.Context, server netip.AddrPort, q []byte) ([]byte, 
 	return buf, nil
 }
 
-// parseAnswer reads the addresses of name from an answer: the records of
+// parseAnswer reads the addresses of name from an answer (see
+// parseRecords); an answer that fails to parse gives no address at all.
+func parseAnswer(raw []byte, id uint16, name dnsmessage.Name, t dnsmessage.Type, maxAddrs int) (answer, bool, error) {
+	a, truncated, err := parseRecords(raw, id, name, t, maxAddrs)
+	if err != nil {
+		return answer{}, false, err
+	}
+	return a, truncated, nil
+}
+
+// parseRecords reads the addresses of name from an answer: the records of
 // type t owned by name or by the aliases (CNAME) it leads to, at most
 // maxAddrs of them, and the smallest TTL of the records used. truncated
 // is the header's TC bit: the caller asks again over TCP.
-func parseAnswer(raw []byte, id uint16, name dnsmessage.Name, t dnsmessage.Type, maxAddrs int) (a answer, truncated bool, err error) {
+func parseRecords(raw []byte, id uint16, name dnsmessage.Name, t dnsmessage.Type, maxAddrs int) (a answer, truncated bool, err error) {
 	var p dnsmessage.Parser
 	h, err := p.Start(raw)
 	if err != nil {

@@ -62,6 +62,9 @@ var (
 
 // Options configure a List.
 type Options struct {
+	// Gateway, when set, gives the list its endpoints: Run follows the
+	// site's changes.
+	Gateway *device.Gateway
 	// Resolvers are the DNS servers asked, in order; default the system's
 	// (SystemResolvers).
 	Resolvers []netip.AddrPort
@@ -88,6 +91,7 @@ type List struct {
 	wake   chan struct{}
 	mu     sync.Mutex
 	eps    []device.Endpoint
+	dirty  bool // Set changed the list since the last refresh
 	byName map[string]*entry // lower-case host without the final dot
 }
 
@@ -140,7 +144,7 @@ func (l *List) Set(eps []device.Endpoint) {
 		}
 		next[k] = en
 	}
-	l.byName = next
+	l.byName, l.dirty = next, true
 	l.mu.Unlock()
 	l.kick()
 }
@@ -163,6 +167,15 @@ func (l *List) Enforced() bool {
 // Run resolves the names and refreshes each when its TTL runs out, until
 // ctx ends.
 func (l *List) Run(ctx context.Context) error {
+	var siteC <-chan device.Event
+	if gw := l.o.Gateway; gw != nil {
+		sub := gw.SubscribeTo(16, device.EventSite)
+		defer sub.Close()
+		siteC = sub.C()
+		if s, _ := gw.Site(); s != nil {
+			l.Set(s.Endpoints)
+		}
+	}
 	for {
 		next, changed := l.refresh(ctx)
 		if ctx.Err() != nil {
@@ -183,6 +196,14 @@ func (l *List) Run(ctx context.Context) error {
 			return nil
 		case <-l.wake:
 		case <-tc:
+		case _, ok := <-siteC:
+			if !ok {
+				siteC = nil
+				continue
+			}
+			if s, _ := l.o.Gateway.Site(); s != nil {
+				l.Set(s.Endpoints)
+			}
 		}
 		stop()
 	}
@@ -193,6 +214,7 @@ func (l *List) Run(ctx context.Context) error {
 func (l *List) refresh(ctx context.Context) (next time.Time, changed bool) {
 	now := l.clk.Now()
 	l.mu.Lock()
+	changed, l.dirty = l.dirty, false
 	var due []string
 	for k, e := range l.byName {
 		if !e.literal && !e.expires.After(now) {

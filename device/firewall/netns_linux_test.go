@@ -426,3 +426,44 @@ func normalize(t *testing.T, raw []byte) []byte {
 	}
 	return b.Bytes()
 }
+
+// Turning the firewall on from a session goes on probation; rolling the
+// probation back turns it off again and removes the table.
+func TestTurningOnGoesOnProbation(t *testing.T) {
+	r := newRig(t)
+	st, err := store.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	gw, err := device.NewGateway(st, device.GatewayOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := New(Options{Gateway: gw, Backend: r.nf, SSHAddr: ":2222", Resolvers: []netip.Addr{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	devicetest.Run(t, m)
+	admin := device.Actor{ID: "u-1", Role: "admin"}
+	s, _ := gw.Site()
+	s.Firewall.Enabled = true
+	if _, err := gw.ApplySite(device.Edit{Actor: admin, Action: "config.change", Base: gw.Rev()}, s); err != nil {
+		t.Fatal(err)
+	}
+	devicetest.Eventually(t, 5*time.Second, "the table in place", func() bool { ok, _ := r.nf.Exists(); return ok })
+	p := gw.Probation()
+	if !p.Active || p.What != "firewall turned on: firewall.enabled" || p.By != admin {
+		t.Fatalf("probation %+v", p)
+	}
+	if err := gw.RollbackProbation(admin); err != nil {
+		t.Fatal(err)
+	}
+	devicetest.Eventually(t, 5*time.Second, "the table removed", func() bool { ok, _ := r.nf.Exists(); return !ok })
+	if s, _ := gw.Site(); s.Firewall.Enabled {
+		t.Error("the rollback left the firewall on")
+	}
+	if p := gw.Probation(); p.Active || !p.Last.RolledBack {
+		t.Errorf("after the rollback: %+v", p)
+	}
+}

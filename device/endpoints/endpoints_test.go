@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/sitegate/sitegate/device"
+	"github.com/sitegate/sitegate/device/clock"
 	"github.com/sitegate/sitegate/device/devicetest"
 )
 
@@ -244,5 +245,38 @@ func TestParseResolvConf(t *testing.T) {
 	got := ParseResolvConf("# c\nnameserver 10.0.0.1\nsearch x\nnameserver ::1\nnameserver bogus\nnameserver 10.0.0.2\nnameserver 10.0.0.3\n")
 	if fmt.Sprint(got) != "[10.0.0.1:53 [::1]:53 10.0.0.2:53]" {
 		t.Errorf("%v", got)
+	}
+}
+
+// The clock's NTP queries go through the list: a server the site does not
+// list is refused before any packet leaves.
+func TestClockQueryRefused(t *testing.T) {
+	l := New(Options{Resolvers: []netip.AddrPort{}})
+	l.Set([]device.Endpoint{{Host: "127.0.0.1", Port: 123, Proto: device.ProtoUDP}})
+	q := clock.DialQuery(l.DialContext)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err := q(ctx, "127.0.0.2")
+	if !errors.Is(err, ErrNotAllowed) || !strings.Contains(err.Error(), "{host: 127.0.0.2, port: 123, proto: udp}") {
+		t.Errorf("unlisted NTP server: %v", err)
+	}
+	// The listed one is asked (nothing answers on this port, so the query
+	// times out rather than being refused).
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	l.Set([]device.Endpoint{{Host: "127.0.0.1", Port: pc.LocalAddr().(*net.UDPAddr).Port, Proto: device.ProtoUDP}})
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel2()
+	_, err = q(ctx2, pc.LocalAddr().String())
+	if err == nil || errors.Is(err, ErrNotAllowed) {
+		t.Errorf("listed NTP server: %v", err)
+	}
+	buf := make([]byte, 64)
+	_ = pc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, _, err := pc.ReadFrom(buf); err != nil || n < 48 {
+		t.Errorf("the listed server got no NTP request: %d %v", n, err)
 	}
 }

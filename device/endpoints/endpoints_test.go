@@ -170,7 +170,7 @@ func TestListResolvesChecksAndDials(t *testing.T) {
 	for _, h := range hs {
 		byHost[h.Host] = h
 	}
-	if h := byHost["broker.test"]; fmt.Sprint(h.Addresses) != "[10.9.0.1 fd00::1]" || h.Expires.Sub(time.Now()) > MinTTL || h.Error != "" {
+	if h := byHost["broker.test"]; fmt.Sprint(h.Addresses) != "[10.9.0.1 fd00::1]" || time.Until(h.Expires) > MinTTL || h.Error != "" {
 		t.Errorf("broker.test: %+v", h)
 	}
 	if h := byHost["nothing.test"]; !strings.Contains(h.Error, "no such name") || len(h.Addresses) != 0 {

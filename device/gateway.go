@@ -82,6 +82,7 @@ type Gateway struct {
 	uplink   Uplink
 	firmware FirmwareUpdater
 	network  Network
+	support  SupportWindow
 	reports  *ReportKey // signs commissioning reports (report.go)
 
 	healthMu      sync.Mutex

@@ -36,6 +36,8 @@ type Options struct {
 	Endpoints *endpoints.List
 	// SSHAddr is the console's listen address (see BuildOptions).
 	SSHAddr string
+	// VPN is the support tunnel's interface (see BuildOptions).
+	VPN string
 	// Resolvers are the DNS servers the output chain lets the gateway ask
 	// (default those of /etc/resolv.conf).
 	Resolvers []netip.Addr
@@ -153,7 +155,7 @@ func (m *Manager) apply() {
 		}
 		return
 	}
-	bo := BuildOptions{SSHAddr: m.o.SSHAddr, Resolvers: m.o.Resolvers}
+	bo := BuildOptions{SSHAddr: m.o.SSHAddr, Resolvers: m.o.Resolvers, VPN: m.o.VPN}
 	if l := m.o.Endpoints; l != nil {
 		bo.Restrict, bo.Allow = l.Enforced(), l.Addresses()
 	}

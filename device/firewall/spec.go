@@ -53,6 +53,7 @@ const (
 	KindWiFi     Kind = "wifi"
 	KindCellular Kind = "cellular"
 	KindLAN      Kind = "lan"
+	KindVPN      Kind = "vpn" // the support window's tunnel: the SSH console only
 )
 
 // Interface is one interface the site names: its drops are counted by
@@ -110,6 +111,9 @@ type BuildOptions struct {
 	Resolvers []netip.Addr
 	// Restrict closes the output chain (the endpoints list is enforced).
 	Restrict bool
+	// VPN is the support tunnel's interface: its drops are counted, and
+	// nothing but the SSH console opens on it.
+	VPN string
 }
 
 // Build returns the ruleset the site allows.
@@ -129,6 +133,7 @@ func Build(s *device.Site, o BuildOptions) (*Spec, error) {
 	for _, n := range s.Firewall.LAN {
 		addIface(n, KindLAN)
 	}
+	addIface(o.VPN, KindVPN)
 
 	if o.SSHAddr != "" {
 		host, port, err := net.SplitHostPort(o.SSHAddr)
@@ -154,7 +159,7 @@ func Build(s *device.Site, o BuildOptions) (*Spec, error) {
 		}
 	}
 
-	field := s.FieldInterfaces()
+	field := slices.DeleteFunc(s.FieldInterfaces(), func(n string) bool { return n == o.VPN && n != "" })
 	if b := s.BACnet; b.UsesIP() {
 		port := uint16(b.EffectivePort())
 		ifs := field

@@ -24,6 +24,7 @@ type Client struct {
 	done     chan struct{}
 	mu       sync.Mutex
 	err      error // why the reader ended
+	waiting  bool  // a command awaits its answer
 }
 
 type reply struct {
@@ -107,12 +108,15 @@ func (c *Client) read() {
 		case KindError:
 			r.err = fmt.Errorf("%w: %s", ErrCommand, l.Text)
 		}
-		select {
-		case c.replies <- r:
-		default:
+		c.mu.Lock()
+		asked := c.waiting
+		c.waiting = false
+		c.mu.Unlock()
+		if !asked {
 			fail(fmt.Errorf("%w: an answer nobody asked for (%s %q)", ErrLine, l.Kind, clip(l.Text)))
 			return
 		}
+		c.replies <- r // buffered: one command at a time
 	}
 	err := sc.Err()
 	if errors.Is(err, bufio.ErrTooLong) {
@@ -138,7 +142,17 @@ func (c *Client) Command(ctx context.Context, cmd string) (text string, lines []
 	} else {
 		_ = c.conn.SetWriteDeadline(time.Time{})
 	}
+	c.mu.Lock()
+	c.waiting = true
+	c.mu.Unlock()
 	if _, err := c.conn.Write([]byte(cmd + "\n")); err != nil {
+		// A write fails when the connection is gone, which ends the
+		// reader too; it says why.
+		select {
+		case <-c.done:
+			err = c.Err()
+		case <-ctx.Done():
+		}
 		return "", nil, fmt.Errorf("openvpn %s: %w", verb(cmd), err)
 	}
 	select {

@@ -19,6 +19,7 @@ import (
 	"github.com/sitegate/sitegate/device/clock"
 	"github.com/sitegate/sitegate/device/endpoints"
 	"github.com/sitegate/sitegate/device/firewall"
+	"github.com/sitegate/sitegate/device/support"
 	"github.com/sitegate/sitegate/device/firmware"
 	"github.com/sitegate/sitegate/device/health"
 	"github.com/sitegate/sitegate/device/lora"
@@ -221,11 +222,19 @@ func buildServices(o *daemonOptions, st *store.Store, gw *device.Gateway, acc *a
 	svcs = append(svcs, service{"endpoints", allow.Run})
 	if o.net == "linux" {
 		var err error
-		if fwm, err = firewall.New(firewall.Options{Gateway: gw, Endpoints: allow, SSHAddr: o.sshAddr, Logger: log.With("component", "firewall")}); err != nil {
+		if fwm, err = firewall.New(firewall.Options{Gateway: gw, Endpoints: allow, SSHAddr: o.sshAddr, VPN: support.DefaultInterface, Logger: log.With("component", "firewall")}); err != nil {
 			return nil, nil, err
 		}
 		gw.AddHealthSource(fwm.FillHealth)
 		svcs = append(svcs, service{"firewall", fwm.Run})
+		// Remote access by consent: the vendor's VPN runs only inside a
+		// support window an administrator opens.
+		sup, err := support.New(support.Options{Gateway: gw, Config: support.ConfigPath(o.dataDir), Logger: log.With("component", "support")})
+		if err != nil {
+			return nil, nil, err
+		}
+		gw.SetSupport(sup)
+		svcs = append(svcs, service{"support", sup.Run})
 	} else {
 		gw.AddHealthSource(func(h *device.Health) { h.Firewall.Endpoints = allow.Health() })
 	}

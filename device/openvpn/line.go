@@ -73,7 +73,7 @@ func ParseLine(s string) (Line, error) {
 	case strings.HasPrefix(s, ">"):
 		src, text, ok := strings.Cut(s[1:], ":")
 		if !ok || src == "" || strings.IndexFunc(src, func(r rune) bool { return !(r >= 'A' && r <= 'Z' || r == '-' || r == '_') }) >= 0 {
-			return Line{}, fmt.Errorf("%w: real-time message %q has no SOURCE:", ErrLine, clip(s))
+			return Line{}, fmt.Errorf("%w: real-time message %q has no SOURCE: before its text", ErrLine, clip(s))
 		}
 		return Line{Kind: KindRealtime, Source: src, Text: text}, nil
 	case strings.HasPrefix(s, "SUCCESS:"):

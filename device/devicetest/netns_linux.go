@@ -5,11 +5,14 @@ package devicetest
 import (
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"os/exec"
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vishvananda/netns"
 )
@@ -99,4 +102,51 @@ func InNetns(ns string, fn func() error) error {
 		c <- ferr
 	}()
 	return <-c
+}
+
+// Greeting is what a Greeter sends each connection.
+const Greeting = "hi"
+
+// Greeter listens on TCP addr inside the named namespace, greets each
+// connection with Greeting and closes it, until the test ends. It is the
+// "any allowed TCP listener" of the firewall tests.
+func Greeter(tb testing.TB, ns, addr string) net.Listener {
+	tb.Helper()
+	var ln net.Listener
+	if err := InNetns(ns, func() (err error) { ln, err = net.Listen("tcp", addr); return err }); err != nil {
+		tb.Fatalf("listen on %s in %s: %v", addr, ns, err)
+	}
+	done := make(chan struct{})
+	tb.Cleanup(func() { ln.Close(); <-done })
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			_, _ = c.Write([]byte(Greeting))
+			c.Close()
+		}
+	}()
+	return ln
+}
+
+// DialGreeter connects to a Greeter at addr from inside the named
+// namespace and reads its greeting; a firewall that drops the connection
+// makes it fail within a second.
+func DialGreeter(ns, addr string) error {
+	return InNetns(ns, func() error {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+		b := make([]byte, len(Greeting))
+		if _, err := io.ReadFull(c, b); err != nil || string(b) != Greeting {
+			return fmt.Errorf("read the greeting %q: %v", b, err)
+		}
+		return nil
+	})
 }

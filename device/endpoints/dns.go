@@ -105,18 +105,26 @@ func dnsName(host string) string {
 	return host + "."
 }
 
-func exchangeUDP(ctx context.Context, server netip.AddrPort, q []byte, id uint16) ([]byte, error) {
+// dialServer connects to server over network; the connection's I/O ends
+// when ctx does. done closes it.
+func dialServer(ctx context.Context, network string, server netip.AddrPort) (c net.Conn, done func(), err error) {
 	var d net.Dialer
-	c, err := d.DialContext(ctx, "udp", server.String())
-	if err != nil {
-		return nil, fmt.Errorf("ask %s: %w", server, err)
+	if c, err = d.DialContext(ctx, network, server.String()); err != nil {
+		return nil, nil, err
 	}
-	defer c.Close()
 	stop := context.AfterFunc(ctx, func() { _ = c.SetDeadline(time.Unix(1, 0)) })
-	defer stop()
 	if dl, ok := ctx.Deadline(); ok {
 		_ = c.SetDeadline(dl)
 	}
+	return c, func() { stop(); _ = c.Close() }, nil
+}
+
+func exchangeUDP(ctx context.Context, server netip.AddrPort, q []byte, id uint16) ([]byte, error) {
+	c, done, err := dialServer(ctx, "udp", server)
+	if err != nil {
+		return nil, fmt.Errorf("ask %s: %w", server, err)
+	}
+	defer done()
 	if _, err := c.Write(q); err != nil {
 		return nil, fmt.Errorf("ask %s: %w", server, err)
 	}
@@ -138,17 +146,11 @@ func exchangeUDP(ctx context.Context, server netip.AddrPort, q []byte, id uint16
 }
 
 func exchangeTCP(ctx context.Context, server netip.AddrPort, q []byte) ([]byte, error) {
-	var d net.Dialer
-	c, err := d.DialContext(ctx, "tcp", server.String())
+	c, done, err := dialServer(ctx, "tcp", server)
 	if err != nil {
 		return nil, fmt.Errorf("ask %s over tcp: %w", server, err)
 	}
-	defer c.Close()
-	stop := context.AfterFunc(ctx, func() { _ = c.SetDeadline(time.Unix(1, 0)) })
-	defer stop()
-	if dl, ok := ctx.Deadline(); ok {
-		_ = c.SetDeadline(dl)
-	}
+	defer done()
 	msg := binary.BigEndian.AppendUint16(nil, uint16(len(q)))
 	if _, err := c.Write(append(msg, q...)); err != nil {
 		return nil, fmt.Errorf("ask %s over tcp: %w", server, err)

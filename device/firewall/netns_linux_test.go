@@ -18,7 +18,6 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
-	"fmt"
 	"net"
 	"net/netip"
 	"os"
@@ -64,71 +63,47 @@ func newRig(t *testing.T) *rig {
 	return r
 }
 
-// listen opens a listener in ns and serves it: TCP connections get "hi",
-// UDP datagrams go to the returned channel.
-func listen(t *testing.T, ns, network, addr string) (string, <-chan string) {
+// listenUDP opens a UDP socket in ns; what it receives goes to the
+// returned channel, with the sender's address.
+func listenUDP(t *testing.T, ns, addr string) (string, <-chan string) {
 	t.Helper()
 	got := make(chan string, 16)
-	var bound string
-	err := devicetest.InNetns(ns, func() error {
-		if network == "udp" {
-			pc, err := net.ListenPacket("udp", addr)
-			if err != nil {
-				return err
-			}
-			t.Cleanup(func() { pc.Close() })
-			bound = pc.LocalAddr().String()
-			go func() {
-				buf := make([]byte, 512)
-				for {
-					n, from, err := pc.ReadFrom(buf)
-					if err != nil {
-						return
-					}
-					got <- string(buf[:n]) + " from " + from.(*net.UDPAddr).IP.String()
-				}
-			}()
-			return nil
-		}
-		ln, err := net.Listen("tcp", addr)
-		if err != nil {
-			return err
-		}
-		t.Cleanup(func() { ln.Close() })
-		bound = ln.Addr().String()
-		go func() {
-			for {
-				c, err := ln.Accept()
-				if err != nil {
-					return
-				}
-				_, _ = c.Write([]byte("hi"))
-				c.Close()
-			}
-		}()
-		return nil
-	})
-	if err != nil {
-		t.Fatalf("listen %s %s in %s: %v", network, addr, ns, err)
+	var pc net.PacketConn
+	if err := devicetest.InNetns(ns, func() (err error) { pc, err = net.ListenPacket("udp", addr); return err }); err != nil {
+		t.Fatalf("listen udp %s in %s: %v", addr, ns, err)
 	}
-	return bound, got
+	t.Cleanup(func() { pc.Close() })
+	go func() {
+		buf := make([]byte, 512)
+		for {
+			n, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			got <- string(buf[:n]) + " from " + from.(*net.UDPAddr).IP.String()
+		}
+	}()
+	return pc.LocalAddr().String(), got
 }
 
-// dial connects over TCP from ns and reads the greeting.
-func dial(ns, addr string) error {
-	return devicetest.InNetns(ns, func() error {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		_ = c.SetDeadline(time.Now().Add(2 * time.Second))
-		b := make([]byte, 2)
-		if _, err := c.Read(b); err != nil || string(b) != "hi" {
-			return fmt.Errorf("read %q: %v", b, err)
-		}
-		return nil
-	})
+// listen is a devicetest.Greeter, by address.
+func listen(t *testing.T, ns, addr string) string { return devicetest.Greeter(t, ns, addr).Addr().String() }
+
+var dial = devicetest.DialGreeter
+
+// newGateway is a gateway on a fresh store.
+func newGateway(t *testing.T) *device.Gateway {
+	t.Helper()
+	st, err := store.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	gw, err := device.NewGateway(st, device.GatewayOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return gw
 }
 
 // send sends a datagram from ns.
@@ -178,8 +153,8 @@ func baseSite() *device.Site {
 // counters survive a replacement.
 func TestInboundSSHOnly(t *testing.T) {
 	r := newRig(t)
-	ssh, _ := listen(t, r.gw, "tcp", "0.0.0.0:0")
-	other, _ := listen(t, r.gw, "tcp", "0.0.0.0:0")
+	ssh := listen(t, r.gw, "0.0.0.0:0")
+	other := listen(t, r.gw, "0.0.0.0:0")
 	sshTo := "10.50.0.2:" + strconv.Itoa(portOf(t, ssh))
 	otherTo := "10.50.0.2:" + strconv.Itoa(portOf(t, other))
 	if err := dial(r.lan, otherTo); err != nil {
@@ -227,17 +202,9 @@ func mustCounters(t *testing.T, nf *Netfilter) map[string]Counter {
 // the Manager following a real Gateway's site changes.
 func TestBACnetPortFollowsTheSite(t *testing.T) {
 	r := newRig(t)
-	bound, got := listen(t, r.gw, "udp", "0.0.0.0:0")
+	bound, got := listenUDP(t, r.gw, "0.0.0.0:0")
 	port := portOf(t, bound)
-	st, err := store.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	gw, err := device.NewGateway(st, device.GatewayOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	gw := newGateway(t)
 	m, err := New(Options{Gateway: gw, Backend: r.nf, SSHAddr: ":2222", Resolvers: []netip.Addr{}})
 	if err != nil {
 		t.Fatal(err)
@@ -312,8 +279,8 @@ func TestBACnetPortFollowsTheSite(t *testing.T) {
 // the same network does not; the drop is counted on eth0.
 func TestOutboundAllowList(t *testing.T) {
 	r := newRig(t)
-	allowed, _ := listen(t, r.lan, "tcp", "10.50.0.1:0")
-	other, _ := listen(t, r.lan, "tcp", "10.50.0.3:0")
+	allowed := listen(t, r.lan, "10.50.0.1:0")
+	other := listen(t, r.lan, "10.50.0.3:0")
 	if err := dial(r.gw, other); err != nil {
 		t.Fatalf("before the firewall: %v", err)
 	}
@@ -431,15 +398,7 @@ func normalize(t *testing.T, raw []byte) []byte {
 // probation back turns it off again and removes the table.
 func TestTurningOnGoesOnProbation(t *testing.T) {
 	r := newRig(t)
-	st, err := store.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	gw, err := device.NewGateway(st, device.GatewayOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	gw := newGateway(t)
 	m, err := New(Options{Gateway: gw, Backend: r.nf, SSHAddr: ":2222", Resolvers: []netip.Addr{}})
 	if err != nil {
 		t.Fatal(err)

@@ -178,8 +178,16 @@ func verb(cmd string) string {
 
 // StateOn turns on >STATE: notifications and returns the current state:
 // the zero State when OpenVPN has none yet (held at start).
+//
+// "state on all" would do both at once, but answers twice (SUCCESS, then
+// the history and END), which a protocol without request ids cannot pair
+// with one command; so notifications go on first, then the state is
+// asked.
 func (c *Client) StateOn(ctx context.Context) (State, error) {
-	_, lines, err := c.Command(ctx, "state on all")
+	if _, _, err := c.Command(ctx, "state on"); err != nil {
+		return State{}, err
+	}
+	_, lines, err := c.Command(ctx, "state")
 	if err != nil || len(lines) == 0 {
 		return State{}, err
 	}

@@ -103,8 +103,10 @@ func TestClientCommands(t *testing.T) {
 	defer cancel()
 	c, _ := serve(t, func(cmd string) []string {
 		switch cmd {
-		case "state on all":
-			return []string{">BYTECOUNT:1,2", "1700000000,CONNECTING,,,,,,", "1700000001,WAIT,,,,,,", "END"}
+		case "state on":
+			return []string{"SUCCESS: real-time state notification set to ON"}
+		case "state":
+			return []string{">BYTECOUNT:1,2", "1700000001,WAIT,,,,,,", "END"}
 		case "hold release":
 			return []string{"SUCCESS: hold release succeeded"}
 		case "signal SIGTERM":

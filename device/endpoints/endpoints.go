@@ -91,7 +91,7 @@ type List struct {
 	wake   chan struct{}
 	mu     sync.Mutex
 	eps    []device.Endpoint
-	dirty  bool // Set changed the list since the last refresh
+	dirty  bool              // Set changed the list since the last refresh
 	byName map[string]*entry // lower-case host without the final dot
 }
 

@@ -87,7 +87,9 @@ func listenUDP(t *testing.T, ns, addr string) (string, <-chan string) {
 }
 
 // listen is a devicetest.Greeter, by address.
-func listen(t *testing.T, ns, addr string) string { return devicetest.Greeter(t, ns, addr).Addr().String() }
+func listen(t *testing.T, ns, addr string) string {
+	return devicetest.Greeter(t, ns, addr).Addr().String()
+}
 
 var dial = devicetest.DialGreeter
 

@@ -60,6 +60,7 @@ type Manager struct {
 	enabled bool
 	applied time.Time
 	err     error
+	checked bool // looked for a table left by an earlier run
 }
 
 // New returns a Manager; it changes nothing until Run. Turning the
@@ -146,6 +147,14 @@ func (m *Manager) apply() {
 	defer m.mu.Unlock()
 	m.enabled = site.Firewall.Enabled
 	if !site.Firewall.Enabled {
+		if m.spec == nil && !m.checked {
+			// A table left by an earlier run, whose site has turned the
+			// firewall off meanwhile, goes too.
+			m.checked = true
+			if ok, err := m.be.Exists(); err == nil && ok {
+				m.spec = &Spec{}
+			}
+		}
 		if m.spec != nil {
 			m.err = m.be.Remove()
 			if m.err == nil {

@@ -428,3 +428,22 @@ func TestTurningOnGoesOnProbation(t *testing.T) {
 		t.Errorf("after the rollback: %+v", p)
 	}
 }
+
+// A table left by an earlier run goes when the gateway starts with the
+// firewall off.
+func TestStaleTableRemoved(t *testing.T) {
+	r := newRig(t)
+	sp, err := Build(baseSite(), BuildOptions{SSHAddr: ":2222"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.nf.Apply(sp, nil); err != nil {
+		t.Fatal(err)
+	}
+	m, err := New(Options{Gateway: newGateway(t), Backend: r.nf, SSHAddr: ":2222", Resolvers: []netip.Addr{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	devicetest.Run(t, m)
+	devicetest.Eventually(t, 5*time.Second, "the stale table removed", func() bool { ok, _ := r.nf.Exists(); return !ok })
+}

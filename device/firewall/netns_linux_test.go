@@ -40,7 +40,7 @@ type rig struct {
 	nf      *Netfilter
 }
 
-func newRig(t *testing.T) *rig {
+func newRig(t testing.TB) *rig {
 	t.Helper()
 	devicetest.RequireNetns(t, "nft")
 	r := &rig{gw: devicetest.Netns(t, "sg-fw-gw"), lan: devicetest.Netns(t, "sg-fw-lan")}
@@ -446,4 +446,28 @@ func TestStaleTableRemoved(t *testing.T) {
 	}
 	devicetest.Run(t, m)
 	devicetest.Eventually(t, 5*time.Second, "the stale table removed", func() bool { ok, _ := r.nf.Exists(); return !ok })
+}
+
+// BenchmarkApply replaces the whole table with every endpoint's
+// addresses (MaxAllowed of them) and reads its counters back, as each
+// DNS refresh does.
+func BenchmarkApply(b *testing.B) {
+	r := newRig(b)
+	allow := make([]endpoints.Address, MaxAllowed)
+	for i := range allow {
+		allow[i] = endpoints.Address{Addr: netip.AddrFrom4([4]byte{10, 200, byte(i >> 8), byte(i)}), Timeout: time.Hour}
+	}
+	sp, err := Build(baseSite(), BuildOptions{SSHAddr: ":2222", Restrict: true, Allow: allow})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		keep, err := r.nf.Counters()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := r.nf.Apply(sp, keep); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

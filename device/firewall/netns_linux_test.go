@@ -30,7 +30,7 @@ import (
 	"github.com/sitegate/sitegate/device"
 	"github.com/sitegate/sitegate/device/devicetest"
 	"github.com/sitegate/sitegate/device/endpoints"
-	"github.com/sitegate/sitegate/store"
+	"github.com/sitegate/sitegate/store/storetest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden ruleset")
@@ -96,12 +96,7 @@ var dial = devicetest.DialGreeter
 // newGateway is a gateway on a fresh store.
 func newGateway(t *testing.T) *device.Gateway {
 	t.Helper()
-	st, err := store.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	gw, err := device.NewGateway(st, device.GatewayOptions{})
+	gw, err := device.NewGateway(storetest.New(t), device.GatewayOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -34,7 +34,7 @@ import (
 	"github.com/sitegate/sitegate/device"
 	"github.com/sitegate/sitegate/device/devicetest"
 	"github.com/sitegate/sitegate/device/firewall"
-	"github.com/sitegate/sitegate/store"
+	"github.com/sitegate/sitegate/store/storetest"
 )
 
 // pki writes a CA and a server and a client certificate (ECDSA P-256,
@@ -124,12 +124,7 @@ func TestSupportWindowBringsUpTheTunnel(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	st, err := store.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	gw, err := device.NewGateway(st, device.GatewayOptions{})
+	gw, err := device.NewGateway(storetest.New(t), device.GatewayOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,15 +15,18 @@ package firewall
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"net"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -464,5 +467,111 @@ func BenchmarkApply(b *testing.B) {
 		if err := r.nf.Apply(sp, keep); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// The whole outbound path by name: the allow-list asks Debian's dnsmasq
+// (in the peer namespace, the site's only resolver) for broker.test, the
+// firewall's allow4 set gets its address with the TTL as timeout, the
+// gateway reaches the broker by name, and neither an address outside the
+// list nor another DNS server is reachable.
+func TestEndpointsByNameThroughDNS(t *testing.T) {
+	r := newRig(t)
+	devicetest.RequireNetns(t, "dnsmasq")
+	hosts := filepath.Join(t.TempDir(), "hosts")
+	if err := os.WriteFile(hosts, []byte("10.50.0.1 broker.test\n10.50.0.3 evil.test\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// Port 53 in a namespace of its own: the resolver rule is about DNS's
+	// port, and nothing else listens there.
+	dns := exec.Command("ip", "netns", "exec", r.lan, "dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv", "--no-hosts",
+		"--bind-interfaces", "--listen-address=10.50.0.1", "--listen-address=10.50.0.3", "--port=53", "--pid-file=", "--user=root",
+		"--addn-hosts="+hosts, "--local=/test/", "--local-ttl=600", "--log-facility=-")
+	var dnsOut strings.Builder
+	dns.Stdout, dns.Stderr = &dnsOut, &dnsOut
+	if err := dns.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = dns.Process.Kill()
+		_ = dns.Wait()
+		if t.Failed() {
+			t.Logf("dnsmasq:\n%s", dnsOut.String())
+		}
+	})
+	broker := listen(t, r.lan, "10.50.0.1:0")
+	_, port, _ := net.SplitHostPort(broker)
+	evil := "10.50.0.3:" + port
+	listen(t, r.lan, evil)
+
+	gw := newGateway(t)
+	var m *Manager
+	l := endpoints.New(endpoints.Options{Gateway: gw, Resolvers: []netip.AddrPort{netip.MustParseAddrPort("10.50.0.1:53")},
+		OnChange: func() { m.Kick() }})
+	m, err := New(Options{Gateway: gw, Backend: r.nf, Endpoints: l, SSHAddr: ":2222", Resolvers: []netip.Addr{netip.MustParseAddr("10.50.0.1")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := baseSite()
+	s.Cellular.SIMs = []device.SIM{{Slot: 1, APN: "internet"}}
+	n, _ := strconv.Atoi(port)
+	s.Endpoints = []device.Endpoint{{Host: "broker.test", Port: n}}
+	if _, err := gw.ApplySite(device.Edit{Actor: device.LocalActor, Action: "config.import", Base: gw.Rev()}, s); err != nil {
+		t.Fatal(err)
+	}
+	devicetest.Run(t, m)
+	// The list asks from inside the gateway's namespace: its Run keeps one
+	// thread there, and the sockets it opens are the namespace's.
+	ctx, cancel := context.WithCancel(context.Background())
+	listDone := make(chan error, 1)
+	go func() { listDone <- devicetest.InNetns(r.gw, func() error { return l.Run(ctx) }) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-listDone; err != nil {
+			t.Errorf("list: %v", err)
+		}
+	})
+
+	devicetest.Eventually(t, 10*time.Second, func() string { return fmt.Sprintf("broker.test in allow4: %+v", m.Health().Endpoints) }, func() bool {
+		out, _ := exec.Command("ip", "netns", "exec", r.gw, "nft", "list", "set", "inet", Table, "allow4").CombinedOutput()
+		return strings.Contains(string(out), "10.50.0.1 timeout 10m30s")
+	})
+	if h := m.Health().Endpoints; len(h) != 1 || fmt.Sprint(h[0].Addresses) != "[10.50.0.1]" || h[0].Error != "" {
+		t.Errorf("endpoints health %+v", h)
+	}
+	// By name, through the list's dialer, from the gateway's namespace.
+	err = devicetest.InNetns(r.gw, func() error {
+		dctx, dcancel := context.WithTimeout(ctx, 5*time.Second)
+		defer dcancel()
+		c, err := l.DialContext(dctx, "tcp", "broker.test:"+port)
+		if err != nil {
+			return err
+		}
+		return c.Close()
+	})
+	if err != nil {
+		t.Errorf("dial broker.test: %v", err)
+	}
+	if err := l.Check("tcp", "evil.test:"+port); !errors.Is(err, endpoints.ErrNotAllowed) {
+		t.Errorf("evil.test allowed by the list: %v", err)
+	}
+	if err := dial(r.gw, evil); err == nil {
+		t.Errorf("%s reachable past the firewall", evil)
+	}
+	// DNS goes only to the configured resolver.
+	other := netip.MustParseAddrPort("10.50.0.3:53")
+	err = devicetest.InNetns(r.gw, func() error {
+		lctx, lcancel := context.WithTimeout(ctx, 2*time.Second)
+		defer lcancel()
+		probe := endpoints.New(endpoints.Options{Resolvers: []netip.AddrPort{other}})
+		probe.Set([]device.Endpoint{{Host: "broker.test", Port: 1}})
+		_ = probe.Run(lctx) // here, on the namespace's thread, until lctx ends
+		if h := probe.Health(); len(h[0].Addresses) > 0 {
+			return fmt.Errorf("resolved through %s: %v", other, h[0].Addresses)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Error(err)
 	}
 }

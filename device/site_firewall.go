@@ -2,8 +2,10 @@ package device
 
 import (
 	"fmt"
+	"net"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -151,6 +153,47 @@ func (s *Site) validateSecurity(v *problems) {
 		} else {
 			seen[key] = i
 		}
+	}
+	s.validateListed(v)
+}
+
+// validateListed checks that, once the site lists endpoints, the
+// destinations the gateway itself contacts are among them: the WAN probe
+// targets (tcp), the NTP servers (udp 123 unless given) and, forwarding,
+// the LoRa network server (udp). Unlisted, the dialers would refuse them
+// and the firewall drop them: every link would look down.
+func (s *Site) validateListed(v *problems) {
+	if len(s.Endpoints) == 0 {
+		return
+	}
+	check := func(path, hostport string, defPort int, proto EndpointProto) {
+		host, port := hostport, defPort
+		if h, p, err := net.SplitHostPort(hostport); err == nil {
+			n, err := strconv.Atoi(p)
+			if err != nil {
+				return // its own check reports it
+			}
+			host, port = h, n
+		}
+		want := Endpoint{Host: host, Port: port, Proto: proto}
+		if !slices.ContainsFunc(s.Endpoints, func(e Endpoint) bool {
+			return e.Port == port && e.Proto == proto && strings.EqualFold(strings.TrimSuffix(e.Host, "."), strings.TrimSuffix(host, "."))
+		}) {
+			add := fmt.Sprintf("{host: %s, port: %d}", want.Host, want.Port)
+			if proto != ProtoTCP {
+				add = fmt.Sprintf("{host: %s, port: %d, proto: %s}", want.Host, want.Port, proto)
+			}
+			v.add(path, "%s is not in endpoints, so the gateway may not contact it: add %s", want, add)
+		}
+	}
+	for i, t := range s.WAN.Probe.Targets {
+		check(pathf("wan.probe.targets[%d]", i), t, 0, ProtoTCP)
+	}
+	for i, srv := range s.Clock.NTPServers {
+		check(pathf("clock.ntp_servers[%d]", i), srv, 123, ProtoUDP)
+	}
+	if l := s.LoRa; l.Running() && l.EffectiveMode() == LoRaForward && l.NetworkServer != "" {
+		check("lora.network_server", l.NetworkServer, 0, ProtoUDP)
 	}
 }
 

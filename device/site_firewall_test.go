@@ -92,3 +92,28 @@ func TestFieldInterfaces(t *testing.T) {
 		t.Errorf("FieldInterfaces %s", got)
 	}
 }
+
+// Once endpoints are listed, what the gateway itself contacts must be
+// among them.
+func TestEndpointsMustListWhatTheGatewayContacts(t *testing.T) {
+	s := DefaultSite()
+	s.WAN.Probe.Targets = []string{"telemetry.example.com:443"}
+	s.Clock.NTPServers = []string{"pool.ntp.org", "time.example.com:1123"}
+	s.Endpoints = []Endpoint{{Host: "broker.example.com", Port: 8883}, {Host: "Pool.NTP.org.", Port: 123, Proto: ProtoUDP}}
+	err := s.Validate()
+	for _, want := range []string{
+		"wan.probe.targets[0]: telemetry.example.com:443/tcp is not in endpoints, so the gateway may not contact it: add {host: telemetry.example.com, port: 443}",
+		"clock.ntp_servers[1]: time.example.com:1123/udp is not in endpoints, so the gateway may not contact it: add {host: time.example.com, port: 1123, proto: udp}",
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("missing %q in:\n%v", want, err)
+		}
+	}
+	if err != nil && strings.Contains(err.Error(), "clock.ntp_servers[0]") {
+		t.Errorf("pool.ntp.org is listed: %v", err)
+	}
+	s.Endpoints = append(s.Endpoints, Endpoint{Host: "telemetry.example.com", Port: 443}, Endpoint{Host: "time.example.com", Port: 1123, Proto: ProtoUDP})
+	if err := s.Validate(); err != nil {
+		t.Errorf("all listed: %v", err)
+	}
+}

@@ -514,6 +514,7 @@ func TestEndpointsByNameThroughDNS(t *testing.T) {
 	}
 	s := baseSite()
 	s.Cellular.SIMs = []device.SIM{{Slot: 1, APN: "internet"}}
+	s.Clock.NTPServers = nil // else it must be in endpoints too
 	n, _ := strconv.Atoi(port)
 	s.Endpoints = []device.Endpoint{{Host: "broker.test", Port: n}}
 	if _, err := gw.ApplySite(device.Edit{Actor: device.LocalActor, Action: "config.import", Base: gw.Rev()}, s); err != nil {

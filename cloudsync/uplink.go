@@ -121,6 +121,9 @@ type Config struct {
 	// (default one day).
 	KeepAlive     uint16
 	SessionExpiry uint32
+	// Dial, when set, makes the broker's TCP connection (the endpoints
+	// allow-list's DialContext); TLS runs over it (dial.go).
+	Dial DialFunc
 }
 
 // LoadTLS builds the client TLS configuration: TLS 1.2 or newer, the
@@ -267,6 +270,7 @@ func (u *Uplink) connect(ctx context.Context) {
 		SessionExpiryInterval:         u.cfg.SessionExpiry,
 		ReconnectBackoff:              backoff,
 		ConnectTimeout:                10 * time.Second,
+		AttemptConnection:             u.attemptConnection(),
 		WillMessage:                   &paho.WillMessage{Topic: u.topic("status"), QoS: 1, Retain: true, Payload: will},
 		OnConnectionUp: func(cm *autopaho.ConnectionManager, _ *paho.Connack) {
 			u.mu.Lock()

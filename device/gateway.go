@@ -86,6 +86,7 @@ type Gateway struct {
 	uplink   Uplink
 	firmware FirmwareUpdater
 	network  Network
+	support  SupportWindow
 	reports  *ReportKey // signs commissioning reports (report.go)
 
 	healthMu      sync.Mutex

@@ -25,6 +25,9 @@ type Health struct {
 	Firmware  FirmwareInfo `json:"firmware"`
 	System    SystemHealth `json:"system"`
 	Alerts    []Alert      `json:"alerts"`
+
+	// Firewall is the firewall and the endpoints (site_firewall.go).
+	Firewall FirewallHealth `json:"firewall"`
 }
 
 // FieldHealth is the field devices' part of health: online out of total,

@@ -32,6 +32,10 @@ type Site struct {
 	// BACnet is BACnet/IP and MS/TP (site_bacnet.go); files that do not
 	// use it leave it out.
 	BACnet BACnet `yaml:"bacnet,omitempty" json:"bacnet,omitzero"`
+	// Firewall and Endpoints: the host's packet filter and the only
+	// destinations the gateway contacts (site_firewall.go).
+	Firewall  Firewall   `yaml:"firewall,omitempty" json:"firewall,omitzero"`
+	Endpoints []Endpoint `yaml:"endpoints,omitempty" json:"endpoints,omitempty"`
 }
 
 // SiteInfo names the site.
@@ -400,6 +404,7 @@ func (s *Site) Clone() *Site {
 	c.Cellular.SIMs = cloneSlice(s.Cellular.SIMs)
 	c.LoRa = s.LoRa.clone()
 	c.BACnet = s.BACnet.clone()
+	c.Firewall, c.Endpoints = s.Firewall.clone(), cloneSlice(s.Endpoints)
 	c.Modbus.Buses = cloneSlice(s.Modbus.Buses)
 	c.Modbus.Devices = cloneSlice(s.Modbus.Devices)
 	for i := range c.Modbus.Devices {

@@ -759,6 +759,7 @@ func styleSite(root *yaml.Node) {
 		}
 	}
 	styleBACnet(root)
+	styleSecurity(root)
 }
 
 // styleDevice puts a device without points on one line, and each point of

@@ -17,10 +17,13 @@ import (
 	"github.com/sitegate/sitegate/device"
 	"github.com/sitegate/sitegate/device/bacnet"
 	"github.com/sitegate/sitegate/device/clock"
+	"github.com/sitegate/sitegate/device/endpoints"
+	"github.com/sitegate/sitegate/device/firewall"
 	"github.com/sitegate/sitegate/device/firmware"
 	"github.com/sitegate/sitegate/device/health"
 	"github.com/sitegate/sitegate/device/lora"
 	"github.com/sitegate/sitegate/device/modbus"
+	"github.com/sitegate/sitegate/device/support"
 	"github.com/sitegate/sitegate/device/wan"
 	"github.com/sitegate/sitegate/device/wifi"
 	"github.com/sitegate/sitegate/store"
@@ -207,7 +210,35 @@ func buildServices(o *daemonOptions, st *store.Store, gw *device.Gateway, acc *a
 	if o.setClock && os.Geteuid() != 0 {
 		return nil, nil, usagef("--set-clock needs root: the system clock can only be set by root")
 	}
-	clk := clock.New(clock.Options{Gateway: gw, SetClock: o.setClock, Logger: log.With("component", "clock"),
+	// The site's endpoints: the clock and the uplink dial only what they
+	// name; with --net linux the firewall lets only their addresses out.
+	var fwm *firewall.Manager
+	allow := endpoints.New(endpoints.Options{Gateway: gw, Logger: log.With("component", "endpoints"),
+		OnChange: func() {
+			if fwm != nil {
+				fwm.Kick()
+			}
+		}})
+	svcs = append(svcs, service{"endpoints", allow.Run})
+	if o.net == "linux" {
+		var err error
+		if fwm, err = firewall.New(firewall.Options{Gateway: gw, Endpoints: allow, SSHAddr: o.sshAddr, VPN: support.DefaultInterface, Logger: log.With("component", "firewall")}); err != nil {
+			return nil, nil, err
+		}
+		gw.AddHealthSource(fwm.FillHealth)
+		svcs = append(svcs, service{"firewall", fwm.Run})
+		// Remote access by consent: the vendor's VPN runs only inside a
+		// support window an administrator opens.
+		sup, err := support.New(support.Options{Gateway: gw, Config: support.ConfigPath(o.dataDir), Logger: log.With("component", "support")})
+		if err != nil {
+			return nil, nil, err
+		}
+		gw.SetSupport(sup)
+		svcs = append(svcs, service{"support", sup.Run})
+	} else {
+		gw.AddHealthSource(func(h *device.Health) { h.Firewall.Endpoints = allow.Health() })
+	}
+	clk := clock.New(clock.Options{Gateway: gw, SetClock: o.setClock, Logger: log.With("component", "clock"), Query: clock.DialQuery(allow.DialContext),
 		OnStep: func(by time.Duration, src string) {
 			_ = gw.AuditDetail(device.SystemActor, device.ActionClockStep, src, device.ResultOK, by.String())
 		}})
@@ -258,7 +289,7 @@ func buildServices(o *daemonOptions, st *store.Store, gw *device.Gateway, acc *a
 			return nil, nil, err
 		}
 	}
-	up, err := cloudsync.New(cloudsync.Config{Gateway: gw, Store: st, Broker: o.broker, TLS: tlsCfg, Logger: log.With("component", "uplink"), Demo: o.demoUplink,
+	up, err := cloudsync.New(cloudsync.Config{Gateway: gw, Store: st, Broker: o.broker, TLS: tlsCfg, Logger: log.With("component", "uplink"), Demo: o.demoUplink, Dial: allow.DialContext,
 		ClockSynced: func() bool { return clk.Status().Synced }})
 	if err != nil {
 		return nil, nil, usagef("%v", err)

@@ -12,6 +12,20 @@ import (
 // unless the address names one. It gives up when ctx ends (name lookup
 // included); without a deadline on ctx it waits DefaultTimeout.
 func NetQuery(ctx context.Context, server string) (*ntp.Response, error) {
+	return DialQuery(nil)(ctx, server)
+}
+
+// DialQuery is NetQuery with dial making the UDP socket (nil: a
+// net.Dialer), e.g. the endpoints allow-list's DialContext, which refuses
+// servers the site does not list.
+func DialQuery(dial func(ctx context.Context, network, address string) (net.Conn, error)) QueryFunc {
+	if dial == nil {
+		dial = new(net.Dialer).DialContext
+	}
+	return func(ctx context.Context, server string) (*ntp.Response, error) { return dialQuery(ctx, server, dial) }
+}
+
+func dialQuery(ctx context.Context, server string, dial func(ctx context.Context, network, address string) (net.Conn, error)) (*ntp.Response, error) {
 	timeout := DefaultTimeout
 	if dl, ok := ctx.Deadline(); ok {
 		timeout = time.Until(dl)
@@ -23,8 +37,7 @@ func NetQuery(ctx context.Context, server string) (*ntp.Response, error) {
 	opt := ntp.QueryOptions{
 		Timeout: timeout,
 		Dialer: func(_, remote string) (net.Conn, error) {
-			var d net.Dialer
-			c, err := d.DialContext(ctx, "udp", remote)
+			c, err := dial(ctx, "udp", remote)
 			if err != nil {
 				return nil, err
 			}

@@ -25,14 +25,12 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"os"
 	"os/exec"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -41,6 +39,7 @@ import (
 	"github.com/vishvananda/netns"
 
 	"github.com/sitegate/sitegate/device"
+	"github.com/sitegate/sitegate/device/devicetest"
 	"github.com/sitegate/sitegate/device/wifi"
 	"github.com/sitegate/sitegate/store"
 )
@@ -149,104 +148,26 @@ func netnsHelper(raw string) int {
 	return 0
 }
 
-// requireNetns skips the test where namespaces cannot be made, except in
-// CI, where it fails.
-func requireNetns(t *testing.T) {
-	t.Helper()
-	why := ""
-	if os.Geteuid() != 0 {
-		why = "needs root for network namespaces"
-	} else if _, err := exec.LookPath("ip"); err != nil {
-		why = "needs ip (iproute2)"
-	}
-	if why == "" {
-		return
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatalf("%s; CI must run it", why)
-	}
-	t.Skip(why)
-}
-
-func ip(t *testing.T, args ...string) {
-	t.Helper()
-	out, err := exec.Command("ip", args...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("ip %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-}
-
 // listenIn opens a TCP listener inside the named namespace.
 func listenIn(t *testing.T, ns, addr string) net.Listener {
 	t.Helper()
-	type result struct {
-		ln  net.Listener
-		err error
+	var ln net.Listener
+	if err := devicetest.InNetns(ns, func() (err error) { ln, err = net.Listen("tcp", addr); return err }); err != nil {
+		t.Fatalf("listen in %s: %v", ns, err)
 	}
-	c := make(chan result, 1)
-	go func() {
-		// This goroutine's thread changes namespace. It stays locked if
-		// switching back fails, so that Go discards the thread instead of
-		// reusing it.
-		runtime.LockOSThread()
-		orig, err := netns.Get()
-		if err != nil {
-			runtime.UnlockOSThread()
-			c <- result{err: err}
-			return
-		}
-		defer orig.Close()
-		target, err := netns.GetFromName(ns)
-		if err != nil {
-			runtime.UnlockOSThread()
-			c <- result{err: err}
-			return
-		}
-		defer target.Close()
-		if err := netns.Set(target); err != nil {
-			runtime.UnlockOSThread()
-			c <- result{err: err}
-			return
-		}
-		ln, lerr := net.Listen("tcp", addr)
-		if err := netns.Set(orig); err != nil {
-			c <- result{ln, errors.Join(lerr, fmt.Errorf("switch back: %w", err))}
-			return
-		}
-		runtime.UnlockOSThread()
-		c <- result{ln, lerr}
-	}()
-	r := <-c
-	if r.err != nil {
-		if r.ln != nil {
-			r.ln.Close()
-		}
-		t.Fatalf("listen in %s: %v", ns, r.err)
-	}
-	return r.ln
+	return ln
 }
 
 func TestLinuxFailoverInNetworkNamespaces(t *testing.T) {
-	requireNetns(t)
+	devicetest.RequireNetns(t)
 	const (
 		interval  = time.Second
 		downAfter = 2
 		upAfter   = 3
 	)
-	gwNS := fmt.Sprintf("sg-wan-gw-%d", os.Getpid())
-	inetNS := fmt.Sprintf("sg-wan-inet-%d", os.Getpid())
-	for _, ns := range []string{gwNS, inetNS} {
-		_ = exec.Command("ip", "netns", "del", ns).Run() // a leftover of a killed run
-		ip(t, "netns", "add", ns)
-		t.Cleanup(func() {
-			if out, err := exec.Command("ip", "netns", "del", ns).CombinedOutput(); err != nil {
-				t.Errorf("remove namespace %s: %v %s", ns, err, out)
-			}
-		})
-	}
-	ip(t, "-n", gwNS, "link", "set", "lo", "up")
-	ip(t, "-n", inetNS, "link", "set", "lo", "up")
-	ip(t, "-n", inetNS, "addr", "add", "192.0.2.1/32", "dev", "lo")
+	gwNS := devicetest.Netns(t, "sg-wan-gw")
+	inetNS := devicetest.Netns(t, "sg-wan-inet")
+	devicetest.IP(t, "-n", inetNS, "addr", "add", "192.0.2.1/32", "dev", "lo")
 	// Strict reverse-path filtering, as many distributions set it: the
 	// backend must loosen it on the site's interfaces, or no link but the
 	// default route's could be probed.
@@ -259,13 +180,13 @@ func TestLinuxFailoverInNetworkNamespaces(t *testing.T) {
 		{"wwan0", "pc0", "10.3.0"},
 	}
 	for i, l := range links {
-		ip(t, "-n", gwNS, "link", "add", l.name, "type", "veth", "peer", "name", l.peer, "netns", inetNS)
-		ip(t, "-n", gwNS, "addr", "add", l.net+".2/24", "dev", l.name)
-		ip(t, "-n", inetNS, "addr", "add", l.net+".1/24", "dev", l.peer)
-		ip(t, "-n", gwNS, "link", "set", l.name, "up")
-		ip(t, "-n", inetNS, "link", "set", l.peer, "up")
+		devicetest.IP(t, "-n", gwNS, "link", "add", l.name, "type", "veth", "peer", "name", l.peer, "netns", inetNS)
+		devicetest.IP(t, "-n", gwNS, "addr", "add", l.net+".2/24", "dev", l.name)
+		devicetest.IP(t, "-n", inetNS, "addr", "add", l.net+".1/24", "dev", l.peer)
+		devicetest.IP(t, "-n", gwNS, "link", "set", l.name, "up")
+		devicetest.IP(t, "-n", inetNS, "link", "set", l.peer, "up")
 		// Metrics in the wrong order: the backend must fix them.
-		ip(t, "-n", gwNS, "route", "add", "default", "via", l.net+".1", "dev", l.name, "metric", fmt.Sprint(900-100*i))
+		devicetest.IP(t, "-n", gwNS, "route", "add", "default", "via", l.net+".1", "dev", l.name, "metric", fmt.Sprint(900-100*i))
 	}
 
 	ln := listenIn(t, inetNS, "192.0.2.1:0")
@@ -400,13 +321,13 @@ func TestLinuxFailoverInNetworkNamespaces(t *testing.T) {
 	// Ethernet's far side goes away: the route moves after down_after
 	// failed probes (about down_after × interval; the time is logged,
 	// not asserted: the machine may be slow).
-	ip(t, "-n", inetNS, "link", "set", "pe0", "down")
+	devicetest.IP(t, "-n", inetNS, "link", "set", "pe0", "down")
 	took := waitRoute("wlan0", deadline)
 	t.Logf("failover to wlan0 after %s", took.Round(time.Millisecond))
 
 	// Back: the route returns only after up_after good probes in a row.
 	seen = nil
-	ip(t, "-n", inetNS, "link", "set", "pe0", "up")
+	devicetest.IP(t, "-n", inetNS, "link", "set", "pe0", "up")
 	took = waitRoute("eth0", deadline)
 	t.Logf("failback to eth0 after %s", took.Round(time.Millisecond))
 	// Drain what the helper reported up to the route change.
@@ -440,5 +361,5 @@ func TestLinuxFailoverInNetworkNamespaces(t *testing.T) {
 // ipExec runs a command inside a namespace.
 func ipExec(t *testing.T, ns string, args ...string) {
 	t.Helper()
-	ip(t, append([]string{"netns", "exec", ns}, args...)...)
+	devicetest.IP(t, append([]string{"netns", "exec", ns}, args...)...)
 }

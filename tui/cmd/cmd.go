@@ -53,6 +53,7 @@ type Gateway interface {
 	Uplink() device.Uplink
 	Firmware() device.FirmwareUpdater
 	Network() device.Network
+	Support() device.SupportWindow
 	SignedReport(actor device.Actor, f device.ReportFormat) ([]byte, error)
 	ReportKey() *device.ReportKey
 }
@@ -423,6 +424,7 @@ func (e *session) root() *cobra.Command {
 	root.AddCommand(e.bacnetCmd())
 	root.AddCommand(e.loraCmd())
 	root.AddCommand(e.accessCmd())
+	root.AddCommand(e.firewallCmd(), e.endpointsCmd(), e.supportCmd())
 	root.SetHelpFunc(e.help)
 	root.InitDefaultHelpCmd() // now, so that Find sees it
 	var flagless func(c *cobra.Command)

@@ -1,0 +1,5 @@
+//go:build !linux
+
+package firewall
+
+func openDefault() (Backend, error) { return nil, ErrNoBackend }

@@ -32,6 +32,8 @@ type Site struct {
 	// BACnet is BACnet/IP and MS/TP (site_bacnet.go); files that do not
 	// use it leave it out.
 	BACnet BACnet `yaml:"bacnet,omitempty" json:"bacnet,omitzero"`
+	// SNMP is the SNMP manager and trap receiver (site_snmp.go).
+	SNMP SNMP `yaml:"snmp,omitempty" json:"snmp,omitzero"`
 }
 
 // SiteInfo names the site.
@@ -333,6 +335,7 @@ func (s *Site) ApplyDefaults() {
 	s.LoRa.applyDefaults()
 	s.applyStoreDefaults()
 	s.BACnet.applyDefaults()
+	s.SNMP.applyDefaults()
 
 	for i := range s.Modbus.Buses {
 		b := &s.Modbus.Buses[i]
@@ -394,6 +397,7 @@ func (s *Site) Clone() *Site {
 	c.Cellular.SIMs = cloneSlice(s.Cellular.SIMs)
 	c.LoRa = s.LoRa.clone()
 	c.BACnet = s.BACnet.clone()
+	c.SNMP = s.SNMP.clone()
 	c.Modbus.Buses = cloneSlice(s.Modbus.Buses)
 	c.Modbus.Devices = cloneSlice(s.Modbus.Devices)
 	for i := range c.Modbus.Devices {
@@ -451,6 +455,7 @@ func (s *Site) Redacted() *Site {
 	}
 	c.WiFi.Passphrase = redactSecret(c.WiFi.Passphrase)
 	c.LoRa.redact()
+	c.SNMP.redact()
 	return c
 }
 
@@ -503,10 +508,12 @@ func (s *Site) KeepSecrets(stored *Site) error {
 		}
 	}
 	loraDevices := s.LoRa.keepSecrets(stored, &v, msg)
+	snmp := s.SNMP.keepSecrets(stored, &v, msg)
 	if err := v.err(); err != nil {
 		return err
 	}
 	s.LoRa.Devices = loraDevices
+	s.SNMP = snmp
 	for i := range s.Cellular.SIMs {
 		s.Cellular.SIMs[i].PIN = pins[i]
 	}
@@ -518,5 +525,5 @@ func (s *Site) KeepSecrets(stored *Site) error {
 // SecretPlaceholder, that is whether KeepSecrets is still due.
 func (s *Site) HasPlaceholders() bool {
 	return slices.ContainsFunc(s.Cellular.SIMs, func(m SIM) bool { return m.PIN.IsPlaceholder() }) ||
-		s.WiFi.Passphrase.IsPlaceholder() || s.LoRa.hasPlaceholders()
+		s.WiFi.Passphrase.IsPlaceholder() || s.LoRa.hasPlaceholders() || s.SNMP.hasPlaceholders()
 }

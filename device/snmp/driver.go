@@ -255,7 +255,9 @@ func (d *Driver) Read(ctx context.Context, name string, points []string) ([]fiel
 	if len(points) > 0 {
 		readings = slices.DeleteFunc(readings, func(r field.Reading) bool {
 			return !slices.Contains(points, r.Point) && !slices.Contains(only, r.Point) && !slices.ContainsFunc(points, func(w string) bool {
-				return slices.ContainsFunc(p.dev.Points, func(pt device.SNMPPoint) bool { return pt.Name == w && pt.IsWalk() && strings.HasPrefix(r.Point, w+".") })
+				return slices.ContainsFunc(p.dev.Points, func(pt device.SNMPPoint) bool {
+					return pt.Name == w && pt.IsWalk() && strings.HasPrefix(r.Point, w+".")
+				})
 			})
 		})
 	}

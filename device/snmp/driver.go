@@ -91,8 +91,9 @@ func NewDriver(gw *device.Gateway, o Options) *Driver {
 }
 
 // From returns the SNMP driver running for gw, if any: what the exec
-// commands query.
-func From(gw *device.Gateway) (*Driver, bool) {
+// commands query. It takes anything that holds the field layer (a
+// *device.Gateway, or the console's narrower interfaces).
+func From(gw interface{ Field() *field.Hub }) (*Driver, bool) {
 	d, ok := gw.Field().Driver(field.SNMP).(*Driver)
 	return d, ok
 }

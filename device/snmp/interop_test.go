@@ -13,6 +13,7 @@ import (
 	"github.com/sitegate/sitegate/device/devicetest"
 	"github.com/sitegate/sitegate/device/field"
 	"github.com/sitegate/sitegate/device/snmp"
+	"github.com/sitegate/sitegate/device/snmp/snmptest"
 )
 
 // interopPoints are points every snmpd has: sysUpTime, sysName (text,
@@ -20,11 +21,11 @@ import (
 // is always there): operational state as a bool, input octets as a rate.
 func interopPoints() []device.SNMPPoint {
 	return []device.SNMPPoint{
-		{Name: "uptime", OID: sysUpOID, Scale: ptr(0.01), Unit: "s"},
-		{Name: "sysname", OID: sysNameOID, Convert: device.SNMPConvertEnum, Enum: []device.SNMPEnum{{Agent: agentName, Value: "1"}}},
-		{Name: "oper", Walk: ifOperState, Index: "ifDescr", Convert: device.SNMPConvertEnum,
+		{Name: "uptime", OID: snmptest.SysUpTimeOID, Scale: ptr(0.01), Unit: "s"},
+		{Name: "sysname", OID: snmptest.SysNameOID, Convert: device.SNMPConvertEnum, Enum: []device.SNMPEnum{{Agent: snmptest.AgentName, Value: "1"}}},
+		{Name: "oper", Walk: snmptest.IfOperStatusOID, Index: "ifDescr", Convert: device.SNMPConvertEnum,
 			Enum: []device.SNMPEnum{{Agent: "1", Value: "true"}, {Agent: "2", Value: "false"}, {Agent: "7", Value: "false"}}},
-		{Name: "in", Walk: ifInOctets, Index: "ifDescr", Convert: device.SNMPConvertRate, Unit: "B/s"},
+		{Name: "in", Walk: snmptest.IfInOctetsOID, Index: "ifDescr", Convert: device.SNMPConvertRate, Unit: "B/s"},
 	}
 }
 
@@ -48,7 +49,7 @@ func status(gw *device.Gateway, dev string) field.Status {
 // A v2c agent is polled: scalars, enum text, walked rows named by ifDescr,
 // counter rates from the second cycle on; the device is online.
 func TestInteropV2c(t *testing.T) {
-	addr := startSNMPD(t)
+	addr := snmptest.StartSNMPD(t)
 	site := device.DefaultSite()
 	site.SNMP.Devices = []device.SNMPDevice{v2c("agent", addr, interopPoints()...)}
 	f := startGateway(t, site, snmp.Options{})
@@ -85,11 +86,11 @@ func TestInteropV2c(t *testing.T) {
 	// snmp get: more OIDs than one request carries, in order.
 	oids := make([]string, 0, snmp.MaxOIDsPerRequest+4)
 	for range snmp.MaxOIDsPerRequest + 3 {
-		oids = append(oids, sysNameOID)
+		oids = append(oids, snmptest.SysNameOID)
 	}
 	oids = append(oids, "1.3.6.1.2.1.1.6.0")
 	vars, err := f.drv.Get(ctx, "agent", oids)
-	if err != nil || len(vars) != len(oids) || vars[0].Text != agentName || vars[len(vars)-1].Text != agentPlace || vars[0].Type != "OctetString" {
+	if err != nil || len(vars) != len(oids) || vars[0].Text != snmptest.AgentName || vars[len(vars)-1].Text != snmptest.AgentPlace || vars[0].Type != "OctetString" {
 		t.Fatalf("Get = %+v, %v", vars, err)
 	}
 	vars, err = f.drv.Get(ctx, "agent", []string{"1.3.6.1.2.1.1.99.0"})
@@ -111,7 +112,7 @@ func TestInteropV2c(t *testing.T) {
 // v3 authPriv against snmpd's own users: SHA-256 with AES-128, and
 // SHA-512 with AES-256 (net-snmp's Blumenthal key extension).
 func TestInteropV3(t *testing.T) {
-	addr := startSNMPD(t)
+	addr := snmptest.StartSNMPD(t)
 	site := device.DefaultSite()
 	site.SNMP.Devices = []device.SNMPDevice{
 		v3("ups-256", addr, sha256aes128(), interopPoints()...),
@@ -126,25 +127,25 @@ func TestInteropV3(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
-	vars, truncated, err := f.drv.Walk(ctx, "ups-256", ifDescrOID, 100)
+	vars, truncated, err := f.drv.Walk(ctx, "ups-256", snmptest.IfDescrOID, 100)
 	if err != nil || truncated || len(vars) == 0 || vars[0].Text != "lo" {
 		t.Fatalf("v3 walk = %+v, %v, %v", vars, truncated, err)
 	}
 }
 
 // Wrong credentials: a clear error and offline, not a hang. v3 is refused
-// by the agent and offline at the first cycle; a wrong v2c community gets
-// no answer at all, so it is a timeout that names the community, and
+// by the agent and offline at the first cycle; a wrong v2c snmptest.Community gets
+// no answer at all, so it is a timeout that names the snmptest.Community, and
 // offline after DefaultOfflineAfter cycles.
 func TestInteropWrongCredentials(t *testing.T) {
-	addr := startSNMPD(t)
+	addr := snmptest.StartSNMPD(t)
 	badAuth := sha256aes128()
 	badAuth.AuthKey = "not-the-key"
 	badPriv := sha256aes128()
 	badPriv.PrivKey = "not-the-key"
 	unknown := sha256aes128()
 	unknown.Name = "nobody"
-	bad := v2c("bad-community", addr, interopPoints()[:1]...)
+	bad := v2c("bad-snmptest.Community", addr, interopPoints()[:1]...)
 	bad.Community = "wrong"
 	bad.Retries = ptr(0)
 	site := device.DefaultSite()
@@ -156,10 +157,10 @@ func TestInteropWrongCredentials(t *testing.T) {
 	}
 	f := startGateway(t, site, snmp.Options{})
 	for dev, want := range map[string]string{
-		"bad-auth":      "refused the SNMPv3 credentials",
-		"bad-priv":      "the privacy key", // snmpd does not answer what it cannot decrypt
-		"unknown-user":  "unknown user name",
-		"bad-community": "the community",
+		"bad-auth":               "refused the SNMPv3 credentials",
+		"bad-priv":               "the privacy key", // snmpd does not answer what it cannot decrypt
+		"unknown-user":           "unknown user name",
+		"bad-snmptest.Community": "the snmptest.Community",
 	} {
 		if !devicetest.Within(wait, func() bool {
 			st := status(f.gw, dev)
@@ -182,17 +183,17 @@ func TestInteropWrongCredentials(t *testing.T) {
 // The driver follows site changes without a restart: a new point is
 // read, a removed device forgotten, new credentials used.
 func TestInteropFollowsSite(t *testing.T) {
-	addr := startSNMPD(t)
+	addr := snmptest.StartSNMPD(t)
 	site := device.DefaultSite()
 	dev := v2c("agent", addr, interopPoints()[:1]...)
 	dev.Community = "wrong"
 	site.SNMP.Devices = []device.SNMPDevice{dev}
 	f := startGateway(t, site, snmp.Options{})
-	devicetest.Eventually(t, wait, "failing with the wrong community", func() bool {
+	devicetest.Eventually(t, wait, "failing with the wrong snmptest.Community", func() bool {
 		return status(f.gw, "agent").LastError != ""
 	})
 	f.edit(func(s *device.Site) {
-		s.SNMP.Devices[0].Community = community
+		s.SNMP.Devices[0].Community = snmptest.Community
 		s.SNMP.Devices[0].Points = append(s.SNMP.Devices[0].Points, interopPoints()[1])
 		s.SNMP.Devices = append(s.SNMP.Devices, v2c("second", addr, interopPoints()[:1]...))
 	})
@@ -213,12 +214,12 @@ func TestInteropFollowsSite(t *testing.T) {
 
 // snmptrap and snmpinform (net-snmp) against the receiver: a linkDown trap
 // raises its alert (audited, in health), an inform is acknowledged (the
-// tool exits 0 only then), linkUp clears; a wrong community and an
+// tool exits 0 only then), linkUp clears; a wrong snmptest.Community and an
 // unknown trap change nothing.
 func TestInteropTraps(t *testing.T) {
-	addr := startSNMPD(t)
-	need(t, "snmptrap")
-	need(t, "snmpinform")
+	addr := snmptest.StartSNMPD(t)
+	snmptest.Need(t, "snmptrap")
+	snmptest.Need(t, "snmpinform")
 	site := device.DefaultSite()
 	site.SNMP.TrapListen = "127.0.0.1:162" // bound to port 0 by the test's Listen
 	site.SNMP.Devices = []device.SNMPDevice{v2c("sw-1", addr)}
@@ -238,7 +239,7 @@ func TestInteropTraps(t *testing.T) {
 		args := []string{"-v2c", "-c", comm, "-t", "1", "-r", "1", to, "", trapOID,
 			"1.3.6.1.2.1.2.2.1.1." + strconv.Itoa(ifIndex), "i", strconv.Itoa(ifIndex)}
 		cmd := exec.Command(tool, args...)
-		cmd.Env = quietEnv()
+		cmd.Env = snmptest.Env()
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return fmt.Errorf("%s: %v: %s", tool, err, out)
 		}
@@ -254,8 +255,8 @@ func TestInteropTraps(t *testing.T) {
 		return false
 	}
 
-	// Not matching the varbind rule (ifIndex 1), a wrong community: nothing.
-	if err := send("snmptrap", community, linkDown, 1); err != nil {
+	// Not matching the varbind rule (ifIndex 1), a wrong snmptest.Community: nothing.
+	if err := send("snmptrap", snmptest.Community, linkDown, 1); err != nil {
 		t.Fatal(err)
 	}
 	if err := send("snmptrap", "wrong", linkDown, 2); err != nil {
@@ -263,14 +264,14 @@ func TestInteropTraps(t *testing.T) {
 	}
 	devicetest.Eventually(t, wait, "both traps counted", func() bool {
 		s, _ := f.drv.TrapStats()
-		return s.Accepted == 1 && s.Dropped["community"] == 1
+		return s.Accepted == 1 && s.Dropped["snmptest.Community"] == 1
 	})
 	if alerted() {
 		t.Fatal("alert raised by a trap the rules do not match")
 	}
 
 	// An inform of linkDown on ifIndex 2: acknowledged, raises.
-	if err := send("snmpinform", community, linkDown, 2); err != nil {
+	if err := send("snmpinform", snmptest.Community, linkDown, 2); err != nil {
 		t.Fatal(err)
 	}
 	devicetest.Eventually(t, wait, "linkDown alert", alerted)
@@ -283,7 +284,7 @@ func TestInteropTraps(t *testing.T) {
 	}
 
 	// linkUp clears.
-	if err := send("snmptrap", community, linkUp, 2); err != nil {
+	if err := send("snmptrap", snmptest.Community, linkUp, 2); err != nil {
 		t.Fatal(err)
 	}
 	devicetest.Eventually(t, wait, "alert cleared", func() bool { return !alerted() })

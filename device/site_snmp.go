@@ -171,8 +171,11 @@ type SNMPDevice struct {
 	Interval Duration `yaml:"interval,omitempty" json:"interval,omitempty"`
 	// Timeout is how long one request waits for its answer, 100ms..30s,
 	// default 2s; Retries how often it is sent again, 0..10, default 1.
-	Timeout Duration    `yaml:"timeout,omitempty" json:"timeout,omitempty"`
-	Retries *int        `yaml:"retries,omitempty" json:"retries,omitempty"`
+	Timeout Duration `yaml:"timeout,omitempty" json:"timeout,omitempty"`
+	Retries *int     `yaml:"retries,omitempty" json:"retries,omitempty"`
+	// Profile adds the points of a built-in profile (ups-mib, if-mib,
+	// host-resources; site_snmp_profiles.go) before the device's own.
+	Profile string      `yaml:"profile,omitempty" json:"profile,omitempty"`
 	Points  []SNMPPoint `yaml:"points,omitempty" json:"points,omitempty"`
 }
 
@@ -541,7 +544,7 @@ func (s SNMP) fieldDevices() []field.DeviceInfo {
 	out := make([]field.DeviceInfo, 0, len(s.Devices))
 	for _, d := range s.Devices {
 		info := field.DeviceInfo{Name: d.Name, Protocol: field.SNMP, Bus: d.EffectiveAddress()}
-		for _, p := range d.Points {
+		for _, p := range d.EffectivePoints() {
 			if p.IsWalk() {
 				info.DynamicPoints = true
 				continue
@@ -657,8 +660,8 @@ func (d *SNMPDevice) validate(v *problems, path string) {
 	if d.Retries != nil {
 		checkInt(v, joinPath(path, "retries"), *d.Retries, snmpRetriesRange)
 	}
+	checkSNMPProfile(v, joinPath(path, "profile"), d.Profile)
 	names := map[string]int{}
-	rows := 0
 	for i := range d.Points {
 		p := pathf("%s.points[%d]", path, i)
 		pt := &d.Points[i]
@@ -670,6 +673,18 @@ func (d *SNMPDevice) validate(v *problems, path string) {
 			}
 		}
 		pt.validate(v, p)
+	}
+	eff := d.EffectivePoints()
+	for i, pt := range d.Points {
+		for _, w := range eff {
+			if w.IsWalk() && strings.HasPrefix(pt.Name, w.Name+".") {
+				v.add(pathf("%s.points[%d].name", path, i), "%q would clash with the rows of walk point %q (named %s.ROW); choose another name", pt.Name, w.Name, w.Name)
+				break
+			}
+		}
+	}
+	rows := 0
+	for _, pt := range eff {
 		if pt.IsWalk() {
 			rows += pt.EffectiveMaxRows()
 		} else {

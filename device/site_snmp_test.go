@@ -151,6 +151,9 @@ func TestSNMPValidateRules(t *testing.T) {
 				dev(s, 1).Points = append(dev(s, 1).Points, p)
 			}
 		}, "snmp.devices[1].points", "at most 1024 are allowed per device"},
+		{"name under a walk", func(s *Site) { pt(s, 1, 1).Name = "if_in.eth0" }, "snmp.devices[1].points[1].name", `clash with the rows of walk point "if_in"`},
+		{"profile unknown", func(s *Site) { dev(s, 0).Profile = "ups" }, "snmp.devices[0].profile", `unknown SNMP profile "ups" (built in: ups-mib, if-mib, host-resources)`},
+		{"profile", func(s *Site) { dev(s, 0).Profile = "ups-mib" }, "", ""},
 		{"convert unknown", func(s *Site) { pt(s, 0, 0).Convert = 9 }, "snmp.devices[0].points[0].convert", "not a conversion (valid: rate, hwaddr, enum)"},
 		{"scale with hwaddr", func(s *Site) { pt(s, 1, 1).Scale = f(2) }, "snmp.devices[1].points[1].scale", "does not apply to convert: hwaddr"},
 		{"scale zero", func(s *Site) { pt(s, 1, 0).Scale = f(0) }, "snmp.devices[1].points[0].scale", "other than 0"},
@@ -300,5 +303,33 @@ func TestSNMPSecrets(t *testing.T) {
 	}
 	if c := stored.Clone(); c.SNMP.Devices[1].Points[2].Enum == nil || &c.SNMP.Devices[0].Points[0] == &stored.SNMP.Devices[0].Points[0] {
 		t.Error("Clone shares the snmp lists")
+	}
+}
+
+// Every built-in profile's points validate, and a device's own point
+// replaces the profile's of the same name.
+func TestSNMPProfiles(t *testing.T) {
+	for _, p := range SNMPProfiles() {
+		s := DefaultSite()
+		s.SNMP.Devices = []SNMPDevice{{Name: "d", Address: "10.0.0.1", Version: SNMPv2c, Community: "public", Profile: p.Name}}
+		if err := s.Validate(); err != nil {
+			t.Errorf("%s: %v", p.Name, err)
+		}
+		s.SNMP.Devices[0].Points = p.Points
+		s.SNMP.Devices[0].Profile = ""
+		if err := s.Validate(); err != nil {
+			t.Errorf("%s's points: %v", p.Name, err)
+		}
+	}
+	d := SNMPDevice{Profile: "ups-mib", Points: []SNMPPoint{{Name: "charge", OID: "1.3.6.1.4.1.318.1.1.1.2.2.1.0"}, {Name: "extra", OID: "1.3.6.1.2.1.1.3.0"}}}
+	eff := d.EffectivePoints()
+	ups, _ := FindSNMPProfile("ups-mib")
+	if len(eff) != len(ups.Points)+1 || eff[len(eff)-2].OID != "1.3.6.1.4.1.318.1.1.1.2.2.1.0" || eff[len(eff)-1].Name != "extra" {
+		t.Fatalf("effective points %+v", eff)
+	}
+	s := DefaultSite()
+	s.SNMP.Devices = []SNMPDevice{d}
+	if fd := s.FieldDevices(); len(fd) != 1 || !fd[0].DynamicPoints || len(fd[0].Points) != 10 {
+		t.Fatalf("field devices %+v", fd)
 	}
 }

@@ -237,28 +237,22 @@ func (d *Driver) Read(ctx context.Context, name string, points []string) ([]fiel
 	if err != nil {
 		return nil, err
 	}
+	// A walk row (if_in.eth0) is read through its walk point (if_in).
 	var only []string
 	for _, want := range points {
-		base := want
-		if !slices.ContainsFunc(p.dev.Points, func(pt device.SNMPPoint) bool { return pt.Name == want }) {
-			// A walk row (if_in.eth0) is read through its walk point.
-			i := slices.IndexFunc(p.dev.Points, func(pt device.SNMPPoint) bool {
-				return pt.IsWalk() && strings.HasPrefix(want, pt.Name+".")
-			})
-			if i < 0 {
-				return nil, fmt.Errorf("device %s: %w %q", name, field.ErrNoPoint, want)
-			}
-			base = p.dev.Points[i].Name
+		i := slices.IndexFunc(p.points, func(pt device.SNMPPoint) bool {
+			return pt.Name == want || pt.IsWalk() && strings.HasPrefix(want, pt.Name+".")
+		})
+		if i < 0 {
+			return nil, fmt.Errorf("device %s: %w %q", name, field.ErrNoPoint, want)
 		}
-		only = append(only, base)
+		only = append(only, p.points[i].Name)
 	}
 	readings, _ := p.cycle(ctx, only)
 	if len(points) > 0 {
 		readings = slices.DeleteFunc(readings, func(r field.Reading) bool {
-			return !slices.Contains(points, r.Point) && !slices.Contains(only, r.Point) && !slices.ContainsFunc(points, func(w string) bool {
-				return slices.ContainsFunc(p.dev.Points, func(pt device.SNMPPoint) bool {
-					return pt.Name == w && pt.IsWalk() && strings.HasPrefix(r.Point, w+".")
-				})
+			return !slices.ContainsFunc(points, func(want string) bool {
+				return r.Point == want || slices.Contains(only, want) && strings.HasPrefix(r.Point, want+".")
 			})
 		})
 	}

@@ -308,3 +308,36 @@ func TestInteropTraps(t *testing.T) {
 	devicetest.Eventually(t, wait, "receiver closed", func() bool { _, ok := f.drv.TrapStats(); return !ok })
 	_ = time.Second
 }
+
+// The built-in host-resources and if-mib profiles read snmpd's own
+// HOST-RESOURCES-MIB and IF-MIB completely: the device is online and
+// every row of the walks has its reading. (snmpd has no UPS-MIB; the
+// ups-mib profile is only validated.)
+func TestInteropProfiles(t *testing.T) {
+	addr := snmptest.StartSNMPD(t)
+	host := v2c("host", addr)
+	host.Profile = "host-resources"
+	sw := v2c("switch", addr)
+	sw.Profile = "if-mib"
+	site := device.DefaultSite()
+	site.SNMP.Devices = []device.SNMPDevice{host, sw}
+	f := startGateway(t, site, snmp.Options{})
+	devicetest.Eventually(t, wait, "both online with rates", func() bool {
+		r, ok := reading(f.gw, "switch", "if_in.lo")
+		return status(f.gw, "host").State == field.StateOnline && status(f.gw, "switch").State == field.StateOnline && ok && r.Value.Valid
+	})
+	for dev, points := range map[string][]string{
+		"host":   {"uptime", "processes", "memory", "storage_size.Physical_memory", "storage_used.Physical_memory"},
+		"switch": {"if_up.lo", "if_enabled.lo", "if_in.lo", "if_out.lo", "if_in_errors.lo", "if_speed.lo"},
+	} {
+		for _, p := range points {
+			if r, ok := reading(f.gw, dev, p); !ok || r.Quality != field.QualityGood || !r.Value.Valid {
+				rs, _ := f.gw.Readings(dev)
+				t.Fatalf("%s.%s = %+v, %v; all: %+v", dev, p, r, ok, rs)
+			}
+		}
+	}
+	if r, _ := reading(f.gw, "switch", "if_up.lo"); !r.Value.IsBool || !r.Value.Bool {
+		t.Fatalf("lo is not up: %+v", r)
+	}
+}

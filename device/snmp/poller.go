@@ -19,8 +19,9 @@ const sysUpTimeOID = "1.3.6.1.2.1.1.3.0"
 // poller polls one device on its interval.
 type poller struct {
 	drv  *Driver
-	dev  device.SNMPDevice
-	conf string // what the poller was started with, to notice changes
+	dev    device.SNMPDevice
+	points []device.SNMPPoint // the device's effective points (its profile's, then its own)
+	conf   string             // what the poller was started with, to notice changes
 	ag   *agent
 
 	cancel context.CancelFunc
@@ -39,7 +40,7 @@ type poller struct {
 
 func newPoller(drv *Driver, dev device.SNMPDevice, conf string) *poller {
 	now := drv.o.Clock.Now()
-	return &poller{drv: drv, dev: dev, conf: conf, ag: newAgent(dev), done: make(chan struct{}),
+	return &poller{drv: drv, dev: dev, points: dev.EffectivePoints(), conf: conf, ag: newAgent(dev), done: make(chan struct{}),
 		st:      field.Status{Device: dev.Name, Protocol: field.SNMP, Bus: dev.EffectiveAddress(), State: field.StateUnknown, Since: now, Errors: map[string]uint64{}},
 		samples: map[string]sample{}, last: map[string]field.Reading{}, rows: map[string][]string{}}
 }
@@ -88,7 +89,7 @@ func (p *poller) cycle(ctx context.Context, only []string) ([]field.Reading, fie
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	var scalars, walks []device.SNMPPoint
-	for _, pt := range p.dev.Points {
+	for _, pt := range p.points {
 		if len(only) > 0 && !slices.Contains(only, pt.Name) {
 			continue
 		}
@@ -109,7 +110,7 @@ func (p *poller) cycle(ctx context.Context, only []string) ([]field.Reading, fie
 	}
 
 	restarted := false
-	needUptime := slices.ContainsFunc(p.dev.Points, func(pt device.SNMPPoint) bool { return pt.Convert == device.SNMPConvertRate })
+	needUptime := slices.ContainsFunc(p.points, func(pt device.SNMPPoint) bool { return pt.Convert == device.SNMPConvertRate })
 	oids := make([]string, 0, len(scalars)+1)
 	for _, pt := range scalars {
 		oids = append(oids, pt.BaseOID())

@@ -18,11 +18,11 @@ const sysUpTimeOID = "1.3.6.1.2.1.1.3.0"
 
 // poller polls one device on its interval.
 type poller struct {
-	drv  *Driver
+	drv    *Driver
 	dev    device.SNMPDevice
 	points []device.SNMPPoint // the device's effective points (its profile's, then its own)
 	conf   string             // what the poller was started with, to notice changes
-	ag   *agent
+	ag     *agent
 
 	cancel context.CancelFunc
 	done   chan struct{}

@@ -41,6 +41,8 @@ var (
 	ErrAuth = errors.New("the agent refused the SNMPv3 credentials")
 	// ErrAgent means the agent answered with an error status.
 	ErrAgent = errors.New("the agent answered with an error")
+	// ErrGarbled means the agent's answer is not SNMP gosnmp can decode.
+	ErrGarbled = errors.New("the agent's answer is not valid SNMP")
 	// ErrWalkLoop means a walk's OIDs did not increase: a broken agent.
 	ErrWalkLoop = errors.New("the agent's walk does not advance (its OIDs do not increase)")
 )
@@ -56,6 +58,8 @@ func errKind(err error) string {
 		return "agent"
 	case errors.Is(err, ErrWalkLoop):
 		return "walk"
+	case errors.Is(err, ErrGarbled):
+		return "decode"
 	case errors.Is(err, ErrNoSuchObject):
 		return "no_such_object"
 	}
@@ -212,6 +216,9 @@ func classify(ctx context.Context, err error) error {
 		// The agent's answer (its usmStatsWrongDigests report, or a
 		// report keyed for another password) fails our digest check.
 		return fmt.Errorf("%w: unknown user name, or wrong authentication key or protocol (the agent's answer is not authentic with this key)", ErrAuth)
+	case strings.Contains(err.Error(), "sanity"), strings.Contains(err.Error(), "unable to decode"),
+		strings.Contains(err.Error(), "unmarshal"), strings.Contains(err.Error(), "invalid"):
+		return fmt.Errorf("%w: %v", ErrGarbled, err)
 	case strings.Contains(err.Error(), "timeout"):
 		return ErrTimeout
 	case strings.Contains(err.Error(), "authenticat"):

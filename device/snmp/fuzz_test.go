@@ -158,6 +158,7 @@ func TestDecodeTrap(t *testing.T) {
 		{"unknown source", encode(t, gosnmp.SNMPv2Trap, "public", trapVars("1.3.6.1.6.3.1.1.5.3")), netip.MustParseAddrPort("10.0.0.9:162"), dropSource},
 		{"wrong community", encode(t, gosnmp.SNMPv2Trap, "publiC", trapVars("1.3.6.1.6.3.1.1.5.3")), fuzzSrc, dropCommunity},
 		{"v1", v1trap, fuzzSrc, dropVersion},
+		{"v3", []byte{0x30, 0x81, 0x10, 0x02, 0x01, 0x03, 0x30, 0x00}, fuzzSrc, dropVersion},
 		{"a get", encode(t, gosnmp.GetRequest, "public", []gosnmp.SnmpPDU{{Name: ".1.3.6.1.2.1.1.5.0", Type: gosnmp.Null}}), fuzzSrc, dropPDU},
 		{"no trap oid", encode(t, gosnmp.SNMPv2Trap, "public", trapVars("1.3")[:1]), fuzzSrc, dropNoTrapOID},
 		{"garbage", []byte("not snmp"), fuzzSrc, dropDecode},

@@ -259,6 +259,11 @@ func decodeTrap(b []byte, src netip.AddrPort, conf *trapConf, now time.Time) (Tr
 		}
 		return Trap{}, nil, fmt.Errorf("%w: %s", errTrapDropped, reason)
 	}
+	if v, ok := messageVersion(b); ok && v != int(gosnmp.Version2c) {
+		// gosnmp would fail to decode a v3 message without USM users; say
+		// what it is instead.
+		return drop(dropVersion, fmt.Errorf("SNMP message version %d (only v2c traps are received)", v))
+	}
 	params := &gosnmp.GoSNMP{Version: gosnmp.Version2c}
 	pkt, err := params.UnmarshalTrap(b, false)
 	if err != nil {
@@ -297,6 +302,26 @@ func decodeTrap(b []byte, src netip.AddrPort, conf *trapConf, now time.Time) (Tr
 		}
 	}
 	return t, resp, nil
+}
+
+// messageVersion reads the msgVersion INTEGER at the start of an SNMP
+// message (SEQUENCE { version INTEGER, ... }; 0 v1, 1 v2c, 3 v3).
+func messageVersion(b []byte) (int, bool) {
+	if len(b) < 2 || b[0] != 0x30 {
+		return 0, false
+	}
+	i := 2
+	if b[1]&0x80 != 0 {
+		n := int(b[1] & 0x7f)
+		if n == 0 || n > 4 {
+			return 0, false
+		}
+		i += n
+	}
+	if len(b) < i+3 || b[i] != 0x02 || b[i+1] != 1 {
+		return 0, false // every version number is one octet
+	}
+	return int(b[i+2]), true
 }
 
 // matchRule returns the first rule that matches t.

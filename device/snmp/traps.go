@@ -188,8 +188,13 @@ func (r *receiver) run(ctx context.Context) {
 		r.drv.log.Info("snmp trap receiver listening", "addr", conn.LocalAddr().String())
 		r.serve(ctx, conn)
 		r.setOpen("", nil)
-		if ctx.Err() != nil {
+		// A socket that failed under us is opened again, not at once.
+		t := r.drv.o.Clock.NewTimer(TrapRetry)
+		select {
+		case <-ctx.Done():
+			t.Stop()
 			return
+		case <-t.C():
 		}
 	}
 }

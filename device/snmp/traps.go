@@ -175,12 +175,8 @@ func (r *receiver) run(ctx context.Context) {
 		if err != nil {
 			r.setOpen("", err)
 			r.drv.log.Error("open snmp trap receiver", "addr", r.addr, "err", err)
-			t := r.drv.o.Clock.NewTimer(TrapRetry)
-			select {
-			case <-ctx.Done():
-				t.Stop()
+			if !r.pause(ctx) {
 				return
-			case <-t.C():
 			}
 			continue
 		}
@@ -189,13 +185,21 @@ func (r *receiver) run(ctx context.Context) {
 		r.serve(ctx, conn)
 		r.setOpen("", nil)
 		// A socket that failed under us is opened again, not at once.
-		t := r.drv.o.Clock.NewTimer(TrapRetry)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !r.pause(ctx) {
 			return
-		case <-t.C():
 		}
+	}
+}
+
+// pause waits TrapRetry; false when ctx ended first.
+func (r *receiver) pause(ctx context.Context) bool {
+	t := r.drv.o.Clock.NewTimer(TrapRetry)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C():
+		return true
 	}
 }
 

@@ -174,16 +174,7 @@ func hwText(b []byte) string {
 	return sb.String()
 }
 
-func truncateText(s string) string {
-	if len(s) <= MaxTextBytes {
-		return s
-	}
-	s = s[:MaxTextBytes]
-	for !utf8.ValidString(s) {
-		s = s[:len(s)-1]
-	}
-	return s
-}
+func truncateText(s string) string { return truncateTo(s, MaxTextBytes) }
 
 // sample is a counter's value and when it was read.
 type sample struct {

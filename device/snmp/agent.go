@@ -68,14 +68,27 @@ func errKind(err error) string {
 
 // agent is one device's gosnmp session; its methods take turns.
 type agent struct {
-	mu       sync.Mutex
+	turn     chan struct{} // one request at a time; taking it heeds ctx
+	mu       sync.Mutex    // the figures below
 	dev      device.SNMPDevice
 	g        *gosnmp.GoSNMP // nil until connected
 	requests uint64         // requests sent (under mu)
 	latency  time.Duration  // of the last request answered (under mu)
 }
 
-func newAgent(d device.SNMPDevice) *agent { return &agent{dev: d} }
+func newAgent(d device.SNMPDevice) *agent { return &agent{dev: d, turn: make(chan struct{}, 1)} }
+
+// take waits for the agent's turn, or for ctx to end.
+func (a *agent) take(ctx context.Context) error {
+	select {
+	case a.turn <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (a *agent) give() { <-a.turn }
 
 // session builds the gosnmp session of d; it does not connect.
 func session(d device.SNMPDevice) (*gosnmp.GoSNMP, error) {
@@ -134,7 +147,7 @@ func session(d device.SNMPDevice) (*gosnmp.GoSNMP, error) {
 	return g, nil
 }
 
-// connect opens the session; called with a.mu held.
+// connect opens the session; called with the turn held.
 func (a *agent) connect(ctx context.Context) error {
 	if a.g != nil {
 		return nil
@@ -152,7 +165,8 @@ func (a *agent) connect(ctx context.Context) error {
 }
 
 // reset drops the session (after an error that may have left it in a bad
-// state: a late answer, a lost v3 engine time); called with a.mu held.
+// state: a late answer, a lost v3 engine time); called with the turn
+// held.
 func (a *agent) reset() {
 	if a.g != nil && a.g.Conn != nil {
 		_ = a.g.Conn.Close()
@@ -161,13 +175,13 @@ func (a *agent) reset() {
 }
 
 func (a *agent) close() {
-	a.mu.Lock()
+	a.turn <- struct{}{}
 	a.reset()
-	a.mu.Unlock()
+	a.give()
 }
 
 // do runs one request with ctx as its deadline and classifies its error;
-// called with a.mu held.
+// called with the turn held.
 func (a *agent) do(ctx context.Context, req func(g *gosnmp.GoSNMP) (*gosnmp.SnmpPacket, error)) (*gosnmp.SnmpPacket, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -176,11 +190,20 @@ func (a *agent) do(ctx context.Context, req func(g *gosnmp.GoSNMP) (*gosnmp.Snmp
 		return nil, err
 	}
 	a.g.Context = ctx
+	// gosnmp looks at ctx only between attempts: closing the socket ends
+	// a wait at once when ctx ends (shutdown, an exec session closed).
+	conn := a.g.Conn
+	stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
+	defer stop()
+	a.mu.Lock()
 	a.requests++
+	a.mu.Unlock()
 	t0 := time.Now()
 	pkt, err := req(a.g)
 	if err == nil {
+		a.mu.Lock()
 		a.latency = time.Since(t0)
+		a.mu.Unlock()
 	}
 	if err != nil {
 		a.reset()
@@ -229,8 +252,10 @@ func classify(ctx context.Context, err error) error {
 
 // get reads oids (at most MaxOIDsPerRequest per request), in order.
 func (a *agent) get(ctx context.Context, oids []string) ([]Var, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
+	if err := a.take(ctx); err != nil {
+		return nil, err
+	}
+	defer a.give()
 	out := make([]Var, 0, len(oids))
 	for start := 0; start < len(oids); start += MaxOIDsPerRequest {
 		chunk := oids[start:min(start+MaxOIDsPerRequest, len(oids))]
@@ -262,8 +287,10 @@ func (a *agent) figures() (uint64, time.Duration) {
 // walk reads the subtree under root with GETBULK, at most maxRows
 // varbinds; truncated says it stopped at the bound with more to come.
 func (a *agent) walk(ctx context.Context, root string, maxRows int) (vars []Var, truncated bool, err error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
+	if err := a.take(ctx); err != nil {
+		return nil, false, err
+	}
+	defer a.give()
 	prefix := root + "."
 	cur := root
 	for len(vars) < maxRows {

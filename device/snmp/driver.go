@@ -248,7 +248,10 @@ func (d *Driver) Read(ctx context.Context, name string, points []string) ([]fiel
 		}
 		only = append(only, p.points[i].Name)
 	}
-	readings, _ := p.cycle(ctx, only)
+	readings, _, err := p.cycle(ctx, only)
+	if err != nil {
+		return nil, err
+	}
 	if len(points) > 0 {
 		readings = slices.DeleteFunc(readings, func(r field.Reading) bool {
 			return !slices.ContainsFunc(points, func(want string) bool {

@@ -27,7 +27,8 @@ type poller struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 
-	mu        sync.Mutex // the state below, and one read at a time
+	turn      chan struct{} // one cycle at a time, with the state below; taking it heeds ctx
+	mu        sync.Mutex    // st, which status reads
 	st        field.Status
 	noneInRow int
 	failed    uint64
@@ -40,7 +41,7 @@ type poller struct {
 
 func newPoller(drv *Driver, dev device.SNMPDevice, conf string) *poller {
 	now := drv.o.Clock.Now()
-	return &poller{drv: drv, dev: dev, points: dev.EffectivePoints(), conf: conf, ag: newAgent(dev), done: make(chan struct{}),
+	return &poller{drv: drv, dev: dev, points: dev.EffectivePoints(), conf: conf, ag: newAgent(dev), done: make(chan struct{}), turn: make(chan struct{}, 1),
 		st:      field.Status{Device: dev.Name, Protocol: field.SNMP, Bus: dev.EffectiveAddress(), State: field.StateUnknown, Since: now, Errors: map[string]uint64{}},
 		samples: map[string]sample{}, last: map[string]field.Reading{}, rows: map[string][]string{}}
 }
@@ -57,19 +58,19 @@ func (p *poller) run(ctx context.Context) {
 			return
 		case <-timer.C():
 		}
-		readings, st := p.cycle(ctx, nil)
-		if ctx.Err() != nil {
+		readings, st, err := p.cycle(ctx, nil)
+		if err != nil || ctx.Err() != nil {
 			return
 		}
 		if err := p.drv.sink.Record(st, readings); err != nil {
 			p.drv.log.Warn("record snmp cycle", "device", p.dev.Name, "err", err)
 		}
-		timer.Reset(p.nextWait(st))
+		timer.Reset(max(0, st.NextPoll.Sub(p.drv.o.Clock.Now())))
 	}
 }
 
 // nextWait is the interval, doubled for each offline cycle up to
-// MaxBackoff (never below the interval).
+// MaxBackoff (never below the interval); called with the turn held.
 func (p *poller) nextWait(st field.Status) time.Duration {
 	iv := p.dev.EffectiveInterval()
 	if st.State != field.StateOffline {
@@ -85,9 +86,13 @@ func (p *poller) nextWait(st field.Status) time.Duration {
 // cycle reads the device's points (only those named by only, when
 // given; a walk point's rows are named by the walk point) and updates the
 // status.
-func (p *poller) cycle(ctx context.Context, only []string) ([]field.Reading, field.Status) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
+func (p *poller) cycle(ctx context.Context, only []string) ([]field.Reading, field.Status, error) {
+	select {
+	case p.turn <- struct{}{}:
+	case <-ctx.Done():
+		return nil, field.Status{}, ctx.Err()
+	}
+	defer func() { <-p.turn }()
 	var scalars, walks []device.SNMPPoint
 	for _, pt := range p.points {
 		if len(only) > 0 && !slices.Contains(only, pt.Name) {
@@ -105,7 +110,9 @@ func (p *poller) cycle(ctx context.Context, only []string) ([]field.Reading, fie
 	var errs []error
 	fail := func(err error) {
 		errs = append(errs, err)
+		p.mu.Lock()
 		p.st.Errors[errKind(err)]++
+		p.mu.Unlock()
 		p.failed++
 	}
 
@@ -186,6 +193,8 @@ func (p *poller) cycle(ctx context.Context, only []string) ([]field.Reading, fie
 		state = field.StateOnline // a device without points answers nothing wrong
 	}
 	at := now()
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	if state != p.st.State {
 		p.st.State, p.st.Since = state, at
 	}
@@ -199,7 +208,7 @@ func (p *poller) cycle(ctx context.Context, only []string) ([]field.Reading, fie
 		p.st.SuccessRate = float64(p.st.Requests-min(p.failed, p.st.Requests)) / float64(p.st.Requests)
 	}
 	p.st.NextPoll = at.Add(p.nextWait(p.st))
-	return readings, p.st.Clone()
+	return readings, p.st.Clone(), nil
 }
 
 // walkPoint walks a column (and its naming column) into one reading per
@@ -212,7 +221,9 @@ func (p *poller) walkPoint(ctx context.Context, pt device.SNMPPoint, restarted b
 	}
 	at := p.drv.o.Clock.Now()
 	if truncated {
+		p.mu.Lock()
 		p.st.Errors["truncated"]++
+		p.mu.Unlock()
 		p.drv.log.Debug("snmp walk stopped at max_rows", "device", p.dev.Name, "point", pt.Name, "max_rows", pt.EffectiveMaxRows())
 	}
 	labels := map[string]string{}

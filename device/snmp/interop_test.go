@@ -50,7 +50,9 @@ func status(gw *device.Gateway, dev string) field.Status {
 func TestInteropV2c(t *testing.T) {
 	addr := snmptest.StartSNMPD(t)
 	site := device.DefaultSite()
-	site.SNMP.Devices = []device.SNMPDevice{v2c("agent", addr, interopPoints()...)}
+	site.SNMP.Devices = []device.SNMPDevice{v2c("agent", addr, interopPoints()...),
+		// One point the agent does not have: degraded, never online.
+		v2c("partial", addr, interopPoints()[0], device.SNMPPoint{Name: "missing", OID: "1.3.6.1.2.1.1.99.0"})}
 	f := startGateway(t, site, snmp.Options{})
 
 	devicetest.Eventually(t, wait, "the agent online with a rate", func() bool {
@@ -65,6 +67,13 @@ func TestInteropV2c(t *testing.T) {
 	}
 	if in, _ := reading(f.gw, "agent", "in.lo"); in.Value.Num < 0 || in.Unit != "B/s" {
 		t.Fatalf("in.lo %+v", in)
+	}
+	devicetest.Eventually(t, wait, "partial degraded", func() bool {
+		r, _ := reading(f.gw, "partial", "missing")
+		return status(f.gw, "partial").State == field.StateDegraded && r.Quality == field.QualityError && strings.Contains(r.Error, "no such object")
+	})
+	if h := f.gw.Health().Field.Protocols["snmp"]; h.DevicesTotal != 2 || h.DevicesOnline != 1 {
+		t.Fatalf("health field.protocols.snmp = %+v", h)
 	}
 	st := status(f.gw, "agent")
 	if st.Protocol != field.SNMP || st.Bus != addr || st.Requests == 0 || st.SuccessRate != 1 || st.LastError != "" {

@@ -173,8 +173,10 @@ func (r *receiver) run(ctx context.Context) {
 	for {
 		conn, err := r.drv.o.Listen(ctx, r.addr)
 		if err != nil {
-			r.setOpen("", err)
-			r.drv.log.Error("open snmp trap receiver", "addr", r.addr, "err", err)
+			if r.setOpen("", err) {
+				// Logged when the reason changes, not every TrapRetry.
+				r.drv.log.Error("open snmp trap receiver", "addr", r.addr, "err", err)
+			}
 			if !r.pause(ctx) {
 				return
 			}
@@ -203,13 +205,17 @@ func (r *receiver) pause(ctx context.Context) bool {
 	}
 }
 
-func (r *receiver) setOpen(addr string, err error) {
+// setOpen records the receiver's state and reports whether the error
+// is new.
+func (r *receiver) setOpen(addr string, err error) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	prev := r.stats.Error
 	r.stats.Listening, r.stats.Error = addr, ""
 	if err != nil {
 		r.stats.Error = err.Error()
 	}
+	return r.stats.Error != prev
 }
 
 func (r *receiver) serve(ctx context.Context, conn net.PacketConn) {

@@ -4,10 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/sitegate/sitegate/device"
 	"github.com/sitegate/sitegate/device/field"
 	"github.com/sitegate/sitegate/device/snmp"
 )
@@ -24,8 +28,8 @@ const (
 var errSNMPNotRunning = errors.New("the SNMP driver is not running (see `health`)")
 
 func (e *session) snmpCmd() *cobra.Command {
-	return groupCmd("snmp", "Ask the site's SNMP agents for OIDs now (GET, GETBULK walks)",
-		e.snmpGetCmd(), e.snmpWalkCmd())
+	return groupCmd("snmp", "Ask the site's SNMP agents for OIDs now (GET, GETBULK walks); the trap receiver",
+		e.snmpGetCmd(), e.snmpWalkCmd(), e.snmpTrapsCmd())
 }
 
 // snmpDriver returns the SNMP driver and checks that name is one of its
@@ -124,4 +128,56 @@ func (e *session) writeVars(vars []snmp.Var) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", v.OID, v.Type, oneLine(v.Text))
 	}
 	return tw.Flush()
+}
+
+// snmpTraps is what `snmp traps --json` prints.
+type snmpTraps struct {
+	Receiver *snmp.TrapStats `json:"receiver"` // null: no trap_listen
+	Alerts   []device.Alert  `json:"alerts"`
+}
+
+func (e *session) snmpTrapsCmd() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:         "traps [--json]",
+		Short:       "Show the trap receiver (address, traps taken and dropped by reason) and the raised trap alerts",
+		Args:        noArgs,
+		Annotations: needs("field-read"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			d, ok := snmp.From(e.gw)
+			if !ok {
+				return failure(errSNMPNotRunning)
+			}
+			out := snmpTraps{Alerts: d.Alerts()}
+			if st, ok := d.TrapStats(); ok {
+				out.Receiver = &st
+			}
+			if asJSON {
+				return e.writeJSON(out)
+			}
+			if out.Receiver == nil {
+				_, err := fmt.Fprintln(e.out, "no trap receiver: set snmp.trap_listen (e.g. 0.0.0.0:162) to receive traps")
+				return err
+			}
+			r := out.Receiver
+			switch {
+			case r.Listening != "":
+				fmt.Fprintf(e.out, "listening on %s\n", r.Listening)
+			default:
+				fmt.Fprintf(e.out, "not listening: %s\n", oneLine(r.Error))
+			}
+			fmt.Fprintf(e.out, "received %d, taken %d, informs acknowledged %d\n", r.Received, r.Accepted, r.Informs)
+			for _, k := range slices.Sorted(maps.Keys(r.Dropped)) {
+				fmt.Fprintf(e.out, "dropped (%s): %d\n", k, r.Dropped[k])
+			}
+			tw := tabwriter.NewWriter(e.out, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "ALERT\tSEVERITY\tSINCE\tDETAIL")
+			for _, a := range out.Alerts {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", a.Rule, a.Severity, a.Since.Format(time.RFC3339), oneLine(a.Detail))
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print {receiver: {listening, error, received, accepted, informs_acknowledged, dropped}, alerts}")
+	return cmd
 }

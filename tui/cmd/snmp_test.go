@@ -3,6 +3,8 @@ package cmd
 import (
 	"context"
 	"encoding/json"
+	"net"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -27,11 +29,15 @@ func TestSNMPGetWalkAndPoints(t *testing.T) {
 			{Name: "uptime", OID: snmptest.SysUpTimeOID},
 			{Name: "oper", Walk: snmptest.IfOperStatusOID, Index: "ifDescr"},
 		}}}
+	site.SNMP.TrapListen = "127.0.0.1:162" // port 0 through Listen below
+	site.SNMP.TrapRules = []device.SNMPTrapRule{{Trap: "1.3.6.1.6.3.1.1.5.3"}}
 	site.ApplyDefaults()
 	if _, err := f.gw.ApplySite(device.Edit{Actor: device.LocalActor, Action: device.ActionConfigChange, Base: rev}, site); err != nil {
 		t.Fatal(err)
 	}
-	drv := snmp.NewDriver(f.gw, snmp.Options{Logger: tuitest.Quiet})
+	drv := snmp.NewDriver(f.gw, snmp.Options{Logger: tuitest.Quiet, Listen: func(ctx context.Context, _ string) (net.PacketConn, error) {
+		return snmp.ListenUDP(ctx, "127.0.0.1:0")
+	}})
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -99,6 +105,27 @@ func TestSNMPGetWalkAndPoints(t *testing.T) {
 			t.Errorf("%s: %+v; want %q", line, r, frag)
 		}
 	}
+	// snmp traps: the receiver's figures and the alert a linkDown raised.
+	var traps struct {
+		Receiver *snmp.TrapStats `json:"receiver"`
+		Alerts   []device.Alert  `json:"alerts"`
+	}
+	r = f.run(t.Context(), device.RoleSupport, "snmp traps --json", "")
+	if err := json.Unmarshal([]byte(r.out), &traps); err != nil || traps.Receiver == nil || traps.Receiver.Listening == "" {
+		t.Fatalf("snmp traps --json: %v %+v", err, r)
+	}
+	snmptest.Need(t, "snmptrap")
+	trap := exec.Command("snmptrap", "-v2c", "-c", snmptest.Community, traps.Receiver.Listening, "", "1.3.6.1.6.3.1.1.5.3")
+	trap.Env = snmptest.Env()
+	if out, err := trap.CombinedOutput(); err != nil {
+		t.Fatalf("snmptrap: %v %s", err, out)
+	}
+	devicetest.Eventually(t, snmptest.Wait, "the trap alert", func() bool { return len(drv.Alerts()) == 1 })
+	r = f.run(t.Context(), device.RoleSupport, "snmp traps", "")
+	if r.code != ExitOK || !strings.Contains(r.out, "taken 1") || !strings.Contains(r.out, "snmp.trap.1.3.6.1.6.3.1.1.5.3") || !strings.Contains(r.out, "agent: trap") {
+		t.Fatalf("snmp traps: %+v", r)
+	}
+
 	r = f.run(t.Context(), device.RoleSupport, "config export", "")
 	if strings.Contains(r.out, snmptest.Community) {
 		t.Fatal("config export shows the community")

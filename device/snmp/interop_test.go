@@ -52,7 +52,9 @@ func TestInteropV2c(t *testing.T) {
 	site := device.DefaultSite()
 	site.SNMP.Devices = []device.SNMPDevice{v2c("agent", addr, interopPoints()...),
 		// One point the agent does not have: degraded, never online.
-		v2c("partial", addr, interopPoints()[0], device.SNMPPoint{Name: "missing", OID: "1.3.6.1.2.1.1.99.0"})}
+		v2c("partial", addr, interopPoints()[0], device.SNMPPoint{Name: "missing", OID: "1.3.6.1.2.1.1.99.0"}),
+		// No points: probed with sysUpTime.0, online because it answers.
+		v2c("bare", addr)}
 	f := startGateway(t, site, snmp.Options{})
 
 	devicetest.Eventually(t, wait, "the agent online with a rate", func() bool {
@@ -72,7 +74,11 @@ func TestInteropV2c(t *testing.T) {
 		r, _ := reading(f.gw, "partial", "missing")
 		return status(f.gw, "partial").State == field.StateDegraded && r.Quality == field.QualityError && strings.Contains(r.Error, "no such object")
 	})
-	if h := f.gw.Health().Field.Protocols["snmp"]; h.DevicesTotal != 2 || h.DevicesOnline != 1 {
+	devicetest.Eventually(t, wait, "bare online", func() bool {
+		st := status(f.gw, "bare")
+		return st.State == field.StateOnline && st.Requests > 0
+	})
+	if h := f.gw.Health().Field.Protocols["snmp"]; h.DevicesTotal != 3 || h.DevicesOnline != 2 {
 		t.Fatalf("health field.protocols.snmp = %+v", h)
 	}
 	st := status(f.gw, "agent")

@@ -108,6 +108,7 @@ func (p *poller) cycle(ctx context.Context, only []string) ([]field.Reading, fie
 	var readings []field.Reading
 	good, total := 0, 0
 	var errs []error
+	var notes []string // not failures: walks cut at max_rows
 	fail := func(err error) {
 		errs = append(errs, err)
 		p.mu.Lock()
@@ -117,7 +118,9 @@ func (p *poller) cycle(ctx context.Context, only []string) ([]field.Reading, fie
 	}
 
 	restarted := false
-	needUptime := slices.ContainsFunc(p.points, func(pt device.SNMPPoint) bool { return pt.Convert == device.SNMPConvertRate })
+	// sysUpTime tells rate points of an agent restart, and is the probe of
+	// a device without points (never online without an answer).
+	needUptime := len(p.points) == 0 || slices.ContainsFunc(p.points, func(pt device.SNMPPoint) bool { return pt.Convert == device.SNMPConvertRate })
 	oids := make([]string, 0, len(scalars)+1)
 	for _, pt := range scalars {
 		oids = append(oids, pt.BaseOID())
@@ -155,7 +158,10 @@ func (p *poller) cycle(ctx context.Context, only []string) ([]field.Reading, fie
 	}
 
 	for _, pt := range walks {
-		rs, err := p.walkPoint(ctx, pt, restarted)
+		rs, truncated, err := p.walkPoint(ctx, pt, restarted)
+		if truncated {
+			notes = append(notes, fmt.Sprintf("walk %s stopped at max_rows %d: the agent has more rows", pt.Name, pt.EffectiveMaxRows()))
+		}
 		if err != nil {
 			fail(err)
 			names := p.rows[pt.Name]
@@ -201,8 +207,11 @@ func (p *poller) cycle(ctx context.Context, only []string) ([]field.Reading, fie
 	p.st.LastPoll = at
 	p.st.Requests, p.st.LastLatency = p.ag.figures()
 	p.st.LastError = ""
-	if len(errs) > 0 {
+	switch {
+	case len(errs) > 0:
 		p.st.LastError = errs[0].Error()
+	case len(notes) > 0:
+		p.st.LastError = notes[0]
 	}
 	if p.st.Requests > 0 {
 		p.st.SuccessRate = float64(p.st.Requests-min(p.failed, p.st.Requests)) / float64(p.st.Requests)
@@ -213,24 +222,18 @@ func (p *poller) cycle(ctx context.Context, only []string) ([]field.Reading, fie
 
 // walkPoint walks a column (and its naming column) into one reading per
 // row.
-func (p *poller) walkPoint(ctx context.Context, pt device.SNMPPoint, restarted bool) ([]field.Reading, error) {
+func (p *poller) walkPoint(ctx context.Context, pt device.SNMPPoint, restarted bool) ([]field.Reading, bool, error) {
 	col := pt.BaseOID()
 	vars, truncated, err := p.ag.walk(ctx, col, pt.EffectiveMaxRows())
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	at := p.drv.o.Clock.Now()
-	if truncated {
-		p.mu.Lock()
-		p.st.Errors["truncated"]++
-		p.mu.Unlock()
-		p.drv.log.Debug("snmp walk stopped at max_rows", "device", p.dev.Name, "point", pt.Name, "max_rows", pt.EffectiveMaxRows())
-	}
 	labels := map[string]string{}
 	if idx := pt.IndexOID(); idx != "" {
 		names, _, err := p.ag.walk(ctx, idx, pt.EffectiveMaxRows())
 		if err != nil {
-			return nil, fmt.Errorf("walk the index column %s: %w", idx, err)
+			return nil, truncated, fmt.Errorf("walk the index column %s: %w", idx, err)
 		}
 		for _, v := range names {
 			labels[strings.TrimPrefix(v.OID, idx+".")] = v.Text
@@ -247,7 +250,7 @@ func (p *poller) walkPoint(ctx context.Context, pt device.SNMPPoint, restarted b
 		out = append(out, p.reading(pt, name, v, at, restarted))
 	}
 	p.rows[pt.Name] = names
-	return out, nil
+	return out, truncated, nil
 }
 
 // rowPointName names a walk row NAME.LABEL (the index column's value) or

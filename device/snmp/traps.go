@@ -29,8 +29,8 @@ const (
 	// TrapRetry is how long a receiver whose address could not be opened
 	// waits before it tries again.
 	TrapRetry = 10 * time.Second
-	// resolveTimeout bounds looking up a device's host name for the
-	// receiver's sources.
+	// resolveTimeout bounds looking up the devices' host names for the
+	// receiver's sources, all of them together.
 	resolveTimeout = 2 * time.Second
 )
 
@@ -131,6 +131,10 @@ func (d *Driver) applyTraps(ctx context.Context, n device.SNMP) {
 // trapConf resolves the devices' addresses into trap sources.
 func (d *Driver) trapConf(ctx context.Context, n device.SNMP) *trapConf {
 	c := &trapConf{sources: map[netip.Addr]trapSource{}, rules: n.TrapRules}
+	// One deadline for all the look-ups: a site of host names whose DNS
+	// is down must not hold up the site change.
+	rctx, cancel := context.WithTimeout(ctx, resolveTimeout)
+	defer cancel()
 	for _, dev := range n.Devices {
 		community := n.TrapCommunity
 		if !community.IsSet() {
@@ -144,9 +148,7 @@ func (d *Driver) trapConf(ctx context.Context, n device.SNMP) *trapConf {
 		if a, err := netip.ParseAddr(host); err == nil {
 			addrs = append(addrs, a)
 		} else {
-			rctx, cancel := context.WithTimeout(ctx, resolveTimeout)
 			found, err := net.DefaultResolver.LookupNetIP(rctx, "ip", host)
-			cancel()
 			if err != nil {
 				d.log.Warn("resolve snmp device for traps", "device", dev.Name, "host", host, "err", err)
 			}

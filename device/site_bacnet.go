@@ -25,7 +25,8 @@ type BACnet struct {
 	// Address is the IPv4 address the BACnet/IP port opens on; Interface
 	// names the interface instead (its first IPv4 address). One of them is
 	// required once BACnet/IP is used (serve, or a device not on an MS/TP
-	// bus): the port never opens on every interface (README requirement 13).
+	// bus), and giving one opens the port: it never opens on every
+	// interface (README requirement 13).
 	Address   string `yaml:"address,omitempty" json:"address,omitempty"`
 	Interface string `yaml:"interface,omitempty" json:"interface,omitempty"`
 	// Port is the UDP port, 47808 (0xBAC0) when unset.
@@ -175,10 +176,13 @@ var (
 	mstpBauds              = []int{9600, 19200, 38400, 57600, 76800, 115200}
 )
 
-// UsesIP reports whether the BACnet/IP port must open: something is
-// served, or a device is not on an MS/TP bus.
+// UsesIP reports whether the BACnet/IP port must open: an address or
+// interface is given (an installer commissioning a site discovers its
+// devices before any is in the site), something is served, or a device is
+// not on an MS/TP bus.
 func (b BACnet) UsesIP() bool {
-	return len(b.Serve) > 0 || slices.ContainsFunc(b.Devices, func(d BACnetDevice) bool { return d.Bus == "" })
+	return b.Address != "" || b.Interface != "" || len(b.Serve) > 0 ||
+		slices.ContainsFunc(b.Devices, func(d BACnetDevice) bool { return d.Bus == "" })
 }
 
 // EffectivePort returns the port, 47808 when unset.

@@ -182,17 +182,52 @@ type secretKeys struct {
 	rotMu sync.Mutex
 	mu    sync.RWMutex
 	path  string
-	// keys holds the key in use and the few before it (memoryKeys in
-	// all), for read transactions that began before a rotation committed.
-	// Only the key in use is ever kept at rest.
+	// keys holds the key in use, a rotation's new key, and the keys
+	// before them that a read transaction still open may need: one that
+	// began before a rotation committed sees records of the key it began
+	// with. Only the key in use is ever kept at rest.
 	keys map[uint32][]byte
 	max  uint32 // the largest id ever seen, so that ids are never reused
+	// epoch is the key in use as of the last committed rotation; open
+	// counts the read transactions open, by the epoch they began in.
+	epoch uint32
+	open  map[uint32]int
 }
 
-// memoryKeys is how many recent keys stay in memory: a read transaction
-// that began before a rotation committed may still hold records of the
-// key before it.
-const memoryKeys = 4
+// reading registers a read transaction about to begin: until the
+// returned func runs, the key it may find records of stays in memory.
+func (k *secretKeys) reading() (done func()) {
+	k.mu.Lock()
+	if k.open == nil { // before load: Open's own early reads
+		k.open = map[uint32]int{}
+	}
+	e := k.epoch
+	k.open[e]++
+	k.mu.Unlock()
+	return func() {
+		k.mu.Lock()
+		defer k.mu.Unlock()
+		if k.open[e]--; k.open[e] <= 0 {
+			delete(k.open, e)
+			k.prune()
+		}
+	}
+}
+
+// prune forgets the keys no open read transaction and no record in use
+// can need: those older than the oldest epoch a reader began in. k.mu is
+// held.
+func (k *secretKeys) prune() {
+	oldest := k.epoch
+	for e := range k.open {
+		oldest = min(oldest, e)
+	}
+	for id := range k.keys {
+		if id < oldest {
+			delete(k.keys, id)
+		}
+	}
+}
 
 // rotation is a key change under way in one write transaction.
 type rotation struct {
@@ -211,7 +246,7 @@ func (k *secretKeys) key(id uint32) []byte {
 // whichever key the database says is in use stays, the other goes.
 func (k *secretKeys) load(s *Store) error {
 	k.path = filepath.Join(s.dir, SecretKeyFile)
-	k.keys = map[uint32][]byte{}
+	k.keys, k.open = map[uint32][]byte{}, map[uint32]int{}
 	raw, err := readKeyFile(k.path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
@@ -231,6 +266,7 @@ func (k *secretKeys) load(s *Store) error {
 	if key, ok := keys[inUse]; ok {
 		k.keys[inUse] = key
 	}
+	k.epoch = inUse
 	if len(keys) != len(k.keys) && !s.opts.NoNewKeys {
 		if err := writeKeyFile(k.path, k.keys); err != nil {
 			return fmt.Errorf("finish an interrupted secret-store key rotation: %w", err)
@@ -259,11 +295,8 @@ func (k *secretKeys) finish(s *Store, r *rotation) {
 		return
 	}
 	k.mu.Lock()
-	for id := range k.keys {
-		if id+memoryKeys <= r.newID {
-			delete(k.keys, id)
-		}
-	}
+	k.epoch = r.newID
+	k.prune()
 	k.mu.Unlock()
 	_ = writeKeyFile(k.path, map[uint32][]byte{r.newID: r.new})
 }

@@ -376,3 +376,50 @@ func TestSecretReadsDuringRotations(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A read transaction that stays open across many rotations still reads
+// the secret as its snapshot has it: the keys it needs stay in memory
+// until it ends, and are forgotten then.
+func TestLongReadOutlivesRotations(t *testing.T) {
+	s := openTest(t, Options{})
+	if _, err := s.PutSecret("a", []byte("v0")); err != nil {
+		t.Fatal(err)
+	}
+	// bbolt cannot grow its map while a read transaction is open (the
+	// writer would wait for the reader, which waits for the writer): free
+	// pages first, so that the rotations below reuse them.
+	if err := s.PutMeta("test.pad", make([]byte, 1<<20)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutMeta("test.pad", nil); err != nil {
+		t.Fatal(err)
+	}
+	began, release, done := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+	go func() {
+		done <- s.View(func(tx *Tx) error {
+			close(began)
+			<-release
+			v, _, err := tx.Secret("a")
+			if err == nil && string(v) != "v0" {
+				err = fmt.Errorf("read %q in the old snapshot", v)
+			}
+			return err
+		})
+	}()
+	<-began
+	for i := range 10 {
+		if _, err := s.PutSecret("a", []byte(fmt.Sprint("v", i+1))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatalf("the long read: %v", err)
+	}
+	s.secrets.mu.RLock()
+	n := len(s.secrets.keys)
+	s.secrets.mu.RUnlock()
+	if n != 1 {
+		t.Fatalf("%d keys in memory after the read ended, want only the one in use", n)
+	}
+}

@@ -341,6 +341,8 @@ func (s *Store) Update(fn func(tx *Tx) error) (err error) {
 func (s *Store) View(fn func(tx *Tx) error) error {
 	s.gate.RLock()
 	defer s.gate.RUnlock()
+	// Before the snapshot is taken: the keys of its records stay known.
+	defer s.secrets.reading()()
 	return s.db.View(func(btx *bolt.Tx) error {
 		return fn(&Tx{tx: btx, s: s})
 	})

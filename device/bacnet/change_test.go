@@ -34,8 +34,9 @@ func (r *recorder) all() []string {
 	return append([]string(nil), r.asked...)
 }
 
-// README requirement 13: the BACnet/IP port opens only when something
-// uses it, on the configured address only, and closes when nothing does.
+// README requirement 13: the BACnet/IP port opens only when the site
+// configures BACnet/IP, on the configured address only, and closes when
+// the section is gone.
 func TestPortOpensOnlyWhenUsed(t *testing.T) {
 	rec := &recorder{}
 	s := loopbackSim(t, bacnetsim.Config{Instance: 1201})
@@ -43,22 +44,20 @@ func TestPortOpensOnlyWhenUsed(t *testing.T) {
 	if got := rec.all(); len(got) != 0 || len(f.drv.State().Links) != 0 {
 		t.Fatalf("a site without bacnet opened %v", got)
 	}
-	// The address alone opens nothing.
+	// The address opens the port, so that an installer can discover the
+	// devices before any is in the site.
 	f.edit(func(site *device.Site) { site.BACnet.Address, site.BACnet.DeviceInstance = "127.0.0.1", intp(4000001) })
-	if got := rec.all(); len(got) != 0 {
-		t.Fatalf("an unused bacnet section opened %v", got)
-	}
-	f.edit(func(site *device.Site) {
-		site.BACnet.Devices = []device.BACnetDevice{simDevice("ahu", s, 1201, device.BACnetPoint{Name: "supply", Object: "analog-input:1"})}
-	})
 	local := f.ipLocal()
 	got := rec.all()
 	if len(got) != 2 || got[0] != "127.0.0.1:47808" || !strings.HasPrefix(got[1], "127.255.255.255:") || local.Addr().String() != "127.0.0.1" {
 		t.Fatalf("opened %v, bound %s", got, local)
 	}
+	f.edit(func(site *device.Site) {
+		site.BACnet.Devices = []device.BACnetDevice{simDevice("ahu", s, 1201, device.BACnetPoint{Name: "supply", Object: "analog-input:1"})}
+	})
 	f.reading("ahu", "supply", "read", func(r field.Reading) bool { return r.Quality == field.QualityGood })
-	// Removing the last user closes the port.
-	f.edit(func(site *device.Site) { site.BACnet.Devices = nil })
+	// Removing the section closes the port.
+	f.edit(func(site *device.Site) { site.BACnet = device.BACnet{} })
 	devicetest.Eventually(t, wait, "the port closed", func() bool { return len(f.drv.State().Links) == 0 })
 	if c, err := net.ListenPacket("udp4", local.String()); err != nil {
 		t.Fatalf("the port is still taken: %v", err)

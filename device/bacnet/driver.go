@@ -144,8 +144,9 @@ func NewDriver(gw *device.Gateway, o Options) *Driver {
 }
 
 // From returns the BACnet driver running for gw, if any: what the console
-// and the exec commands query.
-func From(gw *device.Gateway) (*Driver, bool) {
+// and the exec commands query. It takes anything that holds the field
+// layer (a *device.Gateway, or the narrower interfaces of the console).
+func From(gw interface{ Field() *field.Hub }) (*Driver, bool) {
 	d, ok := gw.Field().Driver(field.BACnet).(*Driver)
 	return d, ok
 }

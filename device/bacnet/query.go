@@ -211,6 +211,8 @@ type ObjectInfo struct {
 	Unit     string        `json:"unit,omitempty"`
 	Quality  field.Quality `json:"quality"`
 	Error    string        `json:"error,omitempty"`
+	// PresentValue: the object has one (a site point can read it).
+	PresentValue bool `json:"present_value"`
 	// Commandable: it has a priority array (writes take a priority).
 	Commandable bool `json:"commandable,omitempty"`
 	// Points of the site that read this object's present-value.
@@ -277,6 +279,7 @@ func (d *Driver) Objects(ctx context.Context, q ObjectsQuery) ([]ObjectInfo, err
 				info.Quality, info.Error = field.QualityError, r[1].Err.Error()
 			}
 		default:
+			info.PresentValue = true
 			v, err := toField(o, stack.PropPresentValue, r[1].Values)
 			if err != nil {
 				info.Quality, info.Error = field.QualityError, err.Error()

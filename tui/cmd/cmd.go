@@ -409,6 +409,7 @@ func (e *session) root() *cobra.Command {
 	root.SetHelpCommand(e.helpCmd())
 	root.AddCommand(e.whoamiCmd(), e.healthCmd(), e.alertsCmd(), e.logsCmd(), e.configCmd(),
 		e.pointsCmd(), e.modbusCmd(), e.deviceCmd(), e.profileCmd(), e.reportCmd(), e.syncCmd(), e.firmwareCmd(), e.simCmd())
+	root.AddCommand(e.bacnetCmd())
 	root.AddCommand(e.loraCmd())
 	root.AddCommand(e.snmpCmd())
 	root.SetHelpFunc(e.help)

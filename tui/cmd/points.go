@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -134,15 +135,16 @@ func hasPoint(info field.DeviceInfo, name string) bool {
 
 func (e *session) pointsWriteCmd() *cobra.Command {
 	var priority int
+	var relinquish bool
 	cmd := &cobra.Command{
-		Use:         "write DEVICE POINT VALUE [--priority N]",
-		Short:       "Write a value to a writable point and wait for the device to confirm it (audited)",
-		Args:        exactArgs(3),
+		Use:         "write DEVICE POINT VALUE|--relinquish [--priority N]",
+		Short:       "Write a value to a writable point (or relinquish its priority) and wait for the device to confirm it (audited)",
+		Args:        rangeArgs(2, 3),
 		Annotations: needs("field-write"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			v, err := field.ParseValue(args[2])
+			v, err := writeValue(args, relinquish)
 			if err != nil {
-				return usageErr("%v", err)
+				return err
 			}
 			if priority < 0 || priority > 16 {
 				return usageErr("--priority %d: give 1..16, or 0 for the point's default", priority)
@@ -159,12 +161,37 @@ func (e *session) pointsWriteCmd() *cobra.Command {
 				}
 				return err
 			}
+			if relinquish {
+				_, err = fmt.Fprintf(e.out, "relinquished %s.%s%s\n", args[0], args[1], warnIf(priority > 0, " at priority "+strconv.Itoa(priority)))
+				return err
+			}
 			_, err = fmt.Fprintf(e.out, "wrote %s to %s.%s\n", v, args[0], args[1])
 			return err
 		},
 	}
 	cmd.Flags().IntVar(&priority, "priority", 0, "command priority 1..16 where the protocol has one (BACnet); 0 for the point's default")
+	cmd.Flags().BoolVar(&relinquish, "relinquish", false, "release the command at --priority (BACnet: write NULL) instead of writing a value")
 	return cmd
+}
+
+// writeValue is the value `points write` writes: VALUE, or no value with
+// --relinquish (one of them).
+func writeValue(args []string, relinquish bool) (field.Value, error) {
+	switch {
+	case relinquish && len(args) == 3:
+		return field.Value{}, usageErr("give a VALUE or --relinquish, not both")
+	case relinquish:
+		return field.Value{}, nil
+	case len(args) == 2:
+		return field.Value{}, usageErr("give the VALUE to write (or --relinquish to release a BACnet priority)")
+	case strings.EqualFold(args[2], "null"):
+		return field.Value{}, usageErr("to release a priority (BACnet NULL), use --relinquish instead of a value")
+	}
+	v, err := field.ParseValue(args[2])
+	if err != nil {
+		return field.Value{}, usageErr("%v", err)
+	}
+	return v, nil
 }
 
 func (e *session) modbusScanCmd() *cobra.Command {

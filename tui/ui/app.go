@@ -56,6 +56,8 @@ type Deps struct {
 	Accounts Accounts
 	// LoRa finds the LoRa driver (nil: the one running for Gateway).
 	LoRa LoRaLookup
+	// BACnet finds the BACnet driver (nil: the one running for Gateway).
+	BACnet BACnetLookup
 }
 
 // EndMsg ends the session from outside (the gateway is stopping, the
@@ -141,7 +143,7 @@ func (a *App) buildScreens() {
 		a.screens = append(a.screens, newSiteScreen(s, g))
 	}
 	if s.Can(access.PermFieldRead) {
-		a.screens = append(a.screens, newFieldScreen(s, g))
+		a.screens = append(a.screens, newFieldScreen(s, g, a.d.bacnetLookup()))
 	}
 	if lr, ok := newLoRaScreen(s, a.d.loraLookup()); ok && s.Can(access.PermFieldRead) {
 		a.screens = append(a.screens, lr)

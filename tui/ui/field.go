@@ -71,6 +71,7 @@ const (
 	fieldLab
 	fieldScan
 	fieldReport
+	fieldBACnet // discovery and objects (field_bacnet.go)
 )
 
 // fieldScreen is the field tree — protocol → bus or network → device →
@@ -112,6 +113,9 @@ type fieldScreen struct {
 	lab  labState
 	scan scanState
 	busy common.Busy
+
+	bacnetLookup BACnetLookup
+	bn           bacnetState
 }
 
 // scanState is a running or finished bus scan.
@@ -140,8 +144,8 @@ type (
 	}
 )
 
-func newFieldScreen(s *common.Session, src FieldSource) *fieldScreen {
-	m := &fieldScreen{s: s, src: src, fold: map[string]bool{}}
+func newFieldScreen(s *common.Session, src FieldSource, bacnetLookup BACnetLookup) *fieldScreen {
+	m := &fieldScreen{s: s, src: src, fold: map[string]bool{}, bacnetLookup: bacnetLookup}
 	m.find = textinput.New()
 	m.find.Prompt = "/"
 	m.find.Placeholder = "a device or point name"
@@ -188,6 +192,8 @@ func (m *fieldScreen) Keys() []key.Binding {
 		return []key.Binding{k.AddFound, k.Back}
 	case m.mode == fieldReport:
 		return []key.Binding{k.Up, k.Down, k.PageUp, k.PageDown, k.Back}
+	case m.mode == fieldBACnet:
+		return m.bacnetKeys()
 	case m.mode != fieldTree:
 		if m.base.Stale != nil {
 			return []key.Binding{k.Reload, k.Back}
@@ -208,6 +214,14 @@ func (m *fieldScreen) Keys() []key.Binding {
 			if n.kind == nodeDevice {
 				ks = append(ks, k.Profile, k.Clone)
 			}
+		}
+	}
+	if ok && n.proto == field.BACnet {
+		switch {
+		case (n.kind == nodeProtocol || n.kind == nodeBus) && m.fieldOps():
+			ks = append(ks, k.Discover)
+		case n.kind == nodeDevice || n.kind == nodePoint:
+			ks = append(ks, k.Objects)
 		}
 	}
 	if ok && m.fieldOps() {
@@ -240,11 +254,16 @@ func (m *fieldScreen) reload() {
 	m.all = m.all[:0]
 	for _, p := range field.Protocols() {
 		var buses []string
-		if p == field.Modbus {
+		switch p {
+		case field.Modbus:
 			// Modbus buses belong to the site, with or without devices.
 			for _, b := range m.base.Site.Modbus.Buses {
 				buses = append(buses, b.Name)
 			}
+		case field.BACnet:
+			// BACnet links are open before any device is in the site:
+			// discovery starts from them.
+			buses = m.bacnetLinks()
 		}
 		for _, d := range topo {
 			if d.Protocol == p && !slices.Contains(buses, d.Bus) {
@@ -332,6 +351,8 @@ func (m *fieldScreen) Update(msg tea.Msg) (common.Component, tea.Cmd) {
 			m.lab.err = msg.err.Error()
 		}
 		return m, nil
+	case bacnetFoundMsg, bacnetProgressMsg, bacnetObjectsMsg:
+		return m, m.bacnetUpdate(msg)
 	case writeDoneMsg:
 		m.busy.Stop()
 		if msg.err != nil {
@@ -393,6 +414,8 @@ func (m *fieldScreen) Update(msg tea.Msg) (common.Component, tea.Cmd) {
 		return m, cmd
 	case fieldLab:
 		return m, m.labUpdate(msg)
+	case fieldBACnet:
+		return m, m.bacnetUpdate(msg)
 	case fieldForm:
 		return m, m.form.Handle(msg, m.closeForm, m.submit)
 	}
@@ -428,6 +451,8 @@ func (m *fieldScreen) treeKey(k tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(k, keys.AddBus) && (!ok || n.modbus()):
 		m.openBusForm(device.Bus{Kind: device.BusTCP, Timeout: device.Duration(time.Second)}, "")
 	case !ok:
+	case n.proto == field.BACnet && m.bacnetTreeKeys(k, n):
+		return m.bacnetTreeKey(k, n)
 	case n.modbus() && n.kind != nodeProtocol && m.modbusKey(k, n):
 	case key.Matches(k, keys.Scan) && n.modbus() && n.kind == nodeBus:
 		return m.startScan(n.bus)
@@ -597,7 +622,8 @@ func (m *fieldScreen) View() string {
 		m.form.SetHeight(m.h - 3)
 		m.form.SetWidth(m.w)
 		title := map[formKind]string{formBus: "Bus", formDevice: "Device", formPoint: "Point", formProfile: "Profile", formWrite: "Write to device",
-			formClone: "Clone device", formAddFound: "Add the units found on " + m.scan.bus}[m.formKind]
+			formClone: "Clone device", formAddFound: "Add the units found on " + m.scan.bus,
+			formBACnetDevice: "Add BACnet device " + strconv.Itoa(m.bn.dev.Instance)}[m.formKind]
 		if m.formKind == formPoint && m.pending != nil {
 			title = "First point of the new device " + m.pending.Name + " (saved with it)"
 		}
@@ -617,6 +643,8 @@ func (m *fieldScreen) View() string {
 		return m.labView()
 	case fieldReport:
 		return m.reportView()
+	case fieldBACnet:
+		return m.bacnetView()
 	}
 	right := m.detailView()
 	switch {
@@ -778,6 +806,9 @@ func (m *fieldScreen) detailView() string {
 		lines = append(lines, st.Title.Render("Point "+p.Name))
 		if n.modbus() {
 			lines = append(lines, m.modbusPointDetail(n)...)
+		}
+		if n.proto == field.BACnet {
+			lines = append(lines, m.bacnetPointDetail(n)...)
 		}
 		rw := "read-only"
 		if p.Writable {

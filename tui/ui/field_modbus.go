@@ -35,6 +35,7 @@ const (
 	formLab
 	formClone
 	formAddFound
+	formBACnetDevice // field_bacnet.go
 )
 
 func enumNames[T fmt.Stringer](vals ...T) []string {
@@ -227,6 +228,8 @@ func (m *fieldScreen) submit() tea.Cmd {
 		return m.write()
 	case formAddFound:
 		return m.submitAddFound()
+	case formBACnetDevice:
+		return m.submitBACnetDevice()
 	}
 	next := m.base.Site.Clone()
 	var probs common.Problems

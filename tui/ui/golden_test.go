@@ -119,6 +119,8 @@ func press(a *App, keys ...string) {
 			msg = tea.KeyPressMsg{Code: tea.KeyUp}
 		case "ctrl+r":
 			msg = tea.KeyPressMsg{Code: 'r', Mod: tea.ModCtrl}
+		case "space":
+			msg = tea.KeyPressMsg{Code: tea.KeySpace, Text: " "}
 		default:
 			r := []rune(k)
 			msg = tea.KeyPressMsg{Code: r[0], Text: k}

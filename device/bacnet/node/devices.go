@@ -136,13 +136,18 @@ func (t *deviceTable) markByAddr(a Address, f func(*deviceEntry)) {
 // a router), never more than the link carries.
 func (n *Node) peerMaxAPDU(a Address) int {
 	limit := n.link.MaxAPDU()
+	// The entry's info is rewritten by every I-Am: read it under the lock.
 	n.devices.mu.Lock()
 	e := n.devices.byAddr[a]
+	known, peer := e != nil, 0
+	if known {
+		peer = e.info.MaxAPDU
+	}
 	n.devices.mu.Unlock()
 	switch {
-	case e != nil && e.info.MaxAPDU < limit:
-		return e.info.MaxAPDU
-	case e == nil && a.Net != 0 && remoteMaxAPDU < limit:
+	case known && peer < limit:
+		return peer
+	case !known && a.Net != 0 && remoteMaxAPDU < limit:
 		return remoteMaxAPDU
 	}
 	return limit

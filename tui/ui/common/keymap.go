@@ -27,6 +27,8 @@ type KeyMap struct {
 	MoveUp, MoveDown, Probes, WiFi, Cellular, LoRa, DisableRadio, Confirm, Rollback key.Binding
 	// LoRa.
 	LoRaPlan key.Binding
+	// BACnet in the field tab: discover, objects, pick them, add them.
+	Discover, Objects, PickObject, PickAll, AddPicked key.Binding
 	// Sync.
 	TakeCloud, KeepLocal, Cut, Restore key.Binding
 	// Users.
@@ -109,6 +111,12 @@ func DefaultKeyMap() *KeyMap {
 		Rollback:     bind("n", "roll back now", "n"),
 
 		LoRaPlan: bind("p", "channel plan", "p"),
+
+		Discover:   bind("s", "discover (Who-Is)", "s"),
+		Objects:    bind("o", "objects", "o"),
+		PickObject: bind("space", "pick", "space"),
+		PickAll:    bind("*", "pick all/none", "*"),
+		AddPicked:  bind("a", "add to the site", "a"),
 
 		TakeCloud: bind("c", "take cloud's", "c"),
 		KeepLocal: bind("k", "keep local", "k"),

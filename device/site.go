@@ -36,6 +36,8 @@ type Site struct {
 	// destinations the gateway contacts (site_firewall.go).
 	Firewall  Firewall   `yaml:"firewall,omitempty" json:"firewall,omitzero"`
 	Endpoints []Endpoint `yaml:"endpoints,omitempty" json:"endpoints,omitempty"`
+	// SNMP is the SNMP manager and trap receiver (site_snmp.go).
+	SNMP SNMP `yaml:"snmp,omitempty" json:"snmp,omitzero"`
 }
 
 // SiteInfo names the site.
@@ -342,6 +344,7 @@ func (s *Site) ApplyDefaults() {
 	s.LoRa.applyDefaults()
 	s.applyStoreDefaults()
 	s.BACnet.applyDefaults()
+	s.SNMP.applyDefaults()
 
 	for i := range s.Modbus.Buses {
 		b := &s.Modbus.Buses[i]
@@ -405,6 +408,7 @@ func (s *Site) Clone() *Site {
 	c.LoRa = s.LoRa.clone()
 	c.BACnet = s.BACnet.clone()
 	c.Firewall, c.Endpoints = s.Firewall.clone(), cloneSlice(s.Endpoints)
+	c.SNMP = s.SNMP.clone()
 	c.Modbus.Buses = cloneSlice(s.Modbus.Buses)
 	c.Modbus.Devices = cloneSlice(s.Modbus.Devices)
 	for i := range c.Modbus.Devices {
@@ -462,6 +466,7 @@ func (s *Site) Redacted() *Site {
 	}
 	c.WiFi.Passphrase = redactSecret(c.WiFi.Passphrase)
 	c.LoRa.redact()
+	c.SNMP.redact()
 	return c
 }
 
@@ -514,10 +519,12 @@ func (s *Site) KeepSecrets(stored *Site) error {
 		}
 	}
 	loraDevices := s.LoRa.keepSecrets(stored, &v, msg)
+	snmp := s.SNMP.keepSecrets(stored, &v, msg)
 	if err := v.err(); err != nil {
 		return err
 	}
 	s.LoRa.Devices = loraDevices
+	s.SNMP = snmp
 	for i := range s.Cellular.SIMs {
 		s.Cellular.SIMs[i].PIN = pins[i]
 	}
@@ -529,5 +536,5 @@ func (s *Site) KeepSecrets(stored *Site) error {
 // SecretPlaceholder, that is whether KeepSecrets is still due.
 func (s *Site) HasPlaceholders() bool {
 	return slices.ContainsFunc(s.Cellular.SIMs, func(m SIM) bool { return m.PIN.IsPlaceholder() }) ||
-		s.WiFi.Passphrase.IsPlaceholder() || s.LoRa.hasPlaceholders()
+		s.WiFi.Passphrase.IsPlaceholder() || s.LoRa.hasPlaceholders() || s.SNMP.hasPlaceholders()
 }

@@ -58,6 +58,7 @@ func secretSlots(s *Site) []secretSlot {
 			field: &s.Cellular.SIMs[i].PIN,
 		})
 	}
+	slots = append(slots, s.SNMP.secretSlots()...)
 	return slots
 }
 

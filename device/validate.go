@@ -176,6 +176,7 @@ func (s *Site) validate(v *problems) {
 	s.validateProfiles(v)
 	s.validateBACnet(v)
 	s.validateSecurity(v)
+	s.validateSNMP(v)
 	s.validateFieldNames(v)
 	s.validateStore(v)
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/sitegate/sitegate/device/health"
 	"github.com/sitegate/sitegate/device/lora"
 	"github.com/sitegate/sitegate/device/modbus"
+	"github.com/sitegate/sitegate/device/snmp"
 	"github.com/sitegate/sitegate/device/support"
 	"github.com/sitegate/sitegate/device/wan"
 	"github.com/sitegate/sitegate/device/wifi"
@@ -205,6 +206,10 @@ func buildServices(o *daemonOptions, st *store.Store, gw *device.Gateway, acc *a
 	// the remote one.
 	loraDriver := lora.NewDriver(gw, lora.Options{Logger: log.With("component", "lora")})
 	svcs = append(svcs, service{"lora", loraDriver.Run})
+	// SNMP: the site's agents (v2c, v3) and the trap receiver, which opens
+	// only on snmp.trap_listen.
+	snmpDriver := snmp.NewDriver(gw, snmp.Options{Logger: log.With("component", "snmp")})
+	svcs = append(svcs, service{"snmp", snmpDriver.Run})
 	// Time: NTP servers of the site; the system clock is only reported on
 	// unless --set-clock (README requirement 9).
 	if o.setClock && os.Geteuid() != 0 {
@@ -302,6 +307,8 @@ func buildServices(o *daemonOptions, st *store.Store, gw *device.Gateway, acc *a
 		return nil, nil, err
 	}
 	svcs = append(svcs, service{"health", mon.Run})
+	// Trap alerts join the monitor's (its source sets the list first).
+	gw.AddHealthSource(snmpDriver.FillHealth)
 	listen := func(ln net.Listener) (service, error) {
 		// The SSH server gets most of the stop's grace (open consoles
 		// restore their terminals and say why); the services stopped after

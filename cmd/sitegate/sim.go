@@ -18,10 +18,10 @@ func newSimCmd(s streams) *cobra.Command {
 		Short: "Simulated field devices for tests and demos",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return usagef("sim needs a protocol: modbus, bacnet or lora")
+			return usagef("sim needs a protocol: modbus, bacnet, lora or snmp")
 		},
 	}
-	cmd.AddCommand(newSimModbusCmd(s), newSimBACnetCmd(s), newSimLoRaCmd(s))
+	cmd.AddCommand(newSimModbusCmd(s), newSimBACnetCmd(s), newSimLoRaCmd(s), newSimSNMPCmd(s))
 	return cmd
 }
 

@@ -87,7 +87,7 @@ func TestSimLoRaUsage(t *testing.T) {
 		{[]string{"sim", "lora", "--forwarder", "127.0.0.1:1700", "--sensors", "0"}, "--sensors 0: give 1..1000"},
 		{[]string{"sim", "lora", "--forwarder", "127.0.0.1:1700", "--interval", "1ms"}, "give at least 100ms"},
 		{[]string{"sim", "lora", "--forwarder", "127.0.0.1:1700", "--gateway-eui", "xyz"}, `--gateway-eui "xyz"`},
-		{[]string{"sim"}, "sim needs a protocol: modbus, bacnet or lora"},
+		{[]string{"sim"}, "sim needs a protocol: modbus, bacnet, lora or snmp"},
 	} {
 		r := sitegate(t, "", tc.args...)
 		if r.code != exitUsage || !strings.Contains(r.stder, tc.want) {

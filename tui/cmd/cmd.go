@@ -425,6 +425,7 @@ func (e *session) root() *cobra.Command {
 	root.AddCommand(e.loraCmd())
 	root.AddCommand(e.accessCmd())
 	root.AddCommand(e.firewallCmd(), e.endpointsCmd(), e.supportCmd())
+	root.AddCommand(e.snmpCmd())
 	root.SetHelpFunc(e.help)
 	root.InitDefaultHelpCmd() // now, so that Find sees it
 	var flagless func(c *cobra.Command)

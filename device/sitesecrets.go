@@ -36,6 +36,11 @@ const secretRefPrefix = "secret:"
 // secret store instead of holding secrets (schema of the site document).
 const metaSiteSecrets = "site.secrets"
 
+// siteSecretsSealed is metaSiteSecrets once every revision is sealed with
+// today's secretSlots. The plain "sealed" of earlier versions left the
+// LoRa keys in clear: those revisions are sealed again.
+const siteSecretsSealed = "sealed:2"
+
 // ErrSecretLost means a stored site refers to a secret the secret store can
 // no longer give: its key file is gone or was replaced.
 var ErrSecretLost = errors.New("stored secret cannot be read")
@@ -57,6 +62,14 @@ func secretSlots(s *Site) []secretSlot {
 			name:  fmt.Sprintf("cellular.sim%d.pin", s.Cellular.SIMs[i].Slot),
 			field: &s.Cellular.SIMs[i].PIN,
 		})
+	}
+	for i := range s.LoRa.Devices {
+		d := &s.LoRa.Devices[i]
+		p, n := pathf("lora.devices[%d]", i), "lora."+d.Name
+		slots = append(slots,
+			secretSlot{path: p + ".app_key", name: n + ".app_key", field: &d.AppKey},
+			secretSlot{path: p + ".nwk_s_key", name: n + ".nwk_s_key", field: &d.NwkSKey},
+			secretSlot{path: p + ".app_s_key", name: n + ".app_s_key", field: &d.AppSKey})
 	}
 	slots = append(slots, s.SNMP.secretSlots()...)
 	return slots
@@ -89,10 +102,25 @@ func parseSecretRef(s Secret) (name string, version uint64, ok bool) {
 // longer has are deleted. A secret whose value did not change keeps its
 // entry and version. Call it inside the transaction that stores the JSON.
 func SealSite(tx *store.Tx, s *Site, prefix string) ([]byte, error) {
+	return sealSite(tx, s, prefix, false, true)
+}
+
+// sealSite is SealSite; with keepRefs, a field that already holds a
+// reference (a revision sealed before its section's secrets were added to
+// secretSlots) keeps it. Only the migration keeps references: a site
+// someone submits never refers to the secret store. prune deletes the
+// secrets under prefix that s does not use; the migration prunes only
+// with the newest revision, since older ones may lack secrets newer ones
+// refer to.
+func sealSite(tx *store.Tx, s *Site, prefix string, keepRefs, prune bool) ([]byte, error) {
 	c := s.Clone()
 	used := map[string]bool{}
 	for _, sl := range secretSlots(c) {
 		if !sl.field.IsSet() || sl.field.IsPlaceholder() {
+			continue
+		}
+		if name, _, ok := parseSecretRef(*sl.field); ok && keepRefs {
+			used[name] = true
 			continue
 		}
 		name := prefix + sl.name
@@ -104,7 +132,7 @@ func SealSite(tx *store.Tx, s *Site, prefix string) ([]byte, error) {
 		*sl.field = secretRef(name, v)
 	}
 	for _, name := range tx.SecretNames(prefix) {
-		if !used[name] {
+		if prune && !used[name] {
 			if err := tx.DeleteSecret(name); err != nil {
 				return nil, err
 			}
@@ -172,7 +200,7 @@ func DropSealedSecrets(tx *store.Tx, prefix string) error {
 // compacted so the clear values do not survive in freed pages. It runs once
 // per data directory; it returns whether it migrated anything.
 func migrateSiteSecrets(st *store.Store) (bool, error) {
-	if v, err := st.Meta(metaSiteSecrets); err != nil || string(v) == "sealed" {
+	if v, err := st.Meta(metaSiteSecrets); err != nil || string(v) == siteSecretsSealed {
 		return false, err
 	}
 	hist, err := st.ConfigHistory(SiteDoc, 0)
@@ -181,12 +209,12 @@ func migrateSiteSecrets(st *store.Store) (bool, error) {
 	}
 	slices.Reverse(hist) // oldest first: versions follow the changes
 	err = st.Update(func(tx *store.Tx) error {
-		for _, r := range hist {
+		for i, r := range hist {
 			var s Site
 			if err := json.Unmarshal(r.Body, &s); err != nil {
 				return fmt.Errorf("site revision %d is unreadable: %w", r.Rev, err)
 			}
-			body, err := SealSite(tx, &s, SiteSecretPrefix)
+			body, err := sealSite(tx, &s, SiteSecretPrefix, true, i == len(hist)-1)
 			if err != nil {
 				return fmt.Errorf("site revision %d: %w", r.Rev, err)
 			}
@@ -194,7 +222,7 @@ func migrateSiteSecrets(st *store.Store) (bool, error) {
 				return err
 			}
 		}
-		return tx.PutMeta(metaSiteSecrets, []byte("sealed"))
+		return tx.PutMeta(metaSiteSecrets, []byte(siteSecretsSealed))
 	})
 	if err != nil {
 		return false, fmt.Errorf("move site secrets to the secret store: %w", err)

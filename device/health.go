@@ -25,6 +25,7 @@ type Health struct {
 	Firmware  FirmwareInfo `json:"firmware"`
 	System    SystemHealth `json:"system"`
 	Alerts    []Alert      `json:"alerts"`
+	CoAP      *CoAPHealth  `json:"coap,omitempty"` // when the coap driver runs (site_coap.go)
 }
 
 // FieldHealth is the field devices' part of health: online out of total,

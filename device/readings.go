@@ -21,6 +21,7 @@ func (s *Site) FieldDevices() []field.DeviceInfo {
 		out = append(out, info)
 	}
 	out = append(out, s.BACnet.fieldDevices()...)
+	out = append(out, s.CoAP.fieldDevices()...)
 	return append(out, s.LoRa.fieldDevices()...)
 }
 
@@ -38,6 +39,7 @@ func (s *Site) fieldDeviceRefs() []deviceRef {
 		out = append(out, deviceRef{d.Name, pathf("modbus.devices[%d]", i)})
 	}
 	out = append(out, s.BACnet.bacnetRefs()...)
+	out = append(out, s.CoAP.coapRefs()...)
 	return append(out, s.LoRa.loraRefs()...)
 }
 

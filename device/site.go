@@ -32,6 +32,9 @@ type Site struct {
 	// BACnet is BACnet/IP and MS/TP (site_bacnet.go); files that do not
 	// use it leave it out.
 	BACnet BACnet `yaml:"bacnet,omitempty" json:"bacnet,omitzero"`
+
+	// CoAP is the CoAP-over-DTLS server for sensors (site_coap.go).
+	CoAP CoAP `yaml:"coap,omitempty" json:"coap,omitzero"`
 }
 
 // SiteInfo names the site.
@@ -333,6 +336,7 @@ func (s *Site) ApplyDefaults() {
 	s.LoRa.applyDefaults()
 	s.applyStoreDefaults()
 	s.BACnet.applyDefaults()
+	s.CoAP.applyDefaults()
 
 	for i := range s.Modbus.Buses {
 		b := &s.Modbus.Buses[i]
@@ -394,6 +398,7 @@ func (s *Site) Clone() *Site {
 	c.Cellular.SIMs = cloneSlice(s.Cellular.SIMs)
 	c.LoRa = s.LoRa.clone()
 	c.BACnet = s.BACnet.clone()
+	c.CoAP = s.CoAP.clone()
 	c.Modbus.Buses = cloneSlice(s.Modbus.Buses)
 	c.Modbus.Devices = cloneSlice(s.Modbus.Devices)
 	for i := range c.Modbus.Devices {
@@ -451,6 +456,7 @@ func (s *Site) Redacted() *Site {
 	}
 	c.WiFi.Passphrase = redactSecret(c.WiFi.Passphrase)
 	c.LoRa.redact()
+	c.CoAP.redact()
 	return c
 }
 
@@ -503,10 +509,12 @@ func (s *Site) KeepSecrets(stored *Site) error {
 		}
 	}
 	loraDevices := s.LoRa.keepSecrets(stored, &v, msg)
+	coapSensors := s.CoAP.keepSecrets(stored, &v, msg)
 	if err := v.err(); err != nil {
 		return err
 	}
 	s.LoRa.Devices = loraDevices
+	s.CoAP.Sensors = coapSensors
 	for i := range s.Cellular.SIMs {
 		s.Cellular.SIMs[i].PIN = pins[i]
 	}
@@ -518,5 +526,5 @@ func (s *Site) KeepSecrets(stored *Site) error {
 // SecretPlaceholder, that is whether KeepSecrets is still due.
 func (s *Site) HasPlaceholders() bool {
 	return slices.ContainsFunc(s.Cellular.SIMs, func(m SIM) bool { return m.PIN.IsPlaceholder() }) ||
-		s.WiFi.Passphrase.IsPlaceholder() || s.LoRa.hasPlaceholders()
+		s.WiFi.Passphrase.IsPlaceholder() || s.LoRa.hasPlaceholders() || s.CoAP.hasPlaceholders()
 }

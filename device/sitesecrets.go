@@ -58,7 +58,7 @@ func secretSlots(s *Site) []secretSlot {
 			field: &s.Cellular.SIMs[i].PIN,
 		})
 	}
-	return slots
+	return append(slots, s.CoAP.coapSecretSlots()...)
 }
 
 func secretRef(name string, version uint64) Secret {

@@ -175,6 +175,7 @@ func (s *Site) validate(v *problems) {
 	s.Modbus.validate(v, "modbus", s)
 	s.validateProfiles(v)
 	s.validateBACnet(v)
+	s.CoAP.validate(v, "coap")
 	s.validateFieldNames(v)
 	s.validateStore(v)
 }

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pion/dtls/v3"
+
 	"github.com/sitegate/sitegate/device"
 	"github.com/sitegate/sitegate/device/clockwork"
 	"github.com/sitegate/sitegate/device/field"
@@ -47,6 +49,9 @@ type Options struct {
 	// Retry (DefaultRetry), CheckEvery (DefaultCheckEvery).
 	Retry      time.Duration
 	CheckEvery time.Duration
+	// CipherSuites are the PSK suites offered (CipherSuites); the interop
+	// test offers each alone to prove it.
+	CipherSuites []dtls.CipherSuiteID
 	// Bind returns the address to bind for the configured one (itself).
 	// Tests bind 127.0.0.1:0 through it, which a site may not name.
 	Bind func(configured string) string
@@ -113,6 +118,9 @@ func NewDriver(gw *device.Gateway, o Options) *Driver {
 	}
 	if o.CheckEvery <= 0 {
 		o.CheckEvery = DefaultCheckEvery
+	}
+	if len(o.CipherSuites) == 0 {
+		o.CipherSuites = CipherSuites
 	}
 	if o.Bind == nil {
 		o.Bind = func(a string) string { return a }

@@ -293,7 +293,7 @@ func (in *instance) handshake(ctx context.Context, raw net.Conn, addr netip.Addr
 			return key, nil
 		}),
 		dtls.WithPSKIdentityHint([]byte(IdentityHint)),
-		dtls.WithCipherSuites(CipherSuites...),
+		dtls.WithCipherSuites(d.o.CipherSuites...),
 		dtls.WithReplayProtectionWindow(ReplayWindow),
 		dtls.WithLoggerFactory(discard),
 	)

@@ -410,6 +410,7 @@ func (e *session) root() *cobra.Command {
 	root.AddCommand(e.whoamiCmd(), e.healthCmd(), e.alertsCmd(), e.logsCmd(), e.configCmd(),
 		e.pointsCmd(), e.modbusCmd(), e.deviceCmd(), e.profileCmd(), e.reportCmd(), e.syncCmd(), e.firmwareCmd(), e.simCmd())
 	root.AddCommand(e.loraCmd())
+	root.AddCommand(e.coapCmd())
 	root.SetHelpFunc(e.help)
 	root.InitDefaultHelpCmd() // now, so that Find sees it
 	var flagless func(c *cobra.Command)

@@ -17,6 +17,7 @@ import (
 	"github.com/sitegate/sitegate/device"
 	"github.com/sitegate/sitegate/device/bacnet"
 	"github.com/sitegate/sitegate/device/clock"
+	"github.com/sitegate/sitegate/device/coap"
 	"github.com/sitegate/sitegate/device/firmware"
 	"github.com/sitegate/sitegate/device/health"
 	"github.com/sitegate/sitegate/device/lora"
@@ -202,6 +203,11 @@ func buildServices(o *daemonOptions, st *store.Store, gw *device.Gateway, acc *a
 	// the remote one.
 	loraDriver := lora.NewDriver(gw, lora.Options{Logger: log.With("component", "lora")})
 	svcs = append(svcs, service{"lora", loraDriver.Run})
+	// CoAP over DTLS: sensors push readings to coap.listen (no socket
+	// without it).
+	coapDriver := coap.NewDriver(gw, coap.Options{Logger: log.With("component", "coap")})
+	gw.AddHealthSource(coapDriver.FillHealth)
+	svcs = append(svcs, service{"coap", coapDriver.Run})
 	// Time: NTP servers of the site; the system clock is only reported on
 	// unless --set-clock (README requirement 9).
 	if o.setClock && os.Geteuid() != 0 {

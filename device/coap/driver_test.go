@@ -142,6 +142,12 @@ func TestRefusals(t *testing.T) {
 	if st, _ := f.gw.Field().Status("room-7"); st.Errors["malformed"] != 5 {
 		t.Errorf("status errors %v", st.Errors)
 	}
+	// The counters are in health.
+	f.gw.AddHealthSource(f.drv.FillHealth)
+	h := f.gw.Health().CoAP
+	if h == nil || h.Listening != f.drv.Addr() || h.Sensors != 2 || h.Sessions != 2 || h.Counters["malformed"] != 5 || h.Counters["unknown_identity"] != 1 {
+		t.Errorf("health %+v", h)
+	}
 }
 
 // The configuration is observable: a site change notifies the observer;

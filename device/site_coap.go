@@ -182,13 +182,7 @@ func (c *CoAP) validate(v *problems, path string) {
 }
 
 func (s *CoAPSensor) validate(v *problems, path string, i int, names, ids map[string]int) {
-	if checkName(v, joinPath(path, "name"), s.Name) {
-		if j, dup := names[s.Name]; dup {
-			v.add(joinPath(path, "name"), "sensor %q is already defined at sensors[%d]", s.Name, j)
-		} else {
-			names[s.Name] = i
-		}
-	}
+	checkUniqueName(v, path, "sensor", "sensors", s.Name, i, names)
 	if checkName(v, joinPath(path, "identity"), s.Identity) {
 		if j, dup := ids[s.Identity]; dup {
 			v.add(joinPath(path, "identity"), "%q is already the identity of sensors[%d]; an identity names one sensor", s.Identity, j)
@@ -206,13 +200,7 @@ func (s *CoAPSensor) validate(v *problems, path string, i int, names, ids map[st
 	seen := map[string]int{}
 	for j, p := range s.Points {
 		pp := pathf("%s.points[%d]", path, j)
-		if checkName(v, joinPath(pp, "name"), p.Name) {
-			if k, dup := seen[p.Name]; dup {
-				v.add(joinPath(pp, "name"), "point %q is already defined at points[%d]", p.Name, k)
-			} else {
-				seen[p.Name] = j
-			}
-		}
+		checkUniqueName(v, pp, "point", "points", p.Name, j, seen)
 		checkText(v, joinPath(pp, "unit"), p.Unit, MaxUnitLength, false)
 		if p.Precision != 0 {
 			checkInt(v, joinPath(pp, "precision"), p.Precision, precisionRange)
@@ -224,15 +212,22 @@ func (s *CoAPSensor) validate(v *problems, path string, i int, names, ids map[st
 	clear(seen)
 	for j, st := range s.Settings {
 		sp := pathf("%s.settings[%d]", path, j)
-		if checkName(v, joinPath(sp, "name"), st.Name) {
-			if k, dup := seen[st.Name]; dup {
-				v.add(joinPath(sp, "name"), "setting %q is already defined at settings[%d]", st.Name, k)
-			} else {
-				seen[st.Name] = j
-			}
-		}
+		checkUniqueName(v, sp, "setting", "settings", st.Name, j, seen)
 		checkText(v, joinPath(sp, "value"), st.Value, MaxCoAPSettingLength, false)
 	}
+}
+
+// checkUniqueName checks the name of the i-th entry of a list at path
+// and that no earlier entry has it (seen: names to their index).
+func checkUniqueName(v *problems, path, what, list, name string, i int, seen map[string]int) {
+	if !checkName(v, joinPath(path, "name"), name) {
+		return
+	}
+	if j, dup := seen[name]; dup {
+		v.add(joinPath(path, "name"), "%s %q is already defined at %s[%d]", what, name, list, j)
+		return
+	}
+	seen[name] = i
 }
 
 // checkPSK checks a sensor's key; the message never quotes it.

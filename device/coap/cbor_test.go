@@ -201,34 +201,27 @@ func FuzzDecodeCBOR(f *testing.F) {
 		b, _ := hex.DecodeString(h)
 		f.Add(b)
 	}
-	f.Fuzz(func(t *testing.T, b []byte) {
-		it, err := decodeCBOR(b)
-		if err != nil {
-			if !errors.Is(err, ErrMalformed) {
-				t.Fatalf("error not wrapping ErrMalformed: %v", err)
-			}
-			return
-		}
-		if s, err := interpret(it); err == nil && len(s) > MaxSamples {
-			t.Fatalf("%d samples", len(s))
-		}
-	})
+	f.Fuzz(func(t *testing.T, b []byte) { checkBody(t, decodeCBOR, b) })
 }
 
 func FuzzDecodeJSON(f *testing.F) {
 	for _, s := range []string{`{"a": 1}`, `{"t": [{"v": 1.5, "t": 1764590000}], "b": true}`, `[[[[1]]]]`, `{"a": {"v": null}}`, `{"a":1,"a":2}`} {
 		f.Add([]byte(s))
 	}
-	f.Fuzz(func(t *testing.T, b []byte) {
-		it, err := decodeJSON(b)
-		if err != nil {
-			if !errors.Is(err, ErrMalformed) {
-				t.Fatalf("error not wrapping ErrMalformed: %v", err)
-			}
-			return
+	f.Fuzz(func(t *testing.T, b []byte) { checkBody(t, decodeJSON, b) })
+}
+
+// checkBody decodes and interprets any input: an error wraps ErrMalformed,
+// never a panic, and the bounds hold.
+func checkBody(t *testing.T, decode func([]byte) (item, error), b []byte) {
+	it, err := decode(b)
+	if err != nil {
+		if !errors.Is(err, ErrMalformed) {
+			t.Fatalf("error not wrapping ErrMalformed: %v", err)
 		}
-		if s, err := interpret(it); err == nil && len(s) > MaxSamples {
-			t.Fatalf("%d samples", len(s))
-		}
-	})
+		return
+	}
+	if s, err := interpret(it); err == nil && len(s) > MaxSamples {
+		t.Fatalf("%d samples", len(s))
+	}
 }

@@ -143,14 +143,9 @@ func (d *Driver) Protocol() field.Protocol { return field.CoAP }
 // Run runs the site's coap section until ctx ends, following its changes;
 // it returns nil then.
 func (d *Driver) Run(ctx context.Context) error {
-	sub := d.gw.Subscribe(16)
-	defer sub.Close()
 	d.mu.Lock()
 	d.ctx, d.started = ctx, d.o.Clock.Now()
 	d.mu.Unlock()
-	check := d.o.Clock.NewTicker(d.o.CheckEvery)
-	defer check.Stop()
-	d.apply()
 	detach := d.gw.Field().Attach(d)
 	defer func() {
 		detach()
@@ -162,17 +157,24 @@ func (d *Driver) Run(ctx context.Context) error {
 			old.stop()
 		}
 	}()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		d.tick(ctx)
+	}()
+	d.gw.FollowSite(ctx, d.apply)
+	<-done
+	return nil
+}
+
+// tick checks sensors for silence, and retries a socket that failed.
+func (d *Driver) tick(ctx context.Context) {
+	check := d.o.Clock.NewTicker(d.o.CheckEvery)
+	defer check.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			return nil
-		case ev, ok := <-sub.C():
-			if !ok {
-				return nil
-			}
-			if ev.Kind == device.EventSite || sub.Missed() > 0 {
-				d.apply()
-			}
+			return
 		case <-check.C():
 			d.checkSilence()
 			if d.due() {

@@ -51,10 +51,17 @@ func respond(w mux.ResponseWriter, code codes.Code, diag string) {
 	_ = w.SetResponse(code, message.TextPlain, body)
 }
 
-// identityOf returns the PSK identity of the request's session.
-func identityOf(w mux.ResponseWriter) (string, bool) {
+// admit returns the PSK identity of the request's session when the
+// request uses method, and answers it otherwise.
+func (d *Driver) admit(w mux.ResponseWriter, r *mux.Message, method codes.Code, hint string) (string, bool) {
 	s, ok := w.Conn().NetConn().(*session)
-	if !ok {
+	switch {
+	case !ok:
+		respond(w, codes.InternalServerError, "")
+		return "", false
+	case r.Code() != method:
+		d.stats.add(CounterBadRequest, 1)
+		respond(w, codes.MethodNotAllowed, hint)
 		return "", false
 	}
 	return s.identity, true
@@ -62,17 +69,11 @@ func identityOf(w mux.ResponseWriter) (string, bool) {
 
 // handleReadings serves POST /v1/readings.
 func (d *Driver) handleReadings(w mux.ResponseWriter, r *mux.Message) {
-	identity, ok := identityOf(w)
-	remote := w.Conn().RemoteAddr().String()
-	switch {
-	case !ok:
-		respond(w, codes.InternalServerError, "")
-		return
-	case r.Code() != codes.POST:
-		d.stats.add(CounterBadRequest, 1)
-		respond(w, codes.MethodNotAllowed, "POST readings here")
+	identity, ok := d.admit(w, r, codes.POST, "POST readings here")
+	if !ok {
 		return
 	}
+	remote := w.Conn().RemoteAddr().String()
 	body, err := readBody(r)
 	if err == nil && r.Options().HasOption(message.Block1) {
 		// Blocks are not reassembled: this would be the first only.
@@ -182,14 +183,8 @@ type notification struct {
 
 // handleConfig serves GET /v1/config, with Observe.
 func (d *Driver) handleConfig(w mux.ResponseWriter, r *mux.Message) {
-	identity, ok := identityOf(w)
-	switch {
-	case !ok:
-		respond(w, codes.InternalServerError, "")
-		return
-	case r.Code() != codes.GET:
-		d.stats.add(CounterBadRequest, 1)
-		respond(w, codes.MethodNotAllowed, "GET the configuration here")
+	identity, ok := d.admit(w, r, codes.GET, "GET the configuration here")
+	if !ok {
 		return
 	}
 	if acc, err := r.Options().Accept(); err == nil && acc != message.AppJSON {

@@ -292,3 +292,22 @@ func TestHandshakeFlood(t *testing.T) {
 		return f.counter(coap.CounterHandshakeTimeout) >= 4 && f.drv.Health().Handshakes == 0
 	})
 }
+
+// The socket follows coap.listen: a new address opens a new socket and
+// closes the old one; no address, no socket.
+func TestListenFollowsTheSite(t *testing.T) {
+	f := start(t, testSite(), coap.Options{})
+	first := f.drv.Addr()
+	f.edit(func(c *device.CoAP) { c.Listen = "127.0.0.1:5685" })
+	devicetest.Eventually(t, wait, "a new socket", func() bool { a := f.drv.Addr(); return a != "" && a != first })
+	if _, err := handshake(context.Background(), f.drv.Addr(), "room-7", key7); err != nil {
+		t.Fatalf("on the new socket: %v", err)
+	}
+	if c, err := net.ListenPacket("udp", first); err != nil {
+		t.Errorf("the old socket %s is still open: %v", first, err)
+	} else {
+		c.Close()
+	}
+	f.edit(func(c *device.CoAP) { c.Listen = "" })
+	devicetest.Eventually(t, wait, "no socket", func() bool { return f.drv.Addr() == "" && f.drv.Health().Listening == "" })
+}

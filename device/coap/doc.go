@@ -47,4 +47,10 @@
 //     are never treated as replays: CoAP's message-ID deduplication covers
 //     retransmissions within a session.
 //   - Points read gives the latest values: a sensor cannot be asked.
+//   - pion/dtls keeps state for a source from its first ClientHello (its
+//     cookie exchange is not stateless): a spoofed ClientHello holds a
+//     handshake slot until HandshakeTimeout, which is why the slots are
+//     bounded in all and per address. A flood from many spoofed addresses
+//     can fill the 64 slots and delay real sensors' handshakes (they
+//     retransmit), not their established sessions.
 package coap

@@ -311,3 +311,24 @@ func TestListenFollowsTheSite(t *testing.T) {
 	f.edit(func(c *device.CoAP) { c.Listen = "" })
 	devicetest.Eventually(t, wait, "no socket", func() bool { return f.drv.Addr() == "" && f.drv.Health().Listening == "" })
 }
+
+// A sensor's new session ends its older one: one session per identity.
+func TestNewSessionReplacesTheOld(t *testing.T) {
+	f := start(t, testSite(), coap.Options{})
+	old := f.dial("room-7", key7)
+	fresh := f.dial("room-7", key7)
+	devicetest.Eventually(t, wait, "the old session ended", func() bool {
+		select {
+		case <-old.Done():
+			return true
+		default:
+			return false
+		}
+	})
+	if code, _ := post(t, fresh, message.AppJSON, []byte(`{"t": 1}`)); code != codes.Changed {
+		t.Fatalf("the new session: %v", code)
+	}
+	if h := f.drv.Health(); h.Sessions != 1 || h.Counters["sessions_replaced"] != 1 {
+		t.Fatalf("health %+v", h)
+	}
+}

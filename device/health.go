@@ -28,6 +28,7 @@ type Health struct {
 
 	// Firewall is the firewall and the endpoints (site_firewall.go).
 	Firewall FirewallHealth `json:"firewall"`
+	CoAP     *CoAPHealth    `json:"coap,omitempty"` // when the coap driver runs (site_coap.go)
 }
 
 // FieldHealth is the field devices' part of health: online out of total,

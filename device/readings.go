@@ -22,6 +22,7 @@ func (s *Site) FieldDevices() []field.DeviceInfo {
 	}
 	out = append(out, s.BACnet.fieldDevices()...)
 	out = append(out, s.SNMP.fieldDevices()...)
+	out = append(out, s.CoAP.fieldDevices()...)
 	return append(out, s.LoRa.fieldDevices()...)
 }
 
@@ -40,6 +41,7 @@ func (s *Site) fieldDeviceRefs() []deviceRef {
 	}
 	out = append(out, s.BACnet.bacnetRefs()...)
 	out = append(out, s.SNMP.snmpRefs()...)
+	out = append(out, s.CoAP.coapRefs()...)
 	return append(out, s.LoRa.loraRefs()...)
 }
 

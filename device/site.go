@@ -38,6 +38,9 @@ type Site struct {
 	Endpoints []Endpoint `yaml:"endpoints,omitempty" json:"endpoints,omitempty"`
 	// SNMP is the SNMP manager and trap receiver (site_snmp.go).
 	SNMP SNMP `yaml:"snmp,omitempty" json:"snmp,omitzero"`
+
+	// CoAP is the CoAP-over-DTLS server for sensors (site_coap.go).
+	CoAP CoAP `yaml:"coap,omitempty" json:"coap,omitzero"`
 }
 
 // SiteInfo names the site.
@@ -345,6 +348,7 @@ func (s *Site) ApplyDefaults() {
 	s.applyStoreDefaults()
 	s.BACnet.applyDefaults()
 	s.SNMP.applyDefaults()
+	s.CoAP.applyDefaults()
 
 	for i := range s.Modbus.Buses {
 		b := &s.Modbus.Buses[i]
@@ -409,6 +413,7 @@ func (s *Site) Clone() *Site {
 	c.BACnet = s.BACnet.clone()
 	c.Firewall, c.Endpoints = s.Firewall.clone(), cloneSlice(s.Endpoints)
 	c.SNMP = s.SNMP.clone()
+	c.CoAP = s.CoAP.clone()
 	c.Modbus.Buses = cloneSlice(s.Modbus.Buses)
 	c.Modbus.Devices = cloneSlice(s.Modbus.Devices)
 	for i := range c.Modbus.Devices {
@@ -467,6 +472,7 @@ func (s *Site) Redacted() *Site {
 	c.WiFi.Passphrase = redactSecret(c.WiFi.Passphrase)
 	c.LoRa.redact()
 	c.SNMP.redact()
+	c.CoAP.redact()
 	return c
 }
 
@@ -520,11 +526,13 @@ func (s *Site) KeepSecrets(stored *Site) error {
 	}
 	loraDevices := s.LoRa.keepSecrets(stored, &v, msg)
 	snmp := s.SNMP.keepSecrets(stored, &v, msg)
+	coapSensors := s.CoAP.keepSecrets(stored, &v, msg)
 	if err := v.err(); err != nil {
 		return err
 	}
 	s.LoRa.Devices = loraDevices
 	s.SNMP = snmp
+	s.CoAP.Sensors = coapSensors
 	for i := range s.Cellular.SIMs {
 		s.Cellular.SIMs[i].PIN = pins[i]
 	}
@@ -536,5 +544,5 @@ func (s *Site) KeepSecrets(stored *Site) error {
 // SecretPlaceholder, that is whether KeepSecrets is still due.
 func (s *Site) HasPlaceholders() bool {
 	return slices.ContainsFunc(s.Cellular.SIMs, func(m SIM) bool { return m.PIN.IsPlaceholder() }) ||
-		s.WiFi.Passphrase.IsPlaceholder() || s.LoRa.hasPlaceholders() || s.SNMP.hasPlaceholders()
+		s.WiFi.Passphrase.IsPlaceholder() || s.LoRa.hasPlaceholders() || s.SNMP.hasPlaceholders() || s.CoAP.hasPlaceholders()
 }

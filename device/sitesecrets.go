@@ -72,7 +72,7 @@ func secretSlots(s *Site) []secretSlot {
 			secretSlot{path: p + ".app_s_key", name: n + ".app_s_key", field: &d.AppSKey})
 	}
 	slots = append(slots, s.SNMP.secretSlots()...)
-	return slots
+	return append(slots, s.CoAP.coapSecretSlots()...)
 }
 
 func secretRef(name string, version uint64) Secret {

@@ -186,3 +186,27 @@ func TestLostSecretKeyDoesNotStopTheGateway(t *testing.T) {
 		t.Fatalf("last event %+v", events)
 	}
 }
+
+// The sensors' CoAP keys are secrets at rest too: never in the database
+// file, back after a restart.
+func TestCoAPKeysAreNotInTheDatabaseFile(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	st, gw := openGateway(t, dir)
+	keys := []string{"k7-Qw8#zR2mX5vB9", "k7-Pz4!aS9nW3eD6"}
+	for _, k := range keys {
+		s, _ := gw.Site()
+		s.CoAP.Sensors = []device.CoAPSensor{{Name: "room-7", Identity: "room-7", Key: device.Secret(k)}}
+		if _, err := gw.ApplySite(device.Edit{Actor: installer, Action: device.ActionConfigChange, Base: gw.Rev()}, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	storetest.ScanForSecrets(t, dir, keys)
+	st, gw = openGateway(t, dir)
+	defer st.Close()
+	if s, _ := gw.Site(); s.CoAP.Sensors[0].Key.Reveal() != keys[1] {
+		t.Fatal("the key is lost after a restart")
+	}
+}

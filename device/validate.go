@@ -177,6 +177,7 @@ func (s *Site) validate(v *problems) {
 	s.validateBACnet(v)
 	s.validateSecurity(v)
 	s.validateSNMP(v)
+	s.CoAP.validate(v, "coap")
 	s.validateFieldNames(v)
 	s.validateStore(v)
 }

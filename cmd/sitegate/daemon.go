@@ -17,6 +17,7 @@ import (
 	"github.com/sitegate/sitegate/device"
 	"github.com/sitegate/sitegate/device/bacnet"
 	"github.com/sitegate/sitegate/device/clock"
+	"github.com/sitegate/sitegate/device/coap"
 	"github.com/sitegate/sitegate/device/endpoints"
 	"github.com/sitegate/sitegate/device/firewall"
 	"github.com/sitegate/sitegate/device/firmware"
@@ -210,6 +211,11 @@ func buildServices(o *daemonOptions, st *store.Store, gw *device.Gateway, acc *a
 	// only on snmp.trap_listen.
 	snmpDriver := snmp.NewDriver(gw, snmp.Options{Logger: log.With("component", "snmp")})
 	svcs = append(svcs, service{"snmp", snmpDriver.Run})
+	// CoAP over DTLS: sensors push readings to coap.listen (no socket
+	// without it).
+	coapDriver := coap.NewDriver(gw, coap.Options{Logger: log.With("component", "coap")})
+	gw.AddHealthSource(coapDriver.FillHealth)
+	svcs = append(svcs, service{"coap", coapDriver.Run})
 	// Time: NTP servers of the site; the system clock is only reported on
 	// unless --set-clock (README requirement 9).
 	if o.setClock && os.Geteuid() != 0 {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/sitegate/sitegate/cloudsync/broker"
 	"github.com/sitegate/sitegate/device"
+	"github.com/sitegate/sitegate/device/coap/coapsim"
 	"github.com/sitegate/sitegate/device/lora/lorasim"
 	"github.com/sitegate/sitegate/device/lora/lorawan"
 	"github.com/sitegate/sitegate/tui/access"
@@ -39,10 +40,11 @@ func newDemoCmd(s streams) *cobra.Command {
 			var site *device.Site
 			var log *slog.Logger
 			loraCtx, stopLoRa := context.WithCancel(cmd.Context())
-			waitLoRa, waitBACnet := func() {}, func() {}
+			waitLoRa, waitBACnet, waitCoAP := func() {}, func() {}, func() {}
 			defer func() {
 				stopLoRa()
 				waitLoRa()
+				waitCoAP()
 				waitBACnet()
 				if demoBroker != nil {
 					demoBroker.Close()
@@ -88,6 +90,7 @@ func newDemoCmd(s streams) *cobra.Command {
 				// sensors join as soon as its packet forwarder server
 				// listens.
 				waitLoRa = startDemoLoRa(loraCtx, site, log)
+				waitCoAP = startDemoCoAP(loraCtx, site, log)
 				host, port, _ := net.SplitHostPort(addr.String())
 				fmt.Fprintf(s.out, "\nsitegate demo is running (data in %s). Press Ctrl-C to stop.\n\n", o.dataDir)
 				for _, n := range notes {
@@ -146,6 +149,26 @@ func startDemoLoRa(ctx context.Context, site *device.Site, log *slog.Logger) (wa
 		}
 	}()
 	log.Info("demo: simulated LoRa sensors", "forwarder", addr, "sensors", len(sensors))
+	return func() { <-done }
+}
+
+// startDemoCoAP plays the site's CoAP sensors when the server listens on
+// loopback, until ctx ends. It returns a function that waits for them.
+func startDemoCoAP(ctx context.Context, site *device.Site, log *slog.Logger) (wait func()) {
+	ap, err := netip.ParseAddrPort(site.CoAP.Listen)
+	if err != nil || !ap.Addr().IsLoopback() || len(site.CoAP.Sensors) == 0 {
+		return func() {}
+	}
+	var sensors []coapsim.Sensor
+	for _, s := range site.CoAP.Sensors {
+		sensors = append(sensors, coapsim.Sensor{Name: s.Name, Identity: s.Identity, Key: []byte(s.Key.Reveal()), Interval: s.EffectiveInterval().Std()})
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = coapsim.Run(ctx, coapsim.Config{Server: site.CoAP.Listen, Sensors: sensors, Log: log.With("component", "coap-sim")})
+	}()
+	log.Info("demo: simulated CoAP sensors", "server", site.CoAP.Listen, "sensors", len(sensors))
 	return func() { <-done }
 }
 

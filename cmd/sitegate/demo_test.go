@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -39,6 +40,9 @@ func TestDemoSiteStaysOnTheMachine(t *testing.T) {
 			if !loopbackTCP(b) {
 				t.Errorf("bus %s at %q is not on this machine", b.Name, b.Address)
 			}
+		}
+		if ap, err := netip.ParseAddrPort(site.CoAP.Listen); err != nil || !ap.Addr().IsLoopback() {
+			t.Errorf("the CoAP server %q is not on loopback", site.CoAP.Listen)
 		}
 		if site.LoRa.Running() {
 			host, _, err := net.SplitHostPort(site.LoRa.EffectivePacketForwarder())

@@ -426,6 +426,7 @@ func (e *session) root() *cobra.Command {
 	root.AddCommand(e.accessCmd())
 	root.AddCommand(e.firewallCmd(), e.endpointsCmd(), e.supportCmd())
 	root.AddCommand(e.snmpCmd())
+	root.AddCommand(e.coapCmd())
 	root.SetHelpFunc(e.help)
 	root.InitDefaultHelpCmd() // now, so that Find sees it
 	var flagless func(c *cobra.Command)

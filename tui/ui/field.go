@@ -787,7 +787,9 @@ func (m *fieldScreen) detailView() string {
 		}
 		lines = append(lines, "",
 			kv("state", common.StateStyle(st, s.State).Render(string(s.State))), kv("requests", strconv.FormatUint(s.Requests, 10)),
-			kv("success", fmt.Sprintf("%.1f%%", 100*s.SuccessRate)), kv("latency", s.LastLatency.Round(time.Microsecond*100).String()))
+			kv("success", fmt.Sprintf("%.1f%%", 100*s.SuccessRate)), kv("latency", s.LastLatency.Round(time.Microsecond*100).String()),
+			// Push devices (CoAP, LoRa) are known by when they last spoke.
+			kv("last seen", format.Ago(m.s.Now(), s.LastPoll)))
 		var errs []string
 		for _, kind := range []string{"timeout", "exception", "crc", "framing", "connection"} {
 			if c := s.Errors[kind]; c > 0 {

@@ -69,6 +69,7 @@ func newDemoCmd(s streams) *cobra.Command {
 					o.services = append(o.services, service{"demo time server", ntp.Run})
 				}
 				waitBACnet = startDemoBACnet(loraCtx, site, log)
+				o.services = append(o.services, demoSNMPAgents(site, log)...)
 				// The cloud's stand-in: a TLS broker on loopback with a
 				// demo PKI in the data directory; the gateway connects to
 				// it with its own device certificate.

@@ -492,6 +492,29 @@ func TestDemoServesLiveValues(t *testing.T) {
 		}
 		return len(rs) == 8 && good == 8 && rs[0].Unit == "degC"
 	})
+	// The simulated UPS answers SNMP v2c: its UPS-MIB points read good.
+	devicetest.Eventually(t, 30*time.Second, func() string { return fmt.Sprintf("SNMP readings:\n%s\n%s", b, errw.String()) }, func() bool {
+		if strings.Contains(errw.String(), "cannot simulate the SNMP agent") {
+			t.Skip("port 16161 is taken on this machine")
+		}
+		s, err := c.NewSession()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ = s.Output("points read ups-1 --json")
+		s.Close()
+		var rs []struct {
+			Quality string `json:"quality"`
+		}
+		_ = json.Unmarshal(b, &rs)
+		good := 0
+		for _, r := range rs {
+			if r.Quality == "good" {
+				good++
+			}
+		}
+		return len(rs) > 3 && good == len(rs)
+	})
 	// The simulated CoAP sensors post over DTLS.
 	devicetest.Eventually(t, 30*time.Second, func() string { return fmt.Sprintf("CoAP readings:\n%s\n%s", b, errw.String()) }, func() bool {
 		if strings.Contains(errw.String(), "coap: server not started") {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/sitegate/sitegate/device"
 	"github.com/sitegate/sitegate/device/snmp/snmpsim"
 )
 
@@ -74,4 +75,32 @@ func printSimSNMPSite(w io.Writer, o simSNMPOptions) {
     - {name: ups-1, address: "%[1]s", version: v2c, community: "%[2]s", interval: 10s, profile: ups-mib}
     - {name: ups-1-net, address: "%[1]s", version: v2c, community: "%[2]s", interval: 10s, profile: if-mib}
 `, o.listen, o.community)
+}
+
+// demoSNMPAgents serves a simulated UPS agent for every v2c SNMP device of
+// the site on a loopback address (the demo sends nothing off the machine),
+// as services of the daemon. An address that is taken is left alone (its
+// device shows offline).
+func demoSNMPAgents(site *device.Site, log *slog.Logger) []service {
+	var out []service
+	for _, d := range site.SNMP.Devices {
+		ap, err := netip.ParseAddrPort(d.Address)
+		if err != nil || !ap.Addr().IsLoopback() || d.Version != device.SNMPv2c || !d.Community.IsSet() {
+			continue
+		}
+		conn, err := net.ListenPacket("udp", ap.String())
+		if err != nil {
+			log.Warn("demo: cannot simulate the SNMP agent", "device", d.Name, "address", ap.String(), "err", err)
+			continue
+		}
+		a, err := snmpsim.New(conn, snmpsim.Config{Community: d.Community.Reveal(), Name: d.Name, Logger: log.With("component", "demo-snmp")})
+		if err != nil {
+			conn.Close()
+			log.Warn("demo: cannot simulate the SNMP agent", "device", d.Name, "err", err)
+			continue
+		}
+		log.Info("demo: simulated SNMP agent", "device", d.Name, "address", a.Addr())
+		out = append(out, service{"demo SNMP agent " + d.Name, a.Run})
+	}
+	return out
 }

@@ -147,8 +147,7 @@ func NewDriver(gw *device.Gateway, o Options) *Driver {
 // and the exec commands query. It takes anything that holds the field
 // layer (a *device.Gateway, or the narrower interfaces of the console).
 func From(gw interface{ Field() *field.Hub }) (*Driver, bool) {
-	d, ok := gw.Field().Driver(field.BACnet).(*Driver)
-	return d, ok
+	return field.DriverAs[*Driver](gw.Field(), field.BACnet)
 }
 
 // Protocol implements field.Driver.

@@ -133,8 +133,7 @@ func NewDriver(gw *device.Gateway, o Options) *Driver {
 
 // From returns the CoAP driver running for gw, if any.
 func From(gw interface{ Field() *field.Hub }) (*Driver, bool) {
-	d, ok := gw.Field().Driver(field.CoAP).(*Driver)
-	return d, ok
+	return field.DriverAs[*Driver](gw.Field(), field.CoAP)
 }
 
 // Protocol implements field.Driver.

@@ -119,6 +119,14 @@ func (h *Hub) Driver(p Protocol) Driver {
 	return h.drivers[p]
 }
 
+// DriverAs returns the driver of protocol p running in h as D — its
+// concrete type, or the narrow interface a caller reads it through —
+// and false when none runs or it is not a D.
+func DriverAs[D any](h *Hub, p Protocol) (D, bool) {
+	d, ok := h.Driver(p).(D)
+	return d, ok
+}
+
 // Record implements Sink: it keeps the cycle's status and readings and
 // hands the readings to HubOptions.Readings.
 func (h *Hub) Record(st Status, readings []Reading) error {

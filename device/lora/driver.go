@@ -119,8 +119,7 @@ func NewDriver(gw *device.Gateway, o Options) *Driver {
 // layer (a *device.Gateway, or the narrower interfaces of the console), so
 // that they need not name the concrete gateway.
 func From(gw interface{ Field() *field.Hub }) (*Driver, bool) {
-	d, ok := gw.Field().Driver(field.LoRa).(*Driver)
-	return d, ok
+	return field.DriverAs[*Driver](gw.Field(), field.LoRa)
 }
 
 // Protocol implements field.Driver.

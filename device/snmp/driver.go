@@ -94,8 +94,7 @@ func NewDriver(gw *device.Gateway, o Options) *Driver {
 // commands query. It takes anything that holds the field layer (a
 // *device.Gateway, or the console's narrower interfaces).
 func From(gw interface{ Field() *field.Hub }) (*Driver, bool) {
-	d, ok := gw.Field().Driver(field.SNMP).(*Driver)
-	return d, ok
+	return field.DriverAs[*Driver](gw.Field(), field.SNMP)
 }
 
 // Protocol implements field.Driver.

@@ -37,6 +37,8 @@ type BACnetSource interface {
 	Objects(ctx context.Context, q bacnet.ObjectsQuery) ([]bacnet.ObjectInfo, error)
 }
 
+var _ BACnetSource = (*bacnet.Driver)(nil)
+
 // BACnetLookup finds the BACnet driver running now; false when none runs.
 type BACnetLookup func() (BACnetSource, bool)
 
@@ -45,14 +47,13 @@ func (d Deps) bacnetLookup() BACnetLookup {
 	if d.BACnet != nil {
 		return d.BACnet
 	}
-	g := d.Gateway
-	return func() (BACnetSource, bool) {
-		drv, ok := bacnet.From(g)
-		if !ok {
-			return nil, false
-		}
-		return drv, true
-	}
+	return driverLookup[BACnetSource](d.Gateway, field.BACnet)
+}
+
+// driverLookup finds the driver of protocol p running for g, through the
+// narrow interface S a screen reads it by.
+func driverLookup[S any](g interface{ Field() *field.Hub }, p field.Protocol) func() (S, bool) {
+	return func() (S, bool) { return field.DriverAs[S](g.Field(), p) }
 }
 
 // Bounds of BACnet work started from the console.

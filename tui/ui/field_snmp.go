@@ -29,6 +29,8 @@ type SNMPSource interface {
 	Walk(ctx context.Context, name, oid string, maxRows int) ([]snmp.Var, bool, error)
 }
 
+var _ SNMPSource = (*snmp.Driver)(nil)
+
 // SNMPLookup finds the SNMP driver running now; false when none runs.
 type SNMPLookup func() (SNMPSource, bool)
 
@@ -37,14 +39,7 @@ func (d Deps) snmpLookup() SNMPLookup {
 	if d.SNMP != nil {
 		return d.SNMP
 	}
-	g := d.Gateway
-	return func() (SNMPSource, bool) {
-		drv, ok := snmp.From(g)
-		if !ok {
-			return nil, false
-		}
-		return drv, true
-	}
+	return driverLookup[SNMPSource](d.Gateway, field.SNMP)
 }
 
 // Bounds of the walk browser.

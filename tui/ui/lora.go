@@ -29,6 +29,8 @@ type LoRaSource interface {
 	Plan() (band.Plan, error)
 }
 
+var _ LoRaSource = (*lora.Driver)(nil)
+
 // LoRaLookup finds the LoRa driver running now; false when none runs.
 type LoRaLookup func() (LoRaSource, bool)
 
@@ -37,14 +39,7 @@ func (d Deps) loraLookup() LoRaLookup {
 	if d.LoRa != nil {
 		return d.LoRa
 	}
-	g := d.Gateway
-	return func() (LoRaSource, bool) {
-		drv, ok := lora.From(g)
-		if !ok {
-			return nil, false
-		}
-		return drv, true
-	}
+	return driverLookup[LoRaSource](d.Gateway, field.LoRa)
 }
 
 // Layout bounds of the LoRa tab.

@@ -313,16 +313,21 @@ func TestInteropTraps(t *testing.T) {
 	}
 	devicetest.Eventually(t, wait, "alert cleared", func() bool { return !alerted() })
 
-	evs, err := f.gw.AuditLog().ListAudit(device.AuditFilter{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The alert clears before its audit event is written: wait for both.
 	var trail []string
-	for _, e := range evs {
-		if e.Action == string(device.ActionSNMPTrap) {
-			trail = append(trail, e.Target+" "+e.Detail)
+	devicetest.Eventually(t, wait, "the two trap audit events", func() bool {
+		evs, err := f.gw.AuditLog().ListAudit(device.AuditFilter{})
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
+		trail = trail[:0]
+		for _, e := range evs {
+			if e.Action == string(device.ActionSNMPTrap) {
+				trail = append(trail, e.Target+" "+e.Detail)
+			}
+		}
+		return len(trail) >= 2
+	})
 	if len(trail) != 2 || !strings.HasPrefix(trail[0], "sw-1 raised") || !strings.HasPrefix(trail[1], "sw-1 cleared") {
 		t.Fatalf("audit %q", trail)
 	}

@@ -159,7 +159,7 @@ func (m *securityScreen) View() string {
 	// Taller than the screen (many interfaces or endpoints): ↑/↓ scroll.
 	m.lines = len(lines)
 	m.offset = min(m.offset, max(len(lines)-m.h, 0))
-	if len(lines) > m.h {
+	if m.h > 0 && len(lines) > m.h {
 		lines = lines[m.offset : m.offset+m.h]
 	}
 	return strings.Join(lines, "\n")
@@ -195,7 +195,10 @@ func (m *securityScreen) firewallView() []string {
 			st.Text.Dim.Render(common.Clip("Nothing is filtered: set firewall.enabled: true in the site", m.w)),
 			st.Text.Dim.Render(common.Clip("and run the gateway as root with sitegate run --net linux.", m.w)))
 	}
-	if len(f.Interfaces) == 0 {
+	switch {
+	case len(f.Interfaces) == 0 && !f.Active:
+		return append(lines, st.Text.Dim.Render(common.Clip("Nothing is filtered until the table is in place.", m.w)))
+	case len(f.Interfaces) == 0:
 		return append(lines, st.Text.Dim.Render(common.Clip("No interfaces known yet: everything that arrives is counted as other.", m.w)))
 	}
 	rows := make([][]string, 0, len(f.Interfaces)+1)

@@ -59,6 +59,8 @@ type Deps struct {
 	LoRa LoRaLookup
 	// BACnet finds the BACnet driver (nil: the one running for Gateway).
 	BACnet BACnetLookup
+	// SNMP finds the SNMP driver (nil: the one running for Gateway).
+	SNMP SNMPLookup
 	// Security is what the Security tab reads (nil: Gateway).
 	Security SecuritySource
 }
@@ -146,7 +148,7 @@ func (a *App) buildScreens() {
 		a.screens = append(a.screens, newSiteScreen(s, g))
 	}
 	if s.Can(access.PermFieldRead) {
-		a.screens = append(a.screens, newFieldScreen(s, g, a.d.bacnetLookup()))
+		a.screens = append(a.screens, newFieldScreen(s, g, a.d.bacnetLookup(), a.d.snmpLookup()))
 	}
 	if lr, ok := newLoRaScreen(s, a.d.loraLookup()); ok && s.Can(access.PermFieldRead) {
 		a.screens = append(a.screens, lr)

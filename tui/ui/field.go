@@ -72,6 +72,7 @@ const (
 	fieldScan
 	fieldReport
 	fieldBACnet // discovery and objects (field_bacnet.go)
+	fieldSNMP   // the walk browser (field_snmp.go)
 )
 
 // fieldScreen is the field tree — protocol → bus or network → device →
@@ -116,6 +117,8 @@ type fieldScreen struct {
 
 	bacnetLookup BACnetLookup
 	bn           bacnetState
+	snmpLookup   SNMPLookup
+	sn           snmpState
 }
 
 // scanState is a running or finished bus scan.
@@ -144,8 +147,8 @@ type (
 	}
 )
 
-func newFieldScreen(s *common.Session, src FieldSource, bacnetLookup BACnetLookup) *fieldScreen {
-	m := &fieldScreen{s: s, src: src, fold: map[string]bool{}, bacnetLookup: bacnetLookup}
+func newFieldScreen(s *common.Session, src FieldSource, bacnetLookup BACnetLookup, snmpLookup SNMPLookup) *fieldScreen {
+	m := &fieldScreen{s: s, src: src, fold: map[string]bool{}, bacnetLookup: bacnetLookup, snmpLookup: snmpLookup}
 	m.find = textinput.New()
 	m.find.Prompt = "/"
 	m.find.Placeholder = "a device or point name"
@@ -194,6 +197,8 @@ func (m *fieldScreen) Keys() []key.Binding {
 		return []key.Binding{k.Up, k.Down, k.PageUp, k.PageDown, k.Back}
 	case m.mode == fieldBACnet:
 		return m.bacnetKeys()
+	case m.mode == fieldSNMP:
+		return m.snmpKeys()
 	case m.mode != fieldTree:
 		if m.base.Stale != nil {
 			return []key.Binding{k.Reload, k.Back}
@@ -223,6 +228,9 @@ func (m *fieldScreen) Keys() []key.Binding {
 		case n.kind == nodeDevice || n.kind == nodePoint:
 			ks = append(ks, k.Objects)
 		}
+	}
+	if ok && n.proto == field.SNMP && (n.kind == nodeDevice || n.kind == nodePoint) {
+		ks = append(ks, k.Walk)
 	}
 	if ok && m.fieldOps() {
 		switch {
@@ -353,6 +361,8 @@ func (m *fieldScreen) Update(msg tea.Msg) (common.Component, tea.Cmd) {
 		return m, nil
 	case bacnetFoundMsg, bacnetProgressMsg, bacnetObjectsMsg:
 		return m, m.bacnetUpdate(msg)
+	case snmpWalkMsg:
+		return m, m.snmpUpdate(msg)
 	case writeDoneMsg:
 		m.busy.Stop()
 		if msg.err != nil {
@@ -416,6 +426,8 @@ func (m *fieldScreen) Update(msg tea.Msg) (common.Component, tea.Cmd) {
 		return m, m.labUpdate(msg)
 	case fieldBACnet:
 		return m, m.bacnetUpdate(msg)
+	case fieldSNMP:
+		return m, m.snmpUpdate(msg)
 	case fieldForm:
 		return m, m.form.Handle(msg, m.closeForm, m.submit)
 	}
@@ -453,6 +465,8 @@ func (m *fieldScreen) treeKey(k tea.KeyPressMsg) tea.Cmd {
 	case !ok:
 	case n.proto == field.BACnet && m.bacnetTreeKeys(k, n):
 		return m.bacnetTreeKey(k, n)
+	case m.snmpTreeKey(k, n):
+		return m.openWalkForm(n.dev)
 	case n.modbus() && n.kind != nodeProtocol && m.modbusKey(k, n):
 	case key.Matches(k, keys.Scan) && n.modbus() && n.kind == nodeBus:
 		return m.startScan(n.bus)
@@ -623,7 +637,7 @@ func (m *fieldScreen) View() string {
 		m.form.SetWidth(m.w)
 		title := map[formKind]string{formBus: "Bus", formDevice: "Device", formPoint: "Point", formProfile: "Profile", formWrite: "Write to device",
 			formClone: "Clone device", formAddFound: "Add the units found on " + m.scan.bus,
-			formBACnetDevice: "Add BACnet device " + strconv.Itoa(m.bn.dev.Instance)}[m.formKind]
+			formBACnetDevice: "Add BACnet device " + strconv.Itoa(m.bn.dev.Instance), formSNMPWalk: "Walk " + m.sn.dev}[m.formKind]
 		if m.formKind == formPoint && m.pending != nil {
 			title = "First point of the new device " + m.pending.Name + " (saved with it)"
 		}
@@ -645,6 +659,8 @@ func (m *fieldScreen) View() string {
 		return m.reportView()
 	case fieldBACnet:
 		return m.bacnetView()
+	case fieldSNMP:
+		return m.snmpView()
 	}
 	right := m.detailView()
 	switch {

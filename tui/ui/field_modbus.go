@@ -36,6 +36,7 @@ const (
 	formClone
 	formAddFound
 	formBACnetDevice // field_bacnet.go
+	formSNMPWalk     // field_snmp.go
 )
 
 func enumNames[T fmt.Stringer](vals ...T) []string {
@@ -230,6 +231,8 @@ func (m *fieldScreen) submit() tea.Cmd {
 		return m.submitAddFound()
 	case formBACnetDevice:
 		return m.submitBACnetDevice()
+	case formSNMPWalk:
+		return m.startWalk()
 	}
 	next := m.base.Site.Clone()
 	var probs common.Problems

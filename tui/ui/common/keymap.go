@@ -29,6 +29,8 @@ type KeyMap struct {
 	LoRaPlan key.Binding
 	// BACnet in the field tab: discover, objects, pick them, add them.
 	Discover, Objects, PickObject, PickAll, AddPicked key.Binding
+	// SNMP in the field tab: the walk browser.
+	Walk key.Binding
 	// Sync.
 	TakeCloud, KeepLocal, Cut, Restore key.Binding
 	// Users.
@@ -117,6 +119,7 @@ func DefaultKeyMap() *KeyMap {
 		PickObject: bind("space", "pick", "space"),
 		PickAll:    bind("*", "pick all/none", "*"),
 		AddPicked:  bind("a", "add to the site", "a"),
+		Walk:       bind("o", "walk (pick OIDs)", "o"),
 
 		TakeCloud: bind("c", "take cloud's", "c"),
 		KeepLocal: bind("k", "keep local", "k"),

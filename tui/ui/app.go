@@ -35,6 +35,7 @@ type Gateway interface {
 	FieldSource
 	SyncSource
 	NetworkSource
+	SecuritySource
 	// Subscribe delivers live events (readings, audit, site changes).
 	Subscribe(buffer int) *device.Subscription
 }
@@ -60,6 +61,8 @@ type Deps struct {
 	BACnet BACnetLookup
 	// SNMP finds the SNMP driver (nil: the one running for Gateway).
 	SNMP SNMPLookup
+	// Security is what the Security tab reads (nil: Gateway).
+	Security SecuritySource
 }
 
 // EndMsg ends the session from outside (the gateway is stopping, the
@@ -157,15 +160,41 @@ func (a *App) buildScreens() {
 		// Without the network subsystem there are no links to show.
 		a.screens = append(a.screens, newNetworkScreen(s, g))
 	}
+	if s.Can(access.PermHealth) {
+		a.screens = append(a.screens, newSecurityScreen(s, a.d.securitySource(), a.d.Accounts))
+	}
 	if s.Can(access.PermUsers) {
 		a.screens = append(a.screens, newUsersScreen(s, a.d.Accounts))
 	}
 	a.screens = append(a.screens, newProfileScreen(s, g, a.d.Accounts))
+	a.buildTabKeys()
+}
+
+// buildTabKeys gives each tab its digit key.
+func (a *App) buildTabKeys() {
 	a.tabKeys = nil
 	for i := range a.screens {
-		k := fmt.Sprint(i + 1)
-		a.tabKeys = append(a.tabKeys, key.NewBinding(key.WithKeys(k), key.WithHelp(k, a.screens[i].Title())))
+		if k := tabKey(i); k != "" {
+			a.tabKeys = append(a.tabKeys, key.NewBinding(key.WithKeys(k), key.WithHelp(k, a.screens[i].Title())))
+		}
 	}
+}
+
+// maxTabKeys is how many tabs have a digit key: 1..9, then 0 for the
+// tenth (an administrator's last, Profile); tabs past it are reached
+// with tab and shift+tab only.
+const maxTabKeys = 10
+
+// tabKey is the digit that shows tab i ("" past maxTabKeys), in the
+// keyboard's order: 1..9, then 0.
+func tabKey(i int) string {
+	switch {
+	case i < 9:
+		return fmt.Sprint(i + 1)
+	case i < maxTabKeys:
+		return "0"
+	}
+	return ""
 }
 
 func (a *App) applyTheme() {
@@ -431,7 +460,8 @@ func (a *App) header() string {
 
 func (a *App) tabs() string {
 	st := a.s.Styles
-	render := func(compact bool) string {
+	// tight: no padding and no space between the digit and the title.
+	render := func(compact, tight bool) string {
 		var parts []string
 		for i, s := range a.screens {
 			style := st.Tabs.Inactive
@@ -441,15 +471,24 @@ func (a *App) tabs() string {
 			if compact {
 				style = style.UnsetPadding()
 			}
-			parts = append(parts, style.Render(fmt.Sprintf("%d %s", i+1, s.Title())))
+			label := s.Title()
+			if k := tabKey(i); k != "" && tight {
+				label = k + label
+			} else if k != "" {
+				label = k + " " + label
+			}
+			parts = append(parts, style.Render(label))
 		}
 		return strings.Join(parts, st.Tabs.Gap.Render("│"))
 	}
-	line := render(false)
+	line := render(false, false)
 	if lipgloss.Width(line) > a.width {
 		// An administrator's nine tabs fit 80 columns only without the
-		// padding.
-		line = render(true)
+		// padding, the ten of one with LoRa only without the spaces too.
+		line = render(true, false)
+	}
+	if lipgloss.Width(line) > a.width {
+		line = render(true, true)
 	}
 	return lipgloss.NewStyle().MaxWidth(a.width).Render(line)
 }

@@ -78,10 +78,11 @@ func TestReadOnlyRolesCannotEdit(t *testing.T) {
 	if strings.Contains(screenText(a), "Edit site") {
 		t.Fatal("support was offered the edit form")
 	}
-	// Users tab does not exist for support: "6" is Profile.
-	press(a, "6")
+	// Users tab does not exist for support: "7" (after Security) is
+	// Profile.
+	press(a, "7")
 	if !strings.Contains(screenText(a), "Account id") {
-		t.Fatalf("tab 6 for support should be Profile:\n%s", screenText(a))
+		t.Fatalf("tab 7 for support should be Profile:\n%s", screenText(a))
 	}
 	site, rev := f.gw.Site()
 	site.Site.Name = "Hijacked"
@@ -99,7 +100,7 @@ func TestReadOnlyRolesCannotEdit(t *testing.T) {
 func TestUsersInviteShowsCodeOnce(t *testing.T) {
 	f := newScreenFixture(t)
 	a := f.app(t, access.Principal{Account: f.admin}, themes.Dark, 100, 30)
-	press(a, "6", "i")
+	press(a, "7", "i")
 	typeText(a, "olga")
 	press(a, "tab", "right", "enter")
 	got := screenText(a)
@@ -120,7 +121,7 @@ func TestUsersLockAndRole(t *testing.T) {
 	f := newScreenFixture(t)
 	a := f.app(t, access.Principal{Account: f.admin}, themes.Dark, 100, 30)
 	// Rows: ada, ivan, newbie, sam, vic. Select sam and lock.
-	press(a, "6", "down", "down", "down", "l", "y")
+	press(a, "7", "down", "down", "down", "l", "y")
 	sam, _ := f.acc.AccountByName("sam")
 	if !sam.Disabled {
 		t.Fatal("sam not locked")
@@ -140,7 +141,7 @@ func TestUsersLockAndRole(t *testing.T) {
 func TestProfileThemeAndWithdraw(t *testing.T) {
 	f := newScreenFixture(t)
 	a := f.app(t, access.Principal{Account: f.admin}, themes.Dark, 100, 30)
-	press(a, "7", "t")
+	press(a, "8", "t")
 	if a.s.Styles.Name != themes.Light {
 		t.Fatalf("theme after t from dark: %s", a.s.Styles.Name)
 	}
@@ -161,7 +162,7 @@ func TestProfileThemeAndWithdraw(t *testing.T) {
 func TestProfilePasswordChange(t *testing.T) {
 	f := newScreenFixture(t)
 	a := f.app(t, access.Principal{Account: f.admin}, themes.Dark, 100, 30)
-	press(a, "7", "p")
+	press(a, "8", "p")
 	typeText(a, "Wrong#Pass1")
 	press(a, "tab")
 	typeText(a, "N3w#Secretx")

@@ -3,8 +3,8 @@
 // dashboard, logs, site, field tree (field.go; its tree at scale in
 // field_tree.go, Modbus forms in field_modbus.go, the decode lab, adding
 // the units of a scan in field_scan.go, the commissioning report in
-// field_report.go), LoRa, sync, network, users, profile and the
-// first-login wizards.
+// field_report.go), LoRa, sync, network, security (firewall, endpoints,
+// support window; read-only), users, profile and the first-login wizards.
 //
 // # Keys
 //
@@ -12,7 +12,10 @@
 // form's while one is open (letters are typed into it then, so ? and q
 // do not work); ? lays out every key of the screen, the tabs and the
 // global keys in as many columns as fit. While the terminal is smaller
-// than 80×24 only quitting works. A key the role may not use says the
+// than 80×24 only quitting works. The digits 1..9 and then 0 show the
+// first ten tabs (an administrator's with network and LoRa); ten tabs fit
+// 80 columns only closed up, without padding or the space after the
+// digit. A key the role may not use says the
 // screen is read-only for it and who may.
 //
 // # Where things are
@@ -41,7 +44,8 @@
 //     always does; LoRa turned off shows as such).
 //   - The LoRa tab reads the driver on a command, once a second and on
 //     its devices' readings, never in Update; what it shows is at most a
-//     second old.
+//     second old. The Security tab reads the health and the support
+//     window the same way, once a second and on site changes.
 //   - A site with more than 12 field devices opens with every device
 //     folded; the find field (/) ignores folds.
 package ui

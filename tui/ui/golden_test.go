@@ -255,8 +255,8 @@ func TestScreens(t *testing.T) {
 		{"field-point", access.Principal{Account: f.admin}, []string{"4", "down", "down", "down", "down"}},
 		{"field-point-form", access.Principal{Account: f.admin}, []string{"4", "down", "down", "down", "down", "e"}},
 		{"sync", access.Principal{Account: f.admin}, []string{"5"}},
-		{"users", access.Principal{Account: f.admin}, []string{"6"}},
-		{"profile", access.Principal{Account: f.admin}, []string{"7"}},
+		{"users", access.Principal{Account: f.admin}, []string{"7"}},
+		{"profile", access.Principal{Account: f.admin}, []string{"8"}},
 		{"setup-wizard", setupP, nil},
 		{"first-login", access.Principal{Account: invited}, nil},
 	}

@@ -84,13 +84,7 @@ func (f *screenFixture) loraApp(t *testing.T, p access.Principal, theme string, 
 // loraTab returns the key of a's LoRa tab.
 func loraTab(t *testing.T, a *App) string {
 	t.Helper()
-	for i, s := range a.screens {
-		if s.Title() == "LoRa" {
-			return fmt.Sprint(i + 1)
-		}
-	}
-	t.Fatal("no LoRa tab")
-	return ""
+	return tabOf(t, a, "LoRa")
 }
 
 // tick delivers a tick to a, as the program does every second, and waits
@@ -291,15 +285,28 @@ func TestLoRaTabWithTheRealDriver(t *testing.T) {
 	}
 }
 
-// With the network and LoRa tabs an administrator has nine: at 80
-// columns they close up rather than lose the last ones.
-func TestNineTabsFitEightyColumns(t *testing.T) {
+// With the network, LoRa and Security tabs an administrator has ten: at
+// 80 columns they close up rather than lose the last ones, the tenth is
+// reached with 0, and the full help says so.
+func TestTenTabsFitEightyColumns(t *testing.T) {
 	f := newScreenFixture(t)
 	a := f.loraApp(t, access.Principal{Account: f.admin}, themes.Dark, 80, 24, goldenLoRa())
-	a.screens = append(a.screens, a.screens[len(a.screens)-1]) // a ninth, as the network tab makes
+	if len(a.screens) != 9 {
+		t.Fatalf("%d tabs without the network tab, want 9", len(a.screens))
+	}
+	a.screens = append(a.screens, a.screens[len(a.screens)-1]) // a tenth, as the network tab makes
+	a.buildTabKeys()
 	line := stripANSI(a.tabs())
-	if w := len([]rune(line)); w > 80 || !strings.Contains(line, "9 Profile") || !strings.Contains(line, "5 LoRa") {
+	if w := len([]rune(line)); w > 80 || !strings.Contains(line, "0Profile") || !strings.Contains(line, "5LoRa") || !strings.Contains(line, "7Security") {
 		t.Fatalf("tabs at 80 columns (%d cells): %q", w, line)
+	}
+	press(a, "0")
+	if a.active != 9 {
+		t.Fatalf("0 shows tab %d, want the tenth", a.active+1)
+	}
+	press(a, "?")
+	if help := screenText(a); !strings.Contains(help, "0 Profile") || !strings.Contains(help, "9 Profile") {
+		t.Fatalf("the full help lacks the tenth tab's key:\n%s", help)
 	}
 }
 

@@ -27,7 +27,7 @@ func TestFullHelpShowsEveryKey(t *testing.T) {
 		press(a, "6", "?")
 		got := screenText(a)
 		for _, want := range []string{"U raise priority", "D lower priority", "p probes", "w Wi-Fi", "c cellular", "l LoRa", "X disable a radio for good",
-			"1 Dashboard", "6 Network", "7 Users", "8 Profile", "shift+tab previous", "? help", "q quit"} {
+			"1 Dashboard", "6 Network", "7 Security", "8 Users", "9 Profile", "shift+tab previous", "? help", "q quit"} {
 			if !strings.Contains(got, want) {
 				t.Errorf("%dx%d: full help lacks %q:\n%s", size[0], size[1], want, got)
 			}

@@ -272,45 +272,33 @@ func (m *Monitor) Evaluate() {
 	m.set(RuleFieldOffline, len(offline) > 0, "warning", "offline: "+strings.Join(offline, ", "))
 }
 
-// alertMessage is the alerts stream's payload (the uplink adds seq).
-type alertMessage struct {
-	Rule     string    `json:"rule"`
-	Severity string    `json:"severity"`
-	Since    time.Time `json:"since"`
-	State    string    `json:"state"` // raised, cleared
-	Detail   string    `json:"detail,omitempty"`
-}
-
 // set raises or clears rule. A raised alert keeps its first time; its
 // detail follows the latest evaluation.
 func (m *Monitor) set(rule string, on bool, severity, detail string) {
 	now := m.o.Clock.Now().UTC()
 	m.mu.Lock()
 	cur, was := m.live[rule]
-	var msg *alertMessage
+	var changed device.Alert
+	var state device.AlertState
 	switch {
 	case on && !was:
-		a := device.Alert{Rule: rule, Severity: severity, Since: now, Detail: detail}
-		m.live[rule] = a
-		msg = &alertMessage{Rule: rule, Severity: severity, Since: now, State: "raised", Detail: detail}
+		changed, state = device.Alert{Rule: rule, Severity: severity, Since: now, Detail: detail}, device.AlertRaised
+		m.live[rule] = changed
 	case on && was:
 		cur.Detail = detail
 		m.live[rule] = cur
 	case !on && was:
 		delete(m.live, rule)
-		msg = &alertMessage{Rule: rule, Severity: cur.Severity, Since: now, State: "cleared", Detail: cur.Detail}
+		changed, state = cur, device.AlertCleared
 	}
 	m.mu.Unlock()
-	if msg == nil {
+	if state == "" {
 		return
 	}
-	if b, err := json.Marshal(msg); err == nil {
-		if _, err := m.gw.Store().Enqueue("alerts", b); err != nil {
-			m.o.Logger.Error("queue alert", "rule", rule, "err", err)
-		}
+	if err := m.gw.AlertChanged(changed, state, now, ""); err != nil {
+		m.o.Logger.Error("queue alert", "rule", rule, "err", err)
 	}
-	m.o.Logger.Warn("alert "+msg.State, "rule", rule, "detail", msg.Detail)
-	m.gw.Publish(device.Event{Kind: device.EventAlert, Detail: rule})
+	m.o.Logger.Warn("alert "+string(state), "rule", rule, "detail", changed.Detail)
 }
 
 // Alerts returns the raised alerts, oldest first.

@@ -2,8 +2,10 @@ package snmp_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -328,6 +330,22 @@ func TestInteropTraps(t *testing.T) {
 		}
 		return len(trail) >= 2
 	})
+	// The cloud hears both changes on the alerts stream, like every alert.
+	recs, err := f.gw.Store().Peek(0, 1000, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var queued []string
+	for _, r := range recs {
+		if r.Stream == string(device.StreamAlerts) {
+			var m struct{ Rule, State string }
+			_ = json.Unmarshal(r.Payload, &m)
+			queued = append(queued, m.Rule+":"+m.State)
+		}
+	}
+	if want := []string{device.SNMPTrapAlertPrefix + linkDown + ":raised", device.SNMPTrapAlertPrefix + linkDown + ":cleared"}; !slices.Equal(queued, want) {
+		t.Errorf("alerts queued for the cloud %v, want %v", queued, want)
+	}
 	if len(trail) != 2 || !strings.HasPrefix(trail[0], "sw-1 raised") || !strings.HasPrefix(trail[1], "sw-1 cleared") {
 		t.Fatalf("audit %q", trail)
 	}

@@ -383,33 +383,36 @@ func (d *Driver) takeTrap(t Trap, rules []device.SNMPTrapRule) {
 	key := alertKey{t.Device, rule.AlertOID()}
 	name := device.SNMPTrapAlertPrefix + key.oid
 	d.alerts.mu.Lock()
-	_, was := d.alerts.live[key]
-	changed := false
+	cur, was := d.alerts.live[key]
+	var state device.AlertState
 	switch {
 	case rule.Action == device.SNMPTrapRaise && !was:
-		d.alerts.live[key] = device.Alert{Rule: name, Severity: rule.EffectiveSeverity(), Since: t.At.UTC(), Detail: trapDetail(t)}
-		changed = true
+		cur, state = device.Alert{Rule: name, Severity: rule.EffectiveSeverity(), Since: t.At.UTC(), Detail: trapDetail(t)}, device.AlertRaised
+		d.alerts.live[key] = cur
 	case rule.Action == device.SNMPTrapRaise:
-		a := d.alerts.live[key]
-		a.Detail = trapDetail(t)
-		d.alerts.live[key] = a
+		cur.Detail = trapDetail(t)
+		d.alerts.live[key] = cur
 	case rule.Action == device.SNMPTrapClear && was:
 		delete(d.alerts.live, key)
-		changed = true
+		state = device.AlertCleared
 	}
 	d.alerts.mu.Unlock()
-	if !changed {
+	if state == "" {
 		return
 	}
 	what := "raised " + name
 	if rule.Action == device.SNMPTrapClear {
 		what = "cleared " + name + " by trap " + t.OID
 	}
+	// To the cloud's alerts stream like every other alert,
+	// then the audit event (a test that sees it sees the alert queued).
+	if err := d.gw.AlertChanged(cur, state, t.At, t.Device); err != nil {
+		d.log.Error("queue snmp trap alert", "device", t.Device, "err", err)
+	}
 	if err := d.gw.AuditDetail(device.SystemActor, device.ActionSNMPTrap, t.Device, device.ResultOK, truncateTo(what, 200)); err != nil {
 		d.log.Error("audit snmp trap", "device", t.Device, "err", err)
 	}
 	d.log.Warn("snmp trap alert "+strings.Fields(what)[0], "device", t.Device, "rule", name)
-	d.gw.Publish(device.Event{Kind: device.EventAlert, Device: t.Device, Detail: name})
 }
 
 // trapDetail describes a trap for its alert: the device and up to a few

@@ -143,7 +143,7 @@ func TestOpenSSHSetupWizardAndConsole(t *testing.T) {
 	if !strings.Contains(screen, "ada (admin)") || !strings.Contains(screen, "Dashboard") {
 		t.Fatalf("dashboard:\n%s", screen)
 	}
-	tm2.typeText("6") // Users: this gateway has no network subsystem, so no Network tab
+	tm2.typeText("7") // Users: no Network tab (no network subsystem here), after Security
 	tm2.waitFor("STATE")
 	tm2.typeText("q")
 	tm2.waitFor("SSH-EXITED")

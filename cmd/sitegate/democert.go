@@ -69,7 +69,18 @@ func ensureDemoCA(g *device.Gateway, log *slog.Logger) ([]string, error) {
 	return []string{
 		"",
 		"Certificate login (the organisation's side: the demo CA in " + path + " signs your key):",
-		"  sitegate cert sign --ca " + path + " --key-id you --role installer --gateway " + g.ID() + " --valid 8h ~/.ssh/id_ed25519.pub",
+		"  " + selfCommand() + " cert sign --ca " + path + " --key-id you --role installer --gateway " + g.ID() + " --valid 8h ~/.ssh/id_ed25519.pub",
 		"  ssh -p PORT -o CertificateFile=~/.ssh/id_ed25519-cert.pub -i ~/.ssh/id_ed25519 you@HOST",
 	}, nil
+}
+
+// selfCommand is how to run this program again from the shell the demo
+// was started in: `go run ./cmd/sitegate` when it is running from go
+// run's build cache (make run), else its own name.
+func selfCommand() string {
+	exe, err := os.Executable()
+	if err != nil || strings.Contains(exe, string(filepath.Separator)+"go-build") {
+		return "go run ./cmd/sitegate"
+	}
+	return filepath.Base(exe)
 }

@@ -3,7 +3,6 @@ package ui
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -19,9 +18,9 @@ import (
 
 // The SNMP walk browser of the field tab: on an SNMP device, o asks for
 // the OID to walk under (mib-2 by default) and walks the agent with
-// GETBULK, at most snmpBrowseRows varbinds; space picks OIDs, * picks all
-// or none, a adds the picked ones as scalar points of the device in one
-// revision-checked save.
+// GETBULK, at most snmpBrowseRows varbinds; space picks OIDs with a
+// numeric value (points carry numbers), * picks all or none, a adds the
+// picked ones as scalar points of the device in one revision-checked save.
 
 // SNMPSource is what the walk browser asks of the SNMP driver;
 // *snmp.Driver implements it.
@@ -151,11 +150,17 @@ func (m *fieldScreen) snmpUpdate(msg tea.Msg) tea.Cmd {
 	case key.Matches(k, keys.PageUp):
 		sn.cur = max(sn.cur-m.objectRows(), 0)
 	case key.Matches(k, keys.PickObject) && len(sn.vars) > 0:
+		if v := sn.vars[sn.cur]; v.Num == nil {
+			return common.Flash(fmt.Sprintf("%s is %s: points carry numbers; map it with convert: enum or hwaddr in the site file.", v.OID, v.Type))
+		}
 		sn.picked[sn.cur] = !sn.picked[sn.cur]
 	case key.Matches(k, keys.PickAll):
-		all := !slices.Contains(sn.picked, false)
-		for i := range sn.picked {
-			sn.picked[i] = !all
+		all := true
+		for i, v := range sn.vars {
+			all = all && (sn.picked[i] || v.Num == nil)
+		}
+		for i, v := range sn.vars {
+			sn.picked[i] = !all && v.Num != nil
 		}
 	case key.Matches(k, keys.AddPicked):
 		if !m.editable() {

@@ -18,6 +18,7 @@ import (
 	"github.com/sitegate/sitegate/device/snmp/snmpsim"
 	"github.com/sitegate/sitegate/tui/access"
 	"github.com/sitegate/sitegate/tui/internal/tuitest"
+	"github.com/sitegate/sitegate/tui/ui/common"
 )
 
 // The walk browser against the real SNMP driver and the simulated UPS
@@ -67,6 +68,12 @@ func TestSNMPWalkBrowserAddsPickedOIDs(t *testing.T) {
 	}
 	// A number (points carry numbers and booleans): the UPS's battery
 	// status, under mib-2.
+	// sysDescr.0, the first row, is text: it cannot be picked.
+	if _, cmd := a.Update(tea.KeyPressMsg{Code: tea.KeySpace, Text: " "}); cmd == nil {
+		t.Fatal("picking sysDescr.0 said nothing")
+	} else if msg, _ := cmd().(common.FlashMsg); !strings.Contains(msg.Text, "points carry numbers") || m.sn.picked[0] {
+		t.Fatalf("picking sysDescr.0: %+v", msg)
+	}
 	i := slices.IndexFunc(m.sn.vars, func(v snmp.Var) bool { return v.OID == "1.3.6.1.2.1.33.1.2.1.0" })
 	if i < 0 {
 		t.Fatalf("no upsBatteryStatus.0 in the walk: %+v", m.sn.vars)

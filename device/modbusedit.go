@@ -143,10 +143,8 @@ func (s *Site) SetProfile(device, profile string) error {
 // unit id on the same line (the bus, or any bus on the same TCP address
 // or serial port) and the profile exists. Nothing is changed on an error.
 func (s *Site) AddDevice(d Device) error {
-	for _, r := range s.fieldDeviceRefs() {
-		if r.name == d.Name {
-			return fmt.Errorf("device %s: %w (%s): choose another name, or remove it first", d.Name, ErrDeviceExists, r.path)
-		}
+	if err := s.nameFree(d.Name); err != nil {
+		return err
 	}
 	bus, ok := s.Modbus.FindBus(d.Bus)
 	if !ok {

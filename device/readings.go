@@ -35,14 +35,19 @@ type deviceRef struct {
 // fieldDeviceRefs lists every field device of every protocol section, for
 // the site-wide uniqueness of names. Each protocol section adds its own.
 func (s *Site) fieldDeviceRefs() []deviceRef {
-	var out []deviceRef
-	for i, d := range s.Modbus.Devices {
-		out = append(out, deviceRef{d.Name, pathf("modbus.devices[%d]", i)})
+	out := refsOf(nil, "modbus.devices", s.Modbus.Devices, func(d Device) string { return d.Name })
+	out = refsOf(out, "bacnet.devices", s.BACnet.Devices, func(d BACnetDevice) string { return d.Name })
+	out = refsOf(out, "snmp.devices", s.SNMP.Devices, func(d SNMPDevice) string { return d.Name })
+	out = refsOf(out, "coap.sensors", s.CoAP.Sensors, func(d CoAPSensor) string { return d.Name })
+	return refsOf(out, "lora.devices", s.LoRa.Devices, func(d LoRaDevice) string { return d.Name })
+}
+
+// refsOf appends the names of a section's devices, with their paths.
+func refsOf[T any](out []deviceRef, path string, items []T, name func(T) string) []deviceRef {
+	for i, it := range items {
+		out = append(out, deviceRef{name(it), pathf("%s[%d]", path, i)})
 	}
-	out = append(out, s.BACnet.bacnetRefs()...)
-	out = append(out, s.SNMP.snmpRefs()...)
-	out = append(out, s.CoAP.coapRefs()...)
-	return append(out, s.LoRa.loraRefs()...)
+	return out
 }
 
 // validateFieldNames reports a device name used by two protocol sections:

@@ -395,16 +395,6 @@ func (b BACnet) clone() BACnet {
 	return b
 }
 
-// bacnetRefs lists the BACnet devices for the site-wide uniqueness of
-// names.
-func (b BACnet) bacnetRefs() []deviceRef {
-	out := make([]deviceRef, 0, len(b.Devices))
-	for i, d := range b.Devices {
-		out = append(out, deviceRef{d.Name, pathf("bacnet.devices[%d]", i)})
-	}
-	return out
-}
-
 // fieldDevices returns the BACnet devices as the field layer sees them.
 func (b BACnet) fieldDevices() []field.DeviceInfo {
 	out := make([]field.DeviceInfo, 0, len(b.Devices))

@@ -165,7 +165,7 @@ func (c *CoAP) coapSecretSlots() []secretSlot {
 }
 
 // validate checks the coap section. Names unique across the site are
-// checked by validateFieldNames through coapRefs.
+// checked by validateFieldNames through fieldDeviceRefs.
 func (c *CoAP) validate(v *problems, path string) {
 	if c.Listen != "" {
 		if msg := coapListenProblem(c.Listen); msg != "" {
@@ -256,15 +256,6 @@ func coapListenProblem(s string) string {
 		return "\"" + s + "\" has port 0; give the port sensors send to (usually 5684)"
 	}
 	return ""
-}
-
-// coapRefs lists the sensors for the site-wide uniqueness of names.
-func (c CoAP) coapRefs() []deviceRef {
-	out := make([]deviceRef, 0, len(c.Sensors))
-	for i, s := range c.Sensors {
-		out = append(out, deviceRef{s.Name, pathf("coap.sensors[%d]", i)})
-	}
-	return out
 }
 
 // CoAPBus is what the field layer shows as the bus of every CoAP sensor:

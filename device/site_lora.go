@@ -414,15 +414,6 @@ func packetForwarderProblem(s string, allowRemote bool) string {
 	return ""
 }
 
-// loraRefs lists the LoRa devices for the site-wide uniqueness of names.
-func (l LoRa) loraRefs() []deviceRef {
-	out := make([]deviceRef, 0, len(l.Devices))
-	for i, d := range l.Devices {
-		out = append(out, deviceRef{d.Name, pathf("lora.devices[%d]", i)})
-	}
-	return out
-}
-
 // FieldBus is what the field layer shows as the bus of every LoRa device:
 // they are all reached through the gateway's concentrator, named by its
 // EUI (lower case), or "lora" while none is set.

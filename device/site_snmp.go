@@ -528,15 +528,6 @@ func (s SNMP) keepSecrets(stored *Site, v *problems, msg string) SNMP {
 	return out
 }
 
-// snmpRefs lists the SNMP devices for the site-wide uniqueness of names.
-func (s SNMP) snmpRefs() []deviceRef {
-	out := make([]deviceRef, 0, len(s.Devices))
-	for i, d := range s.Devices {
-		out = append(out, deviceRef{d.Name, pathf("snmp.devices[%d]", i)})
-	}
-	return out
-}
-
 // fieldDevices returns the SNMP devices as the field layer sees them: the
 // scalar points listed; a device with walk points names those itself
 // (NAME.ROW), so it has dynamic points.

@@ -42,6 +42,14 @@ const (
 	MaxCOVQueue = 1024
 	// MaxDescribing bounds the devices a discovery describes at once.
 	MaxDescribing = 8
+	// DiscoverTimeout bounds a discovery asked for by a person (console or
+	// exec): the I-Am wait, then the reads describing each device that
+	// answered (MaxDescribing at once, each with the site's APDU timeout
+	// and retries).
+	DiscoverTimeout = 2 * time.Minute
+	// ObjectsTimeout bounds reading a device's objects (up to MaxObjects,
+	// by ReadPropertyMultiple).
+	ObjectsTimeout = time.Minute
 	// IPLink is the name of the BACnet/IP link (MS/TP links are named by
 	// their bus).
 	IPLink = device.BACnetIPBus

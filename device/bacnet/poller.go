@@ -169,24 +169,7 @@ func staticAddress(dev device.BACnetDevice) *node.Address {
 
 func (p *poller) run(ctx context.Context) {
 	defer p.unsubscribeAll(ctx)
-	interval := p.dev.EffectiveInterval().Std()
-	// Spread the first cycles so devices do not all start at once, but
-	// within a couple of seconds: the installer wants to see values.
-	spread := min(interval/4, 2*time.Second)
-	timer := p.d.o.Clock.NewTimer(time.Duration(rand.Int64N(int64(spread) + 1)))
-	defer timer.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-timer.C():
-		}
-		next := p.cycle(ctx)
-		if ctx.Err() != nil {
-			return
-		}
-		timer.Reset(next)
-	}
+	field.RunCycles(ctx, p.d.o.Clock, p.dev.EffectiveInterval().Std(), p.cycle)
 }
 
 // sync resets what belonged to an earlier node of the link: its

@@ -99,24 +99,7 @@ func (p *poller) replan() {
 func (p *poller) timeout() time.Duration { return p.dev.EffectiveTimeout(p.bus).Std() }
 
 func (p *poller) run(ctx context.Context) {
-	interval := p.dev.Interval.Std()
-	// Spread the first cycles so devices do not all start at once, but
-	// within a couple of seconds: the installer wants to see values.
-	spread := min(interval/4, 2*time.Second)
-	timer := p.e.opts.Clock.NewTimer(time.Duration(rand.Int64N(int64(spread) + 1)))
-	defer timer.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-timer.C():
-		}
-		next := p.cycle(ctx)
-		if ctx.Err() != nil {
-			return
-		}
-		timer.Reset(next)
-	}
+	field.RunCycles(ctx, p.e.opts.Clock, p.dev.Interval.Std(), p.cycle)
 }
 
 // readResult is what one read returned.

@@ -21,13 +21,6 @@ import (
 
 // Bounds of the bacnet commands.
 const (
-	// bacnetDiscoverTimeout bounds a discovery: the I-Am wait, then the
-	// reads describing each device that answered (bacnet.MaxDescribing at
-	// once, each with the site's APDU timeout and retries).
-	bacnetDiscoverTimeout = 2 * time.Minute
-	// bacnetObjectsTimeout bounds reading a device's objects (up to
-	// bacnet.MaxObjects, by ReadPropertyMultiple).
-	bacnetObjectsTimeout = time.Minute
 	// bacnetMaxWait bounds how long a discovery may collect I-Ams.
 	bacnetMaxWait = time.Minute
 )
@@ -125,7 +118,7 @@ func (e *session) bacnetDiscoverCmd() *cobra.Command {
 				where = printable(to)
 			}
 			fmt.Fprintf(e.errw, "who-is to %s: waiting for I-Am answers…\n", where)
-			ctx, cancel := context.WithTimeout(cmd.Context(), bacnetDiscoverTimeout)
+			ctx, cancel := context.WithTimeout(cmd.Context(), bacnet.DiscoverTimeout)
 			defer cancel()
 			var last time.Time
 			found, err := d.DiscoverDevices(ctx, bacnet.DiscoverQuery{To: to, Low: low, High: high, Wait: wait}, func(p field.Progress) {
@@ -219,7 +212,7 @@ func (e *session) bacnetObjectsCmd() *cobra.Command {
 					return err
 				}
 			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), bacnetObjectsTimeout)
+			ctx, cancel := context.WithTimeout(cmd.Context(), bacnet.ObjectsTimeout)
 			defer cancel()
 			objs, err := d.Objects(ctx, bacnet.ObjectsQuery{Device: args[0], To: to})
 			if err != nil {

@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
@@ -55,15 +54,6 @@ func (d Deps) bacnetLookup() BACnetLookup {
 func driverLookup[S any](g interface{ Field() *field.Hub }, p field.Protocol) func() (S, bool) {
 	return func() (S, bool) { return field.DriverAs[S](g.Field(), p) }
 }
-
-// Bounds of BACnet work started from the console.
-const (
-	// bacnetDiscoverTimeout bounds a discovery: the I-Am wait and the
-	// reads describing each device that answered.
-	bacnetDiscoverTimeout = 2 * time.Minute
-	// bacnetObjectsTimeout bounds reading a device's objects.
-	bacnetObjectsTimeout = time.Minute
-)
 
 type bacnetStage int
 
@@ -170,7 +160,7 @@ func (m *fieldScreen) startDiscover(target string) tea.Cmd {
 	if target != "" {
 		where = "MS/TP bus " + target
 	}
-	ctx, cancel := context.WithTimeout(m.s.Ctx, bacnetDiscoverTimeout)
+	ctx, cancel := context.WithTimeout(m.s.Ctx, bacnet.DiscoverTimeout)
 	m.mode = fieldBACnet
 	m.bn = bacnetState{stage: bnDiscovering, target: target, cancel: cancel}
 	actor, audit := m.s.Actor(), m.src.Audit
@@ -221,7 +211,7 @@ func (m *fieldScreen) loadObjects() tea.Cmd {
 	m.mode, m.bn.stage, m.bn.err = fieldBACnet, bnLoading, ""
 	ctx := m.s.Ctx
 	run := func() tea.Msg {
-		ctx, cancel := context.WithTimeout(ctx, bacnetObjectsTimeout)
+		ctx, cancel := context.WithTimeout(ctx, bacnet.ObjectsTimeout)
 		defer cancel()
 		objs, err := src.Objects(ctx, q)
 		return bacnetObjectsMsg{objs: objs, err: err}

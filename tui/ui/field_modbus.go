@@ -129,21 +129,11 @@ func (m *fieldScreen) openCloneForm(src string) {
 
 // freeName returns name, or name with a number, that no device has.
 func (m *fieldScreen) freeName(name string) string {
-	taken := map[string]bool{}
+	taken := m.base.Site.SiteNames()
 	for _, d := range m.src.Field().Topology() {
 		taken[d.Name] = true
 	}
-	for _, d := range m.base.Site.Modbus.Devices {
-		taken[d.Name] = true
-	}
-	if !taken[name] {
-		return name
-	}
-	for i := 2; ; i++ {
-		if c := fmt.Sprintf("%s-%d", name, i); !taken[c] {
-			return c
-		}
-	}
+	return device.UniqueName(name, taken)
 }
 
 // modbusPoint returns a Modbus point as the site defines it (its own, or

@@ -126,6 +126,8 @@ func formatValue(v telemetry.Value) string {
 		return strconv.FormatFloat(v.Num, 'g', -1, 64)
 	case telemetry.KindBool:
 		return strconv.FormatBool(v.Bool)
+	case telemetry.KindText:
+		return strconv.Quote(v.Text)
 	}
 	return "-"
 }

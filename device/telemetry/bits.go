@@ -6,6 +6,7 @@ import (
 	"hash/crc32"
 	"math"
 	"math/bits"
+	"slices"
 )
 
 // castagnoli is CRC-32C, which amd64 and arm64 compute in hardware.
@@ -19,17 +20,18 @@ func seal(dst []byte, start int) []byte {
 	return binary.LittleEndian.AppendUint32(dst, crc32.Checksum(dst[start:], castagnoli))
 }
 
-// open checks an input's size, format byte and checksum, and returns a
-// reader of what lies between the format byte and the checksum.
-func open(src []byte, magic byte, kind string) (*reader, error) {
+// open checks an input's size, format byte (one of magics: the versions
+// the caller reads) and checksum, and returns a reader of what lies
+// between the format byte and the checksum.
+func open(src []byte, kind string, magics ...byte) (*reader, error) {
 	if len(src) > MaxPayload {
 		return nil, fmt.Errorf("%d bytes is more than %d: %w", len(src), MaxPayload, ErrTooLarge)
 	}
 	if len(src) == 0 {
 		return nil, fmt.Errorf("format byte: %w", ErrTruncated)
 	}
-	if src[0] != magic {
-		return nil, fmt.Errorf("format byte %#02x is not a %s (%#02x): %w", src[0], kind, magic, ErrVersion)
+	if !slices.Contains(magics, src[0]) {
+		return nil, fmt.Errorf("format byte %#02x is not a %s (%#02x): %w", src[0], kind, magics, ErrVersion)
 	}
 	if len(src) < 5 {
 		return nil, fmt.Errorf("%d bytes is too short for a %s: %w", len(src), kind, ErrTruncated)

@@ -78,7 +78,8 @@ func (b *Block) AddFrame(seq uint64, d *Dictionary, f *Frame) error {
 }
 
 const (
-	magicBlock = 0xB1 // block, version 1
+	magicBlock  = 0xB1 // block, version 1
+	magicBlock2 = 0xB2 // block, version 2: version 1 and text values
 
 	numF64 = 0 // number modes of a series in a block
 	numF32 = 1
@@ -149,7 +150,8 @@ func (e *Encoder) appendBlock(dst []byte, b *Block) ([]byte, error) {
 	if len(e.views) > 0 {
 		base = e.views[0].samples[0].Time
 	}
-	e.resetErrTexts()
+	e.errs.reset()
+	e.texts.reset()
 	e.bw.reset(e.bw.buf[:0])
 	for i, v := range e.views {
 		g := e.groupOf[i]
@@ -173,7 +175,13 @@ func (e *Encoder) appendBlock(dst []byte, b *Block) ([]byte, error) {
 	body := e.bw.finish()
 
 	start := len(dst)
-	dst = append(dst, magicBlock)
+	if len(e.texts.list) > 0 {
+		// Version 2 only when there are texts: blocks without them stay
+		// readable by decoders of version 1.
+		dst = append(dst, magicBlock2)
+	} else {
+		dst = append(dst, magicBlock)
+	}
 	dst = appendText(dst, b.Gateway)
 	dst = binary.AppendUvarint(dst, uint64(len(b.Seqs)))
 	for i, s := range b.Seqs {
@@ -195,7 +203,10 @@ func (e *Encoder) appendBlock(dst []byte, b *Block) ([]byte, error) {
 	dst = append(dst, e.lastDict...)
 	dst = appendVarint(dst, base)
 	dst = binary.AppendUvarint(dst, uint64(n))
-	dst = e.appendErrTexts(dst)
+	dst = e.errs.appendTo(dst)
+	if len(e.texts.list) > 0 {
+		dst = e.texts.appendTo(dst)
+	}
 	dst = append(dst, body...)
 	dst = seal(dst, start)
 	clear(e.views)
@@ -205,7 +216,7 @@ func (e *Encoder) appendBlock(dst []byte, b *Block) ([]byte, error) {
 	return dst, nil
 }
 
-// writeValues writes a series' kinds, numbers and bools.
+// writeValues writes a series' kinds, numbers, bools and texts.
 func (e *Encoder) writeValues(samples []Sample) {
 	w := &e.bw
 	kind := samples[0].Value.Kind
@@ -237,6 +248,24 @@ func (e *Encoder) writeValues(samples []Sample) {
 		if s.Value.Kind == KindBool {
 			w.bit(s.Value.Bool)
 		}
+	}
+	// Texts: the first a reference into the table, each next a 0 bit when
+	// it is the text before (a device's name or firmware rarely changes).
+	last := -1
+	for _, s := range samples {
+		if s.Value.Kind != KindText {
+			continue
+		}
+		ref := e.textRef(s.Value.Text)
+		if last >= 0 {
+			if ref == last {
+				w.bit(false)
+				continue
+			}
+			w.bit(true)
+		}
+		w.vlc(uint64(ref))
+		last = ref
 	}
 }
 
@@ -382,10 +411,11 @@ func (d *Decoder) DecodeBlock(src []byte) (*Block, error) {
 }
 
 func (d *Decoder) decodeBlock(src []byte) (*Block, error) {
-	r, err := open(src, magicBlock, "telemetry block")
+	r, err := open(src, "telemetry block", magicBlock, magicBlock2)
 	if err != nil {
 		return nil, err
 	}
+	v2 := src[0] == magicBlock2
 	b := &Block{}
 	if b.Gateway, err = r.text("gateway id", MaxGatewayLen); err != nil {
 		return nil, err
@@ -432,9 +462,15 @@ func (d *Decoder) decodeBlock(src []byte) (*Block, error) {
 	if dict.Len() > n {
 		return nil, fmt.Errorf("%d series with %d samples: %w", dict.Len(), n, ErrCorrupt)
 	}
-	texts, err := readErrTexts(r, n)
+	texts, err := readTexts(r, "error text", n, MaxErrorLen, false)
 	if err != nil {
 		return nil, err
+	}
+	var values []string
+	if v2 {
+		if values, err = readTexts(r, "text value", n, MaxTextLen, true); err != nil {
+			return nil, err
+		}
 	}
 	br := &bitReader{b: r.b[r.off:]}
 	samples := make([]Sample, n)
@@ -486,7 +522,7 @@ func (d *Decoder) decodeBlock(src []byte) (*Block, error) {
 			ss[j].Time = times[g.off+j]
 		}
 		b.Series[i].Samples = ss
-		if err := readValues(br, ss, &mants, &bitsBuf); err != nil {
+		if err := readValues(br, ss, values, v2, &mants, &bitsBuf); err != nil {
 			return nil, fmt.Errorf("series %d (%q): %w", i, dict.series[i].String(), err)
 		}
 		if err := readQuality(br, ss, texts); err != nil {
@@ -502,7 +538,9 @@ func (d *Decoder) decodeBlock(src []byte) (*Block, error) {
 	return b, nil
 }
 
-func readValues(r *bitReader, ss []Sample, mants *[]int64, bitsBuf *[]uint64) error {
+// readValues reads a series' values; texts is the block's table of text
+// values, and text is whether the version has them.
+func readValues(r *bitReader, ss []Sample, texts []string, text bool, mants *[]int64, bitsBuf *[]uint64) error {
 	mixed, err := r.bit("kind layout")
 	if err != nil {
 		return err
@@ -514,7 +552,7 @@ func readValues(r *bitReader, ss []Sample, mants *[]int64, bitsBuf *[]uint64) er
 			if err != nil {
 				return err
 			}
-			if Kind(k) > maxKind {
+			if Kind(k) > maxKind || Kind(k) == KindText && !text {
 				return fmt.Errorf("value kind %d is unknown: %w", k, ErrCorrupt)
 			}
 			ss[j].Value.Kind = Kind(k)
@@ -539,6 +577,26 @@ func readValues(r *bitReader, ss []Sample, mants *[]int64, bitsBuf *[]uint64) er
 				return err
 			}
 		}
+	}
+	last := -1
+	for j := range ss {
+		if ss[j].Value.Kind != KindText {
+			continue
+		}
+		if last >= 0 {
+			changed, err := r.bit("text change")
+			if err != nil {
+				return err
+			}
+			if !changed {
+				ss[j].Value.Text = texts[last]
+				continue
+			}
+		}
+		if last, err = r.count("text reference", len(texts)-1); err != nil {
+			return fmt.Errorf("sample %d: %w", j, err)
+		}
+		ss[j].Value.Text = texts[last]
 	}
 	return nil
 }

@@ -211,7 +211,7 @@ func (dec *Decoder) DecodeDictionary(src []byte) (*Dictionary, error) {
 
 // decodeDictionary decodes a dictionary; its id only when asked.
 func (dec *Decoder) decodeDictionary(src []byte, withID bool) (*Dictionary, error) {
-	r, err := open(src, magicDict, "dictionary")
+	r, err := open(src, "dictionary", magicDict)
 	if err != nil {
 		return nil, err
 	}

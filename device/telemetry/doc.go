@@ -7,11 +7,20 @@
 // # Model
 //
 // A Sample is one reading: a time (Unix milliseconds), a Value (absent, a
-// float64 or a bool), a Quality (good, stale, error) and an error text. A
-// Series is a (device, point) pair. Decoding gives back exactly what was
-// encoded: every float64 bit for bit (NaN payloads, -0, ±Inf), times of
-// any int64 value in any order, qualities and error texts of up to
-// MaxErrorLen bytes (encoders cut longer ones with TruncateError).
+// float64, a bool or a text), a Quality (good, stale, error) and an error
+// text. A Series is a (device, point) pair. Decoding gives back exactly
+// what was encoded: every float64 bit for bit (NaN payloads, -0, ±Inf),
+// times of any int64 value in any order, qualities, error texts of up to
+// MaxErrorLen bytes and text values of up to MaxTextLen bytes, any bytes
+// (encoders cut longer ones with TruncateError and TruncateText).
+//
+// # Versions
+//
+// Version 2 of frames (0xF2) and blocks (0xB2) is version 1 with text
+// values (SNMP's sysName, a firmware version). Encoders write version 2
+// only when a frame or block holds a text value, so a site without texts
+// keeps producing version 1, which decoders of version 1 read; decoders
+// of this version read both. Below, "(v2)" marks what only version 2 has.
 //
 // A Dictionary is an ordered list of series; frames refer to series by
 // index in it. Its DictID is the first 8 bytes of a SHA-256 of its names,
@@ -83,9 +92,9 @@
 // bytes shared", which DEFLATE folds with the point names repeating per
 // device).
 //
-// # Frame (version 1)
+// # Frame (versions 1 and 2)
 //
-//	byte     0xF1 (F: frame, 1: version)
+//	byte     0xF1 (F: frame, 1: version), 0xF2 with text values
 //	8 bytes  dictionary id
 //	varint   base time (Unix ms): the first group's first time, 0 if empty
 //	uvarint  N, samples (≤ MaxSamples)
@@ -109,6 +118,9 @@
 //	         sample order, then bits 23–16, 15–8, 7–0
 //	...      the float64 values as 8 byte planes likewise
 //	...      the bools: bit i%8 of byte i/8 is the i-th bool (LSB first), padding 0
+//	uvarint  (v2) T, text values; T × (uvarint length 0..MaxTextLen, bytes)
+//	...      (v2) per sample with the text code, in sample order: uvarint
+//	         its index in the text values (0..T−1)
 //	uvarint  E, error texts; E × (uvarint length 1..MaxErrorLen, bytes)
 //	uvarint  X, exceptions
 //	X ×      uvarint gap, byte quality, uvarint error reference
@@ -123,7 +135,7 @@
 // series in index order.
 //
 // Value codes: 0x00 absent; 0x01 bool; 0x02 float32; 0x03 float64;
-// 0x10|p decimal div p; 0x20|p decimal mul p. Byte planes put the sign and
+// 0x04 text (v2); 0x10|p decimal div p; 0x20|p decimal mul p. Byte planes put the sign and
 // exponent bytes of a site's values side by side, where DEFLATE finds
 // them: a float32 costs about 2.8 bytes instead of 4.
 //
@@ -132,9 +144,9 @@
 // good, 1 stale, 2 error; reference 0 no text, i the i-th text of the
 // table. A frame without exceptions spends 2 bytes on qualities and errors.
 //
-// # Block (version 1)
+// # Block (versions 1 and 2)
 //
-//	byte     0xB1 (B: block, 1: version)
+//	byte     0xB1 (B: block, 1: version), 0xB2 with text values
 //	uvarint  gateway id length (≤ MaxGatewayLen), bytes
 //	uvarint  S, outbox seqs (≤ MaxSeqs); if S > 0: uvarint the first,
 //	         then S−1 × uvarint: each minus the one before minus 1
@@ -142,6 +154,7 @@
 //	varint   base time: the first series' first time
 //	uvarint  N, samples (≤ MaxSamples)
 //	uvarint  E, error texts; E × (uvarint length 1..MaxErrorLen, bytes)
+//	uvarint  (v2) T, text values; T × (uvarint length 0..MaxTextLen, bytes)
 //	...      the bit stream, most significant bit first, zero-padded to a byte
 //	4 bytes  CRC-32C
 //
@@ -151,13 +164,15 @@
 //	         r ≥ 2 those of group r−2 (groups numbered as they appear)
 //	         if new: vlc k−1, seq(times, base time)
 //	1 bit    0: one 2-bit kind for all samples follows; 1: a 2-bit kind per
-//	         sample (0 absent, 1 number, 2 bool)
+//	         sample (0 absent, 1 number, 2 bool, 3 text (v2))
 //	         if any numbers, 2 bits of number mode and the numbers in order:
 //	           0 XOR on 64 bits; 1 XOR on the binary32 bits;
 //	           2 decimal: 1 bit (0 div, 1 mul), 4 bits p, seq(m, 0);
 //	           3 bits as integers: 1 bit (0: binary32 as int32, 1: binary64
 //	             as int64), seq(bits, 0)
 //	         the bools, 1 bit each
+//	         (v2) the texts: the first a vlc index into the text values;
+//	         each next 0 when it is the text before, else 1 and a vlc index
 //	1 bit    0: every sample good without error text; 1: per sample 0 as
 //	         the sample before (at first: good, no text), or 1, vlc quality,
 //	         vlc error reference (as in frames)
@@ -207,8 +222,8 @@
 //     The golden files use inputs small enough to stay uncompressed.
 //   - Series without samples are left out; a frame merges several entries
 //     of one series and lists series in index order.
-//   - A decoder may allocate about 64 bytes per declared sample, up to
-//     MaxSamples (16 MiB), even for a short input: a time group shared by
+//   - A decoder may allocate about 80 bytes per declared sample, up to
+//     MaxSamples (20 MiB), even for a short input: a time group shared by
 //     many series is legitimately small. Every count is checked against the
 //     bounds and, where each element takes space, against the input left.
 //   - Qualities after error are reserved: this version's decoders reject

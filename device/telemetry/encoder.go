@@ -29,8 +29,9 @@ type Encoder struct {
 	frameZ   compressor
 	bools    []byte
 	nbools   int
-	errTexts []string
-	errRef   map[string]int
+	errs     textTable // error texts
+	texts    textTable // text values (version 2)
+	textRefs []int     // per text sample of a frame, in sample order
 	excs     []exception
 	merged   []Sample
 
@@ -70,7 +71,7 @@ type codeRun struct {
 type exception struct {
 	pos     int
 	quality Quality
-	ref     int // 0: no text; i: errTexts[i-1]
+	ref     int // 0: no text; i: errs.list[i-1]
 }
 
 // groupViews puts views with the same sample times (in the same order)
@@ -153,32 +154,48 @@ func hashTimes(s []Sample) uint64 {
 	return h
 }
 
-func (e *Encoder) resetErrTexts() {
-	e.errTexts = e.errTexts[:0]
-	if e.errRef == nil {
-		e.errRef = make(map[string]int)
-	}
-	clear(e.errRef)
+// textTable is a table of distinct strings, referred to by index: how
+// frames and blocks carry error texts and text values once each.
+type textTable struct {
+	list []string
+	ref  map[string]int
 }
 
-// errText returns the reference of an error text, adding it to the table.
+func (t *textTable) reset() {
+	t.list = t.list[:0]
+	if t.ref == nil {
+		t.ref = make(map[string]int)
+	}
+	clear(t.ref)
+}
+
+// add returns the index of s in the table, adding it.
+func (t *textTable) add(s string) int {
+	if i, ok := t.ref[s]; ok {
+		return i
+	}
+	t.list = append(t.list, s)
+	t.ref[s] = len(t.list) - 1
+	return len(t.list) - 1
+}
+
+// appendTo appends the table: its length, then each string length-prefixed.
+func (t *textTable) appendTo(dst []byte) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(t.list)))
+	for _, s := range t.list {
+		dst = appendText(dst, s)
+	}
+	return dst
+}
+
+// errText returns the reference of an error text (0: none, i: the i-th
+// text of the table), adding it to the table.
 func (e *Encoder) errText(s string) int {
 	if s == "" {
 		return 0
 	}
-	s = TruncateError(s)
-	if ref, ok := e.errRef[s]; ok {
-		return ref
-	}
-	e.errTexts = append(e.errTexts, s)
-	e.errRef[s] = len(e.errTexts)
-	return len(e.errTexts)
+	return e.errs.add(TruncateError(s)) + 1
 }
 
-func (e *Encoder) appendErrTexts(dst []byte) []byte {
-	dst = binary.AppendUvarint(dst, uint64(len(e.errTexts)))
-	for _, t := range e.errTexts {
-		dst = appendText(dst, t)
-	}
-	return dst
-}
+// textRef returns the index of a text value in the table, adding it.
+func (e *Encoder) textRef(s string) int { return e.texts.add(TruncateText(s)) }

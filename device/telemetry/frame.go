@@ -47,18 +47,21 @@ func (f *Frame) Len() int {
 
 // FrameHeader is what the first bytes of a frame say.
 type FrameHeader struct {
+	Version  int // 1, or 2 when the frame holds text values
 	Dict     DictID
 	BaseTime int64 // Unix ms: the first sample's time
 	Samples  int
 }
 
 const (
-	magicFrame = 0xF1 // frame, version 1
+	magicFrame  = 0xF1 // frame, version 1
+	magicFrame2 = 0xF2 // frame, version 2: version 1 and text values
 
 	codeAbsent = 0x00
 	codeBool   = 0x01
 	codeF32    = 0x02
 	codeF64    = 0x03
+	codeText   = 0x04 // version 2
 	codeDiv    = 0x10 // | p: float64(m) / 10^p
 	codeMul    = 0x20 // | p: float64(m) * 10^-p, p ≥ 1
 
@@ -150,7 +153,17 @@ func (e *Encoder) appendFrame(dst []byte, f *Frame) ([]byte, error) {
 		}
 	}
 	body = append(body, e.bools...)
-	body = e.appendErrTexts(body)
+	if len(e.textRefs) > 0 {
+		// Version 2: the table of text values, then a reference per text
+		// sample. A frame without texts stays version 1, which decoders
+		// of version 1 read.
+		dst[start] = magicFrame2
+		body = e.texts.appendTo(body)
+		for _, ref := range e.textRefs {
+			body = binary.AppendUvarint(body, uint64(ref))
+		}
+	}
+	body = e.errs.appendTo(body)
 	body = binary.AppendUvarint(body, uint64(len(e.excs)))
 	prev := -1
 	for _, x := range e.excs {
@@ -241,7 +254,9 @@ func (e *Encoder) collect(f *Frame) (int, error) {
 func (e *Encoder) frameValues() {
 	e.codes, e.values, e.bools, e.nbools, e.excs = e.codes[:0], e.values[:0], e.bools[:0], 0, e.excs[:0]
 	e.f32s, e.f64s = e.f32s[:0], e.f64s[:0]
-	e.resetErrTexts()
+	e.errs.reset()
+	e.texts.reset()
+	e.textRefs = e.textRefs[:0]
 	prev := byte(0xFF)
 	pos := 0
 	for _, g := range e.groups {
@@ -281,6 +296,9 @@ func (e *Encoder) appendValue(v Value, prev byte) byte {
 		}
 		e.nbools++
 		return codeBool
+	case KindText:
+		e.textRefs = append(e.textRefs, e.textRef(v.Text))
+		return codeText
 	}
 	x := v.Num
 	code, size := byte(codeF64), 8
@@ -357,10 +375,11 @@ func ReadFrameHeader(src []byte) (FrameHeader, error) {
 // left at the body encoding byte.
 func readFrameHeader(src []byte) (FrameHeader, *reader, error) {
 	var h FrameHeader
-	r, err := open(src, magicFrame, "frame")
+	r, err := open(src, "frame", magicFrame, magicFrame2)
 	if err != nil {
 		return h, nil, err
 	}
+	h.Version = int(src[0] & 0x0F)
 	id, err := r.bytes(len(h.Dict), "dictionary id")
 	if err != nil {
 		return h, nil, err
@@ -516,13 +535,13 @@ func (d *Decoder) decodeFrameBody(r *reader, h FrameHeader) (*Frame, error) {
 		return nil, fmt.Errorf("%d code runs cannot fit in %d bytes: %w", nc, r.left(), ErrTruncated)
 	}
 	runs := make([]codeRun, nc)
-	covered, nbools, nf32, nf64 := 0, 0, 0, 0
+	covered, nbools, nf32, nf64, ntexts := 0, 0, 0, 0, 0
 	for i := range runs {
 		c, err := r.byte("value code")
 		if err != nil {
 			return nil, err
 		}
-		if _, ok := codeDecimal(c); !ok && c > codeF64 {
+		if _, ok := codeDecimal(c); !ok && c > codeF64 && (c != codeText || h.Version < 2) {
 			return nil, fmt.Errorf("value code run %d: code %#02x is unknown: %w", i, c, ErrCorrupt)
 		}
 		ln, err := r.count("value code run length", n-covered-1)
@@ -538,6 +557,8 @@ func (d *Decoder) decodeFrameBody(r *reader, h FrameHeader) (*Frame, error) {
 			nf32 += ln + 1
 		case codeF64:
 			nf64 += ln + 1
+		case codeText:
+			ntexts += ln + 1
 		}
 	}
 	if covered != n {
@@ -576,8 +597,24 @@ func (d *Decoder) decodeFrameBody(r *reader, h FrameHeader) (*Frame, error) {
 	if nbools%8 != 0 && bools[len(bools)-1]>>(nbools%8) != 0 {
 		return nil, fmt.Errorf("bools: padding bits are not zero: %w", ErrCorrupt)
 	}
+	var values []string
+	var refs []int
+	if h.Version >= 2 {
+		if values, err = readTexts(r, "text value", ntexts, MaxTextLen, true); err != nil {
+			return nil, err
+		}
+		if ntexts > r.left() {
+			return nil, fmt.Errorf("%d text references cannot fit in %d bytes: %w", ntexts, r.left(), ErrTruncated)
+		}
+		refs = make([]int, ntexts)
+		for i := range refs {
+			if refs[i], err = r.count("text reference", len(values)-1); err != nil {
+				return nil, fmt.Errorf("text %d: %w", i, err)
+			}
+		}
+	}
 	pos = 0
-	i32, i64, ib := 0, 0, 0
+	i32, i64, ib, it := 0, 0, 0, 0
 	for _, cr := range runs {
 		for range cr.n {
 			v := &samples[pos].Value
@@ -599,12 +636,15 @@ func (d *Decoder) decodeFrameBody(r *reader, h FrameHeader) (*Frame, error) {
 				}
 				*v = Number(math.Float64frombits(u))
 				i64++
+			case codeText:
+				*v = Text(values[refs[it]])
+				it++
 			}
 			pos++
 		}
 	}
 
-	texts, err := readErrTexts(r, n)
+	texts, err := readTexts(r, "error text", n, MaxErrorLen, false)
 	if err != nil {
 		return nil, err
 	}
@@ -644,22 +684,23 @@ func (d *Decoder) decodeFrameBody(r *reader, h FrameHeader) (*Frame, error) {
 	return f, nil
 }
 
-// readErrTexts reads an error text table of at most max entries.
-func readErrTexts(r *reader, max int) ([]string, error) {
-	ne, err := r.count("error text count", max)
+// readTexts reads a text table of at most max entries of at most maxLen
+// bytes each (error texts are never empty; text values may be).
+func readTexts(r *reader, what string, max, maxLen int, empty bool) ([]string, error) {
+	ne, err := r.count(what+" count", max)
 	if err != nil {
 		return nil, err
 	}
 	if ne > r.left() {
-		return nil, fmt.Errorf("%d error texts cannot fit in %d bytes: %w", ne, r.left(), ErrTruncated)
+		return nil, fmt.Errorf("%d %ss cannot fit in %d bytes: %w", ne, what, r.left(), ErrTruncated)
 	}
 	texts := make([]string, ne)
 	for i := range texts {
-		if texts[i], err = r.text("error text", MaxErrorLen); err != nil {
-			return nil, fmt.Errorf("error text %d: %w", i, err)
+		if texts[i], err = r.text(what, maxLen); err != nil {
+			return nil, fmt.Errorf("%s %d: %w", what, i, err)
 		}
-		if texts[i] == "" {
-			return nil, fmt.Errorf("error text %d is empty: %w", i, ErrCorrupt)
+		if texts[i] == "" && !empty {
+			return nil, fmt.Errorf("%s %d is empty: %w", what, i, ErrCorrupt)
 		}
 	}
 	return texts, nil

@@ -46,6 +46,7 @@ func frameSeeds(f *testing.F) {
 	}
 	f.Add(mustFrame(f, &Frame{}))
 	f.Add([]byte{magicFrame})
+	f.Add([]byte{magicFrame2})
 	f.Add([]byte{})
 }
 
@@ -91,6 +92,7 @@ func blockSeeds(f *testing.F) {
 	}
 	f.Add(mustBlock(f, &Block{}))
 	f.Add([]byte{magicBlock, 0, 0})
+	f.Add([]byte{magicBlock2, 0, 0})
 	f.Add([]byte(`{"seq":1}`))
 }
 
@@ -185,6 +187,8 @@ func samplesFrom(data []byte) [][]Sample {
 			s.Value = Number(float64(int64(bits)>>(kind/8)) * 0.1)
 		case 4:
 			s.Value = Number(float64(int32(bits)) / 100)
+		case 7:
+			s.Value = Text(valueTexts[bits%uint64(len(valueTexts))])
 		default:
 			s.Value = Number(math.Float64frombits(bits))
 		}

@@ -33,6 +33,21 @@ func goldenFrame(d *Dictionary, sec int64) *Frame {
 	return f
 }
 
+var goldenTextSeries = []Series{{"ups-1", "sysname"}, {"ups-1", "battery_status"}, {"ups-1", "location"}}
+
+func goldenTextFrame(d *Dictionary, sec int64) *Frame {
+	t := t0 + sec*1000
+	name := "ups-1.plant"
+	if sec >= 2 {
+		name = "UPS 1"
+	}
+	f := &Frame{Dict: d.ID()}
+	f.Add(0, Sample{Time: t + 5, Value: Text(name)})
+	f.Add(1, Sample{Time: t + 5, Value: Number(2)})
+	f.Add(2, Sample{Time: t + 5, Value: Text("")})
+	return f
+}
+
 func goldenBlock(tb testing.TB, d *Dictionary) *Block {
 	b := &Block{Gateway: "gw-0001"}
 	for i, seq := range []uint64{41, 44, 45} {
@@ -41,6 +56,15 @@ func goldenBlock(tb testing.TB, d *Dictionary) *Block {
 		}
 	}
 	return b
+}
+
+func mustDecodeBlock(tb testing.TB, b []byte) *Block {
+	tb.Helper()
+	got, err := DecodeBlock(b)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return got
 }
 
 // checkGolden compares got with testdata/golden/name (hex, lines starting
@@ -114,6 +138,48 @@ supply_temp 21.5 stale "timeout" from 2 s before`, fb)
 	bb := mustBlock(t, b)
 	checkGolden(t, "block.hex", `three frames of that site (seqs 41, 44, 45), one second apart, gateway gw-0001`, bb)
 
+	// Version 2: text values (SNMP's sysName), in a dictionary of their own.
+	td, err := NewDictionary(goldenTextSeries)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tf := goldenTextFrame(td, 0)
+	tfb := mustFrame(t, tf)
+	if tfb[0] != 0xF2 {
+		t.Errorf("a frame with texts has format byte %#02x, want 0xf2", tfb[0])
+	}
+	checkGolden(t, "frame-text.hex", `version 2: one frame with text values at 2025-03-01T08:00:00Z:
+ups-1/sysname "ups-1.plant", ups-1/battery_status 2, ups-1/location "" (empty)`, tfb)
+	tb := &Block{Gateway: "gw-0001"}
+	for i := range 3 {
+		if err := tb.AddFrame(uint64(7+i), td, goldenTextFrame(td, int64(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tbb := mustBlock(t, tb)
+	checkGolden(t, "block-text.hex", `version 2: three frames of that dictionary (seqs 7, 8, 9), the name changing to "UPS 1" in the third`, tbb)
+	for name, want := range map[string]any{"testdata/golden/frame-text.hex": tf, "testdata/golden/block-text.hex": tb} {
+		in := readGolden(t, name)
+		var diff string
+		switch w := want.(type) {
+		case *Frame:
+			got, err := DecodeFrame(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			diff = diffFrames(normalFrame(w), got)
+		case *Block:
+			got, err := DecodeBlock(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			diff = diffBlocks(normalBlock(w), got)
+		}
+		if diff != "" {
+			t.Errorf("%s: %s", name, diff)
+		}
+	}
+
 	// The stored bytes decode to the samples (the cloud's side of the
 	// contract).
 	gd, err := DecodeDictionary(readGolden(t, "testdata/golden/dictionary.hex"))
@@ -166,6 +232,18 @@ func TestJSON(t *testing.T) {
 		`{"device":"ahu-1","point":"running","value":true,"quality":"good","ts":"2025-03-01T08:00:02.041Z"}]}`
 	if string(j) != want {
 		t.Errorf("JSON\n got %s\nwant %s", j, want)
+	}
+	tb := &Block{Gateway: "gw"}
+	tb.Add(Series{"ups-1", "sysname"}, Sample{Time: t0, Value: Text("ups \"1\"")}, Sample{Time: t0 + 1000, Value: Text("\xff")})
+	j, err = mustDecodeBlock(t, mustBlock(t, tb)).JSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = `{"seq":0,"seqs":[],"gateway":"gw","readings":[` +
+		`{"device":"ups-1","point":"sysname","value":"ups \"1\"","quality":"good","ts":"2025-03-01T08:00:00Z"},` +
+		`{"device":"ups-1","point":"sysname","value":"\ufffd","quality":"good","ts":"2025-03-01T08:00:01Z"}]}`
+	if string(j) != want {
+		t.Errorf("JSON of texts\n got %s\nwant %s", j, want)
 	}
 	empty, err := (&Block{Gateway: "gw"}).JSON()
 	if err != nil || string(empty) != `{"seq":0,"seqs":[],"gateway":"gw","readings":[]}` {
@@ -245,7 +323,7 @@ func TestCorruptInput(t *testing.T) {
 		}
 	}
 	// Wrong kinds of payload say so.
-	for _, b := range [][]byte{[]byte(`{"seq":1,"gateway":"gw","readings":[]}`), {0xB2}, {0xF2}} {
+	for _, b := range [][]byte{[]byte(`{"seq":1,"gateway":"gw","readings":[]}`), {0xB3}, {0xF1}} {
 		if _, err := DecodeBlock(b); err == nil || !strings.Contains(err.Error(), "not a telemetry block") {
 			t.Errorf("%q as a block: %v", b, err)
 		}

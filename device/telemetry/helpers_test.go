@@ -30,11 +30,13 @@ func scaled(raw, scale float64) float64 { return raw * scale }
 
 // randValue draws from every kind and every compact form.
 func randValue(r *rand.Rand) Value {
-	switch r.IntN(12) {
+	switch r.IntN(13) {
 	case 0:
 		return Value{}
 	case 1:
 		return Boolean(r.IntN(2) == 0)
+	case 11:
+		return Text(valueTexts[r.IntN(len(valueTexts))])
 	case 2:
 		return Number(specials[r.IntN(len(specials))])
 	case 3:
@@ -55,6 +57,10 @@ func randValue(r *rand.Rand) Value {
 		return Number(float64(float32(230 + r.NormFloat64())))
 	}
 }
+
+// valueTexts: empty, ASCII, UTF-8, bytes that are not UTF-8, and one
+// longer than the bound (cut by the encoders).
+var valueTexts = []string{"", "ups-1", "Linux gw 6.1.0 #1 SMP", "Kälteanlage Süd", "\x00\xff\xfe", strings.Repeat("ü", 200)}
 
 var errorTexts = []string{"", "timeout", "exception 2: illegal data address", "connection refused", strings.Repeat("é", 150)}
 
@@ -164,6 +170,8 @@ func normalSample(x Sample) Sample {
 		x.Value = Number(x.Value.Num)
 	case KindBool:
 		x.Value = Boolean(x.Value.Bool)
+	case KindText:
+		x.Value = Text(TruncateText(x.Value.Text))
 	}
 	return x
 }
@@ -206,6 +214,8 @@ func fmtSample(s Sample) string {
 		v = fmt.Sprintf("%v (%#016x)", s.Value.Num, math.Float64bits(s.Value.Num))
 	case KindBool:
 		v = fmt.Sprint(s.Value.Bool)
+	case KindText:
+		v = fmt.Sprintf("%q", s.Value.Text)
 	}
 	return fmt.Sprintf("{t=%d %s %s %q}", s.Time, v, s.Quality, s.Error)
 }
@@ -227,7 +237,7 @@ func randBlock(r *rand.Rand, nseries int) *Block {
 		dev := fmt.Sprintf("device-%03d", len(b.Series))
 		for p := range 1 + r.IntN(20) {
 			s := BlockSeries{Series: Series{dev, fmt.Sprintf("point_%d", p)}}
-			shape := r.IntN(6)
+			shape := r.IntN(7)
 			for j, t := range times {
 				s.Samples = append(s.Samples, shapedSample(r, shape, j, t))
 			}
@@ -250,6 +260,9 @@ func shapedSample(r *rand.Rand, shape, j int, t int64) Sample {
 		s.Value = Boolean(r.IntN(5) == 0)
 	case 3:
 		s.Value = Number(math.Float64frombits(r.Uint64()))
+	case 4:
+		// A name that rarely changes, as SNMP's sysName.
+		s.Value = Text(valueTexts[1+j/8%3])
 	default:
 		s = randSample(r, t)
 	}

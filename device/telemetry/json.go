@@ -58,12 +58,15 @@ type jsonReading struct {
 
 type jsonValue Value
 
-// MarshalJSON writes what device.Value writes: a number, true/false, or
-// null for no value and for NaN and infinities, which JSON cannot hold.
+// MarshalJSON writes what field.Value writes: a number, true/false, a
+// string, or null for no value and for NaN and infinities, which JSON
+// cannot hold.
 func (v jsonValue) MarshalJSON() ([]byte, error) {
 	switch {
 	case v.Kind == KindBool:
 		return strconv.AppendBool(nil, v.Bool), nil
+	case v.Kind == KindText:
+		return json.Marshal(v.Text) // invalid UTF-8 becomes U+FFFD
 	case v.Kind != KindNumber, math.IsNaN(v.Num), math.IsInf(v.Num, 0):
 		return []byte("null"), nil
 	}

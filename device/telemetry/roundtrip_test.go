@@ -193,7 +193,7 @@ func TestEncoderRefuses(t *testing.T) {
 		{"index", &Frame{Series: []SeriesSamples{{Index: MaxSeries, Samples: []Sample{{}}}}}, nil, ErrInvalid},
 		{"negative index", &Frame{Series: []SeriesSamples{{Index: -1, Samples: []Sample{{}}}}}, nil, ErrInvalid},
 		{"quality", &Frame{Series: []SeriesSamples{{Samples: []Sample{{Quality: 9}}}}}, nil, ErrInvalid},
-		{"kind", &Frame{Series: []SeriesSamples{{Samples: []Sample{{Value: Value{Kind: 3}}}}}}, nil, ErrInvalid},
+		{"kind", &Frame{Series: []SeriesSamples{{Samples: []Sample{{Value: Value{Kind: 4}}}}}}, nil, ErrInvalid},
 		{"too many", &Frame{Series: []SeriesSamples{{Samples: make([]Sample, MaxSamples+1)}}}, nil, ErrTooLarge},
 		{"seqs", nil, &Block{Seqs: []uint64{3, 3}}, ErrInvalid},
 		{"gateway", nil, &Block{Gateway: strings.Repeat("g", MaxGatewayLen+1)}, ErrTooLarge},
@@ -356,8 +356,8 @@ func TestQualityAndKindNames(t *testing.T) {
 			t.Errorf("%s: %v %v", k, p, err)
 		}
 	}
-	if _, err := ParseKind("text"); err == nil {
-		t.Error("ParseKind accepted text")
+	if _, err := ParseKind("string"); err == nil {
+		t.Error("ParseKind accepted string")
 	}
 }
 

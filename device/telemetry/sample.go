@@ -27,9 +27,14 @@ const (
 	// (see TruncateError); decoders reject them.
 	MaxErrorLen = 200
 
+	// MaxTextLen bounds a text value, in bytes: SNMP's DisplayString
+	// (RFC 2579) and BACnet's names are at most 255 characters. Encoders
+	// cut longer texts (see TruncateText); decoders reject them.
+	MaxTextLen = 255
+
 	// MaxSamples bounds the samples of one frame and of one block: about
 	// 2 minutes of the 2,000 readings/s site. Decoding a frame or block
-	// allocates at most about 64 bytes per sample.
+	// allocates at most about 80 bytes per sample.
 	MaxSamples = 1 << 18
 
 	// MaxSeqs bounds the outbox sequence numbers one block covers.
@@ -131,13 +136,14 @@ const (
 	KindAbsent Kind = 0 // no value (a point never read, or refused)
 	KindNumber Kind = 1
 	KindBool   Kind = 2
+	KindText   Kind = 3 // version 2 of frames and blocks only
 
-	maxKind = KindBool
+	maxKind = KindText
 )
 
-var kindNames = [...]string{"absent", "number", "bool"}
+var kindNames = [...]string{"absent", "number", "bool", "text"}
 
-// String returns "absent", "number" or "bool".
+// String returns "absent", "number", "bool" or "text".
 func (k Kind) String() string {
 	if k <= maxKind {
 		return kindNames[k]
@@ -152,14 +158,15 @@ func ParseKind(s string) (Kind, error) {
 			return Kind(i), nil
 		}
 	}
-	return 0, fmt.Errorf("unknown value kind %q (known: absent, number, bool)", s)
+	return 0, fmt.Errorf("unknown value kind %q (known: absent, number, bool, text)", s)
 }
 
-// Value is a sample's value: absent, a number or a bool. The zero Value is
-// absent. Only the field of its kind is meaningful; encoders ignore the
-// others and decoders leave them zero.
+// Value is a sample's value: absent, a number, a bool or a text. The zero
+// Value is absent. Only the field of its kind is meaningful; encoders
+// ignore the others and decoders leave them zero.
 type Value struct {
 	Num  float64
+	Text string
 	Kind Kind
 	Bool bool
 }
@@ -170,6 +177,10 @@ func Number(f float64) Value { return Value{Kind: KindNumber, Num: f} }
 
 // Boolean returns a bool Value.
 func Boolean(b bool) Value { return Value{Kind: KindBool, Bool: b} }
+
+// Text returns a text Value. Encoders keep at most MaxTextLen bytes of it
+// (TruncateText); any bytes come back as they were, UTF-8 or not.
+func Text(s string) Value { return Value{Kind: KindText, Text: s} }
 
 // Equal reports whether v and w are the same value, comparing numbers bit
 // for bit (so NaN equals the same NaN and -0 differs from 0).
@@ -182,6 +193,8 @@ func (v Value) Equal(w Value) bool {
 		return math.Float64bits(v.Num) == math.Float64bits(w.Num)
 	case KindBool:
 		return v.Bool == w.Bool
+	case KindText:
+		return v.Text == w.Text
 	}
 	return true
 }
@@ -211,11 +224,17 @@ func (s Series) String() string { return s.Device + "/" + s.Point }
 
 // TruncateError cuts an error text to at most MaxErrorLen bytes without
 // splitting a UTF-8 sequence: what an encoder keeps of it.
-func TruncateError(s string) string {
-	if len(s) <= MaxErrorLen {
+func TruncateError(s string) string { return truncate(s, MaxErrorLen) }
+
+// TruncateText cuts a text value to at most MaxTextLen bytes without
+// splitting a UTF-8 sequence: what an encoder keeps of it.
+func TruncateText(s string) string { return truncate(s, MaxTextLen) }
+
+func truncate(s string, max int) string {
+	if len(s) <= max {
 		return s
 	}
-	cut := MaxErrorLen
+	cut := max
 	for cut > 0 && !utf8.RuneStart(s[cut]) {
 		cut--
 	}

@@ -228,6 +228,8 @@ func toSample(r field.Reading) telemetry.Sample {
 	case !r.Value.Valid:
 	case r.Value.IsBool:
 		s.Value = telemetry.Boolean(r.Value.Bool)
+	case r.Value.IsText:
+		s.Value = telemetry.Text(r.Value.Text)
 	default:
 		s.Value = telemetry.Number(r.Value.Num)
 	}
@@ -253,6 +255,8 @@ func (f *filterState) pass(s telemetry.Sample) bool {
 		switch s.Value.Kind {
 		case telemetry.KindBool:
 			send = s.Value.Bool != f.last.Value.Bool
+		case telemetry.KindText:
+			send = s.Value.Text != f.last.Value.Text
 		case telemetry.KindNumber:
 			a, b := s.Value.Num, f.last.Value.Num
 			send = math.Abs(a-b) > f.report.Deadband || math.IsNaN(a) != math.IsNaN(b)

@@ -298,3 +298,37 @@ func BenchmarkGroupCommit(b *testing.B) {
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(s.Readings), "ns/reading")
 	b.ReportMetric(float64(s.Bytes)/float64(s.Readings), "frame-B/reading")
 }
+
+// Text readings (SNMP's sysName) are stored and queued like numbers; a
+// deadband does not apply to them: a text is reported when it changes or
+// its heartbeat is due.
+func TestTextReadingsAreCommitted(t *testing.T) {
+	gw, st := newGateway(t)
+	commitSite(t, gw, 1, 2, func(s *device.Site) {
+		db := 0.5
+		s.Modbus.Devices[0].Points[0].Deadband = &db
+	})
+	t0 := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
+	for i, name := range []string{"ups-1", "ups-1", "UPS 1", "ups-1"} {
+		record(t, gw, "dev-1", t0.Add(time.Duration(i)*time.Second), field.Text(name), field.Number(float64(i)))
+	}
+	if rs, _ := gw.Readings("dev-1"); !rs[0].Value.IsText || rs[0].Value.Text != "ups-1" {
+		t.Fatalf("latest p0 = %+v", rs[0].Value)
+	}
+	if err := gw.Committer().Flush(); err != nil {
+		t.Fatal(err)
+	}
+	_, got := queued(t, st)
+	var sent []string
+	for _, r := range got {
+		if r.Point == "p0" {
+			if r.Value.Kind != telemetry.KindText {
+				t.Fatalf("p0 came back as %+v", r.Value)
+			}
+			sent = append(sent, r.Value.Text)
+		}
+	}
+	if fmt.Sprint(sent) != "[ups-1 UPS 1 ups-1]" {
+		t.Fatalf("p0 sent %q", sent)
+	}
+}

@@ -8,19 +8,15 @@ import (
 	"github.com/sitegate/sitegate/store"
 )
 
-// frameVersion is the first byte of a telemetry frame (package telemetry's
-// format, version 1). Telemetry records queued before group commit are
-// JSON objects and start with '{'.
-const frameVersion = 0xF1
-
 // maxCachedDictionaries bounds the dictionaries a FrameReader keeps
 // decoded; a site changes its points rarely.
 const maxCachedDictionaries = 16
 
 // IsFrame reports whether an outbox record is a telemetry frame of the
-// group commit (rather than a JSON record, or another stream).
+// group commit (rather than a JSON record, or another stream). Telemetry
+// records queued before group commit are JSON objects.
 func IsFrame(r store.Record) bool {
-	return r.Stream == string(StreamTelemetry) && len(r.Payload) > 0 && r.Payload[0] == frameVersion
+	return r.Stream == string(StreamTelemetry) && telemetry.IsFrame(r.Payload)
 }
 
 // FrameReader decodes the outbox's telemetry frames with the dictionaries

@@ -110,17 +110,20 @@ func (p *SNMPPriv) UnmarshalText(text []byte) error { return snmpPrivs.unmarshal
 // SNMPConvert is how an agent's value becomes a point's value.
 type SNMPConvert uint8
 
-// Conversions. The zero value takes the value as a number (integers,
-// gauges, counters, timeticks, and octet strings that read as a number).
+// Conversions. The zero value takes the value as the agent types it:
+// integers, gauges, counters and timeticks as numbers, octet strings that
+// read as a number as numbers, other octet strings, object identifiers
+// and IP addresses as text.
 const (
 	SNMPConvertRate   SNMPConvert = iota + 1 // a Counter32/Counter64 as change per second, wraps and resets handled
 	SNMPConvertHWAddr                        // a 6-octet MAC address as its 48-bit number (shown as aa:bb:…)
 	SNMPConvertEnum                          // the value looked up in enum
+	SNMPConvertText                          // the value as text, as `snmp get` prints it, even when it reads as a number
 )
 
-var snmpConverts = enumDef[SNMPConvert]{"SNMPConvert", "SNMP conversion", []string{"", "rate", "hwaddr", "enum"}}
+var snmpConverts = enumDef[SNMPConvert]{"SNMPConvert", "SNMP conversion", []string{"", "rate", "hwaddr", "enum", "text"}}
 
-// ParseSNMPConvert returns the conversion called s (rate, hwaddr, enum).
+// ParseSNMPConvert returns the conversion called s (rate, hwaddr, enum, text).
 func ParseSNMPConvert(s string) (SNMPConvert, error) { return snmpConverts.parse(s) }
 
 // String returns the conversion's name as written in site files.
@@ -751,7 +754,7 @@ func (p *SNMPPoint) validate(v *problems, path string) {
 	}
 	if p.Scale != nil {
 		switch {
-		case p.Convert == SNMPConvertHWAddr || p.Convert == SNMPConvertEnum:
+		case p.Convert == SNMPConvertHWAddr || p.Convert == SNMPConvertEnum || p.Convert == SNMPConvertText:
 			v.add(joinPath(path, "scale"), "does not apply to convert: %s", p.Convert)
 		case *p.Scale == 0 || math.IsNaN(*p.Scale) || math.IsInf(*p.Scale, 0):
 			v.add(joinPath(path, "scale"), "must be a finite number other than 0")

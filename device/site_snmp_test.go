@@ -154,7 +154,7 @@ func TestSNMPValidateRules(t *testing.T) {
 		{"name under a walk", func(s *Site) { pt(s, 1, 1).Name = "if_in.eth0" }, "snmp.devices[1].points[1].name", `clash with the rows of walk point "if_in"`},
 		{"profile unknown", func(s *Site) { dev(s, 0).Profile = "ups" }, "snmp.devices[0].profile", `unknown SNMP profile "ups" (built in: ups-mib, if-mib, host-resources)`},
 		{"profile", func(s *Site) { dev(s, 0).Profile = "ups-mib" }, "", ""},
-		{"convert unknown", func(s *Site) { pt(s, 0, 0).Convert = 9 }, "snmp.devices[0].points[0].convert", "not a conversion (valid: rate, hwaddr, enum)"},
+		{"convert unknown", func(s *Site) { pt(s, 0, 0).Convert = 9 }, "snmp.devices[0].points[0].convert", "not a conversion (valid: rate, hwaddr, enum, text)"},
 		{"scale with hwaddr", func(s *Site) { pt(s, 1, 1).Scale = f(2) }, "snmp.devices[1].points[1].scale", "does not apply to convert: hwaddr"},
 		{"scale zero", func(s *Site) { pt(s, 1, 0).Scale = f(0) }, "snmp.devices[1].points[0].scale", "other than 0"},
 		{"enum missing", func(s *Site) { pt(s, 1, 2).Enum = nil }, "snmp.devices[1].points[2].enum", "is required with convert: enum"},

@@ -20,6 +20,8 @@ func FormatValue(v field.Value, digits int) string {
 		return ""
 	case v.IsBool:
 		return strconv.FormatBool(v.Bool)
+	case v.IsText:
+		return v.Text
 	}
 	if digits <= 0 {
 		digits = field.DefaultPrecision

@@ -115,6 +115,11 @@ func (s *servedPoint) Read(context.Context) (node.Reading, error) {
 	switch {
 	case !r.Value.Valid:
 		out.Fault, out.Reliability = true, stack.NoSensor
+	case r.Value.IsText:
+		// A text (SNMP's sysName) has no place in an analog or binary
+		// object: the serve entry maps the wrong point.
+		out.Fault, out.Reliability = true, stack.ConfigurationError
+		return out, nil
 	case r.Value.IsBool && r.Value.Bool:
 		out.Value = 1
 	case !r.Value.IsBool:

@@ -184,3 +184,46 @@ func TestServesPointsOfAnyProtocol(t *testing.T) {
 		return err == nil && stack.DecodeStatusFlags(res[0].Values[0].Bits).Fault && res[1].Values[0].Unsigned == uint64(stack.CommunicationFailure)
 	})
 }
+
+// A text reading (SNMP's sysName) has no place in an analog object: it
+// is served with the fault flag and reliability configuration-error, and
+// a value again once the point reads a number.
+func TestServedTextIsAFault(t *testing.T) {
+	site := ipSite()
+	site.Modbus = device.Modbus{
+		Buses: []device.Bus{{Name: "plant", Kind: device.BusTCP, Address: "127.0.0.1:1", Timeout: device.Duration(300 * time.Millisecond)}},
+		Devices: []device.Device{{Name: "tag", Bus: "plant", UnitID: 1, Interval: device.Duration(time.Hour), Points: []device.Point{
+			{Name: "name", Table: device.TableInput, Address: 0, Type: device.TypeUint16},
+		}}},
+	}
+	site.BACnet.Serve = []device.BACnetServe{{Point: "tag.name", Object: "analog-value:1"}}
+	f := startGateway(t, site, bacnet.Options{})
+	gwAddr := node.IP(f.ipLocal())
+	c, _ := client(t, nil)
+	ctx := context.Background()
+	record := func(v field.Value) {
+		rs := []field.Reading{{Device: "tag", Point: "name", Value: v, Quality: field.QualityGood, TS: time.Now()}}
+		if err := f.gw.FieldSink().Record(field.Status{Device: "tag", State: field.StateOnline}, rs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	read := func() (fault bool, reliability uint64, value float64) {
+		res, err := c.ReadProperties(ctx, gwAddr, []stack.PropertyRef{
+			stack.Ref(oid("analog-value:1"), stack.PropStatusFlags), stack.Ref(oid("analog-value:1"), stack.PropReliability),
+			stack.Ref(oid("analog-value:1"), stack.PropPresentValue),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, _ := res[2].Values[0].Float()
+		return stack.DecodeStatusFlags(res[0].Values[0].Bits).Fault, res[1].Values[0].Unsigned, v
+	}
+	record(field.Text("ups-1"))
+	if fault, rel, _ := read(); !fault || rel != uint64(stack.ConfigurationError) {
+		t.Fatalf("a text served: fault %v reliability %d", fault, rel)
+	}
+	record(field.Number(7))
+	if fault, rel, v := read(); fault || rel != 0 || v != 7 {
+		t.Fatalf("a number served: fault %v reliability %d value %v", fault, rel, v)
+	}
+}

@@ -325,6 +325,8 @@ func (h *Hub) Write(ctx context.Context, w Write) error {
 		return fmt.Errorf("%s.%s: %w (set writable: true on the point to allow writes)", w.Device, w.Point, ErrReadOnly)
 	case w.Priority < 0 || w.Priority > 16:
 		return fmt.Errorf("priority %d: give 1..16, or 0 for the point's default", w.Priority)
+	case w.Value.IsText:
+		return fmt.Errorf("%s.%s: writing a text: %w (give a number, or true/false)", w.Device, w.Point, ErrNotSupported)
 	}
 	return d.Write(ctx, w)
 }

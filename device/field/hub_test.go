@@ -2,9 +2,11 @@ package field_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -110,6 +112,9 @@ func TestHubRoutesReadsAndWritesByProtocol(t *testing.T) {
 	if err := h.Write(ctx, field.Write{Device: "meter", Point: "power", Value: field.Number(1)}); !errors.Is(err, field.ErrReadOnly) {
 		t.Fatalf("write read-only: %v", err)
 	}
+	if err := h.Write(ctx, field.Write{Device: "meter", Point: "setpoint", Value: field.Text("warm")}); !errors.Is(err, field.ErrNotSupported) {
+		t.Fatalf("writing a text: %v", err)
+	}
 	if err := h.Write(ctx, field.Write{Device: "meter", Point: "setpoint", Value: field.Number(1), Priority: 17}); err == nil {
 		t.Fatal("priority 17 accepted")
 	}
@@ -158,6 +163,32 @@ func TestValueParseAndFormat(t *testing.T) {
 	}
 	if got := field.Number(21.456789).Format(4); got != "21.46" {
 		t.Errorf("Format(4) = %s", got)
+	}
+}
+
+// Texts are printable UTF-8 of at most MaxTextLen bytes, strings in JSON.
+func TestTextValues(t *testing.T) {
+	for in, want := range map[string]string{
+		"ups-1":                         "ups-1",
+		"Kälteanlage":                   "Kälteanlage",
+		"a\x1b[2Jb":                     "a\uFFFD[2Jb",
+		"line\none\ttab":                "line one tab",
+		"bad\xffbyte":                   "bad\uFFFDbyte",
+		strings.Repeat("ü", 200):        strings.Repeat("ü", 127),
+		strings.Repeat("a", 300) + "\n": strings.Repeat("a", field.MaxTextLen),
+	} {
+		v := field.Text(in)
+		if !v.Valid || !v.IsText || v.Text != want || v.Format(0) != want || len(v.Text) > field.MaxTextLen {
+			t.Errorf("Text(%q) = %+v, want %q", in, v, want)
+		}
+	}
+	j, err := json.Marshal(field.Reading{Device: "ups-1", Point: "sysname", Value: field.Text(`ups "1"`), Quality: field.QualityGood})
+	if err != nil || !strings.Contains(string(j), `"value":"ups \"1\""`) {
+		t.Fatalf("JSON %s %v", j, err)
+	}
+	var back field.Reading
+	if err := json.Unmarshal(j, &back); err != nil || back.Value != field.Text(`ups "1"`) {
+		t.Fatalf("back from JSON: %+v %v", back, err)
 	}
 }
 

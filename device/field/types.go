@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Protocol is a field protocol the gateway speaks.
@@ -67,14 +69,21 @@ const (
 	QualityError Quality = "error" // the device refuses this point; Error says why
 )
 
-// Value is a point's value: a number or a bool. The zero Value is "no
-// value" and encodes as JSON null.
+// Value is a point's value: a number, a bool or a text. The zero Value is
+// "no value" and encodes as JSON null.
 type Value struct {
 	Num    float64
+	Text   string
 	Bool   bool
 	IsBool bool
+	IsText bool
 	Valid  bool
 }
+
+// MaxTextLen bounds a text value in bytes: SNMP's DisplayString (RFC 2579)
+// and BACnet's character strings of building gear fit; Text cuts longer
+// ones at a character boundary.
+const MaxTextLen = 255
 
 // Number returns a numeric Value.
 func Number(v float64) Value { return Value{Num: v, Valid: true} }
@@ -82,13 +91,50 @@ func Number(v float64) Value { return Value{Num: v, Valid: true} }
 // Boolean returns a bool Value.
 func Boolean(b bool) Value { return Value{Bool: b, IsBool: true, Valid: true} }
 
-// MarshalJSON writes a number, true/false, or null.
+// Text returns a text Value: s as printable UTF-8 of at most MaxTextLen
+// bytes. Bytes that are not UTF-8 and control characters (a device's
+// escape sequences must never reach an installer's terminal) become
+// U+FFFD; tabs and line ends become spaces.
+func Text(s string) Value { return Value{Text: printable(s), IsText: true, Valid: true} }
+
+func printable(s string) string {
+	clean := utf8.ValidString(s) && len(s) <= MaxTextLen
+	if clean {
+		for _, r := range s {
+			if unicode.IsControl(r) {
+				clean = false
+				break
+			}
+		}
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == '\t' || r == '\n' || r == '\r':
+			r = ' '
+		case unicode.IsControl(r):
+			r = utf8.RuneError
+		}
+		if b.Len()+utf8.RuneLen(r) > MaxTextLen {
+			break
+		}
+		b.WriteRune(r) // invalid bytes come as RuneError already
+	}
+	return b.String()
+}
+
+// MarshalJSON writes a number, true/false, a string, or null.
 func (v Value) MarshalJSON() ([]byte, error) {
 	switch {
 	case !v.Valid:
 		return []byte("null"), nil
 	case v.IsBool:
 		return json.Marshal(v.Bool)
+	case v.IsText:
+		return json.Marshal(v.Text)
 	case math.IsNaN(v.Num) || math.IsInf(v.Num, 0):
 		// JSON has no NaN; a device sending one has no usable value.
 		return []byte("null"), nil
@@ -104,6 +150,14 @@ func (v *Value) UnmarshalJSON(b []byte) error {
 	case "true", "false":
 		*v = Boolean(string(b) == "true")
 	default:
+		if len(b) > 0 && b[0] == '"' {
+			var t string
+			if err := json.Unmarshal(b, &t); err != nil {
+				return err
+			}
+			*v = Text(t)
+			return nil
+		}
 		f, err := strconv.ParseFloat(string(b), 64)
 		if err != nil {
 			return err
@@ -125,6 +179,8 @@ func (v Value) Format(digits int) string {
 		return ""
 	case v.IsBool:
 		return strconv.FormatBool(v.Bool)
+	case v.IsText:
+		return v.Text
 	case digits <= 0:
 		return strconv.FormatFloat(v.Num, 'g', -1, 64)
 	}

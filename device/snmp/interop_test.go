@@ -17,17 +17,24 @@ import (
 	"github.com/sitegate/sitegate/device/snmp/snmptest"
 )
 
-// interopPoints are points every snmpd has: sysUpTime, sysName (text,
-// through an enum), and the interface table walked by ifDescr (loopback
-// is always there): operational state as a bool, input octets as a rate.
+// interopPoints are points every snmpd has: sysUpTime, sysName (as text,
+// the example point), and the interface table walked by ifDescr
+// (loopback is always there): operational state as a bool, input octets
+// as a rate; then sysName again through an enum.
 func interopPoints() []device.SNMPPoint {
 	return []device.SNMPPoint{
 		{Name: "uptime", OID: snmptest.SysUpTimeOID, Scale: ptr(0.01), Unit: "s"},
-		{Name: "sysname", OID: snmptest.SysNameOID, Convert: device.SNMPConvertEnum, Enum: []device.SNMPEnum{{Agent: snmptest.AgentName, Value: "1"}}},
+		{Name: "sysname", OID: snmptest.SysNameOID},
 		{Name: "oper", Walk: snmptest.IfOperStatusOID, Index: "ifDescr", Convert: device.SNMPConvertEnum,
 			Enum: []device.SNMPEnum{{Agent: "1", Value: "true"}, {Agent: "2", Value: "false"}, {Agent: "7", Value: "false"}}},
 		{Name: "in", Walk: snmptest.IfInOctetsOID, Index: "ifDescr", Convert: device.SNMPConvertRate, Unit: "B/s"},
+		{Name: "known", OID: snmptest.SysNameOID, Convert: device.SNMPConvertEnum, Enum: []device.SNMPEnum{{Agent: snmptest.AgentName, Value: "1"}}},
 	}
+}
+
+// isName reports whether r is sysName read as text.
+func isName(r field.Reading) bool {
+	return r.Quality == field.QualityGood && r.Value.IsText && r.Value.Text == snmptest.AgentName
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -65,9 +72,10 @@ func TestInteropV2c(t *testing.T) {
 	})
 	up, _ := reading(f.gw, "agent", "uptime")
 	name, _ := reading(f.gw, "agent", "sysname")
+	known, _ := reading(f.gw, "agent", "known")
 	oper, _ := reading(f.gw, "agent", "oper.lo")
-	if !up.Value.Valid || up.Value.Num <= 0 || up.Unit != "s" || name.Value.Num != 1 || !oper.Value.IsBool || !oper.Value.Bool {
-		t.Fatalf("uptime %+v sysname %+v oper.lo %+v", up, name, oper)
+	if !up.Value.Valid || up.Value.Num <= 0 || up.Unit != "s" || !isName(name) || known.Value.Num != 1 || !oper.Value.IsBool || !oper.Value.Bool {
+		t.Fatalf("uptime %+v sysname %+v known %+v oper.lo %+v", up, name, known, oper)
 	}
 	if in, _ := reading(f.gw, "agent", "in.lo"); in.Value.Num < 0 || in.Unit != "B/s" {
 		t.Fatalf("in.lo %+v", in)
@@ -138,7 +146,7 @@ func TestInteropV3(t *testing.T) {
 	for _, dev := range []string{"ups-256", "ups-512"} {
 		devicetest.Eventually(t, wait, dev+" online", func() bool {
 			r, ok := reading(f.gw, dev, "sysname")
-			return status(f.gw, dev).State == field.StateOnline && ok && r.Value.Num == 1
+			return status(f.gw, dev).State == field.StateOnline && ok && isName(r)
 		})
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
@@ -218,7 +226,7 @@ func TestInteropFollowsSite(t *testing.T) {
 			return status(f.gw, d).State == field.StateOnline
 		})
 	}
-	if r, ok := reading(f.gw, "agent", "sysname"); !ok || r.Value.Num != 1 {
+	if r, ok := reading(f.gw, "agent", "sysname"); !ok || !isName(r) {
 		t.Fatalf("new point %+v", r)
 	}
 	f.edit(func(s *device.Site) { s.SNMP.Devices = s.SNMP.Devices[:1] })

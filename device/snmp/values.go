@@ -243,12 +243,35 @@ func convertValue(v Var, p device.SNMPPoint) (field.Value, error) {
 		return field.Value{}, fmt.Errorf("%w: %q", ErrNotInEnum, v.Text)
 	case device.SNMPConvertRate:
 		return field.Value{}, ErrNotCounter // handled by the poller
+	case device.SNMPConvertText:
+		return field.Text(v.Text), nil
 	}
 	f, err := number(v)
-	if err != nil {
-		return field.Value{}, err
+	switch {
+	case err == nil:
+		return field.Number(scaled(f, p)), nil
+	case textual(v) && p.Scale == nil:
+		return field.Text(v.Text), nil
+	case textual(v):
+		return field.Value{}, fmt.Errorf("%w (%s %q): scale applies to numbers only", ErrNotNumber, v.Type, shortText(v.Text))
 	}
-	return field.Number(scaled(f, p)), nil
+	return field.Value{}, err
+}
+
+// Readable reports whether a point on this varbind reads a value without
+// a conversion: a number, or a text (octet strings, OIDs, IP addresses);
+// not a missing object or a Null.
+func (v Var) Readable() bool { return !v.missing && (v.Num != nil || textual(v)) }
+
+// textual reports whether a value that is not a number is read as text
+// without a conversion: octet strings (sysName, sysDescr, a MAC address
+// as aa:bb:…), object identifiers (sysObjectID) and IP addresses.
+func textual(v Var) bool {
+	switch v.Type {
+	case "OctetString", "ObjectIdentifier", "IpAddress":
+		return true
+	}
+	return false
 }
 
 func scaled(f float64, p device.SNMPPoint) float64 {
@@ -269,7 +292,7 @@ func number(v Var) (float64, error) {
 			return f, nil
 		}
 	}
-	return 0, fmt.Errorf("%w (%s %q): use convert: enum or hwaddr", ErrNotNumber, v.Type, shortText(v.Text))
+	return 0, fmt.Errorf("%w (%s %q): use convert: enum, hwaddr or text", ErrNotNumber, v.Type, shortText(v.Text))
 }
 
 func shortText(s string) string {

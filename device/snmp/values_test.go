@@ -59,16 +59,22 @@ func TestDecodeAndConvert(t *testing.T) {
 		{"timeticks", gosnmp.SnmpPDU{Name: ".1.3.6.1.2.1.1.3.0", Type: gosnmp.TimeTicks, Value: uint32(12345)}, device.SNMPPoint{}, "12345", field.Number(12345), nil},
 		{"counter64 text keeps every digit", gosnmp.SnmpPDU{Name: ".1.3", Type: gosnmp.Counter64, Value: uint64(18446744073709551615)}, device.SNMPPoint{}, "18446744073709551615", field.Number(18446744073709551615), nil},
 		{"numeric text", gosnmp.SnmpPDU{Name: ".1.3", Type: gosnmp.OctetString, Value: []byte(" 23.5 ")}, device.SNMPPoint{}, " 23.5 ", field.Number(23.5), nil},
-		{"text", gosnmp.SnmpPDU{Name: ".1.3", Type: gosnmp.OctetString, Value: []byte("lab")}, device.SNMPPoint{}, "lab", field.Value{}, ErrNotNumber},
+		{"text", gosnmp.SnmpPDU{Name: ".1.3", Type: gosnmp.OctetString, Value: []byte("lab")}, device.SNMPPoint{}, "lab", field.Text("lab"), nil},
+		{"text scaled", gosnmp.SnmpPDU{Name: ".1.3", Type: gosnmp.OctetString, Value: []byte("lab")}, device.SNMPPoint{Scale: &scale}, "lab", field.Value{}, ErrNotNumber},
+		{"numeric text kept as text", gosnmp.SnmpPDU{Name: ".1.3", Type: gosnmp.OctetString, Value: []byte("000123")}, device.SNMPPoint{Convert: device.SNMPConvertText}, "000123", field.Text("000123"), nil},
+		{"integer as text", gosnmp.SnmpPDU{Name: ".1.3", Type: gosnmp.Integer, Value: 7}, device.SNMPPoint{Convert: device.SNMPConvertText}, "7", field.Text("7"), nil},
+		{"sysObjectID", gosnmp.SnmpPDU{Name: ".1.3.6.1.2.1.1.2.0", Type: gosnmp.ObjectIdentifier, Value: ".1.3.6.1.4.1.8072.3.2.10"}, device.SNMPPoint{}, "1.3.6.1.4.1.8072.3.2.10", field.Text("1.3.6.1.4.1.8072.3.2.10"), nil},
+		{"escape sequences never reach a terminal", gosnmp.SnmpPDU{Name: ".1.3", Type: gosnmp.OctetString, Value: []byte("a\x1b[2Jb")}, device.SNMPPoint{Convert: device.SNMPConvertText}, "61:1b:5b:32:4a:62", field.Text("61:1b:5b:32:4a:62"), nil},
+		{"null", gosnmp.SnmpPDU{Name: ".1.3", Type: gosnmp.Null}, device.SNMPPoint{}, "null", field.Value{}, ErrNotNumber},
 		{"hwaddr", gosnmp.SnmpPDU{Name: ".1.3", Type: gosnmp.OctetString, Value: []byte{0x00, 0x16, 0x3e, 0x01, 0x02, 0xff}}, device.SNMPPoint{Convert: device.SNMPConvertHWAddr}, "00:16:3e:01:02:ff", field.Number(0x00163e0102ff), nil},
 		{"hwaddr empty", gosnmp.SnmpPDU{Name: ".1.3", Type: gosnmp.OctetString, Value: []byte{}}, device.SNMPPoint{Convert: device.SNMPConvertHWAddr}, "", field.Value{}, ErrNotHWAddr},
 		{"enum int", gosnmp.SnmpPDU{Name: ".1.3", Type: gosnmp.Integer, Value: 1}, device.SNMPPoint{Convert: device.SNMPConvertEnum, Enum: []device.SNMPEnum{{Agent: "1", Value: "true"}}}, "1", field.Boolean(true), nil},
 		{"enum text", gosnmp.SnmpPDU{Name: ".1.3", Type: gosnmp.OctetString, Value: []byte("onBattery")}, device.SNMPPoint{Convert: device.SNMPConvertEnum, Enum: []device.SNMPEnum{{Agent: "onBattery", Value: "3"}}}, "onBattery", field.Number(3), nil},
 		{"enum miss", gosnmp.SnmpPDU{Name: ".1.3", Type: gosnmp.Integer, Value: 5}, device.SNMPPoint{Convert: device.SNMPConvertEnum, Enum: []device.SNMPEnum{{Agent: "1", Value: "1"}}}, "5", field.Value{}, ErrNotInEnum},
 		{"oid enum", gosnmp.SnmpPDU{Name: ".1.3", Type: gosnmp.ObjectIdentifier, Value: ".1.3.6.1.4.1.8072"}, device.SNMPPoint{Convert: device.SNMPConvertEnum, Enum: []device.SNMPEnum{{Agent: "1.3.6.1.4.1.8072", Value: "1"}}}, "1.3.6.1.4.1.8072", field.Number(1), nil},
-		{"binary as hex", gosnmp.SnmpPDU{Name: ".1.3", Type: gosnmp.OctetString, Value: []byte{0xff, 0x00, 0x01}}, device.SNMPPoint{}, "ff:00:01", field.Value{}, ErrNotNumber},
+		{"binary as hex", gosnmp.SnmpPDU{Name: ".1.3", Type: gosnmp.OctetString, Value: []byte{0xff, 0x00, 0x01}}, device.SNMPPoint{}, "ff:00:01", field.Text("ff:00:01"), nil},
 		{"no such instance", gosnmp.SnmpPDU{Name: ".1.3", Type: gosnmp.NoSuchInstance}, device.SNMPPoint{}, "noSuchInstance", field.Value{}, ErrNoSuchObject},
-		{"ip address", gosnmp.SnmpPDU{Name: ".1.3", Type: gosnmp.IPAddress, Value: "10.0.0.1"}, device.SNMPPoint{}, "10.0.0.1", field.Value{}, ErrNotNumber},
+		{"ip address", gosnmp.SnmpPDU{Name: ".1.3", Type: gosnmp.IPAddress, Value: "10.0.0.1"}, device.SNMPPoint{}, "10.0.0.1", field.Text("10.0.0.1"), nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -81,6 +87,26 @@ func TestDecodeAndConvert(t *testing.T) {
 				t.Fatalf("convertValue = %+v, %v; want %+v, %v", got, err, tt.want, tt.err)
 			}
 		})
+	}
+}
+
+// The walk browser offers numbers and texts as points, not missing
+// objects or Nulls.
+func TestReadable(t *testing.T) {
+	for _, tt := range []struct {
+		pdu  gosnmp.SnmpPDU
+		want bool
+	}{
+		{gosnmp.SnmpPDU{Name: ".1.3", Type: gosnmp.Integer, Value: 2}, true},
+		{gosnmp.SnmpPDU{Name: ".1.3", Type: gosnmp.OctetString, Value: []byte("lab")}, true},
+		{gosnmp.SnmpPDU{Name: ".1.3", Type: gosnmp.ObjectIdentifier, Value: ".1.3.6"}, true},
+		{gosnmp.SnmpPDU{Name: ".1.3", Type: gosnmp.IPAddress, Value: "10.0.0.1"}, true},
+		{gosnmp.SnmpPDU{Name: ".1.3", Type: gosnmp.Null}, false},
+		{gosnmp.SnmpPDU{Name: ".1.3", Type: gosnmp.NoSuchObject}, false},
+	} {
+		if got := decodeVar(tt.pdu).Readable(); got != tt.want {
+			t.Errorf("%v: Readable = %v", tt.pdu.Type, got)
+		}
 	}
 }
 

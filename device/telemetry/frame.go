@@ -361,6 +361,12 @@ func uvarintLen(u uint64) int {
 	return n
 }
 
+// IsFrame reports whether b starts as a frame of a version this package
+// reads (it does not check the rest: DecodeFrame does).
+func IsFrame(b []byte) bool {
+	return len(b) > 0 && (b[0] == magicFrame || b[0] == magicFrame2)
+}
+
 // ReadFrameHeader reads a frame's header only: enough to find its
 // dictionary and count its samples without decoding it.
 func ReadFrameHeader(src []byte) (FrameHeader, error) {

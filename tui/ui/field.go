@@ -833,9 +833,11 @@ func (m *fieldScreen) detailView() string {
 			rw = "writable"
 		}
 		lines = append(lines, kv("access", rw), "",
-			kv("value", common.QualityStyle(st, r.Quality).Render(strings.TrimSpace(device.FormatValue(r.Value, p.Precision)+" "+r.Unit))),
-			kv("full value", r.Value.Format(0)),
-			kv("quality", string(r.Quality)))
+			kv("value", common.QualityStyle(st, r.Quality).Render(strings.TrimSpace(device.FormatValue(r.Value, p.Precision)+" "+r.Unit))))
+		if !r.Value.IsText { // a text is shown whole already
+			lines = append(lines, kv("full value", r.Value.Format(0)))
+		}
+		lines = append(lines, kv("quality", string(r.Quality)))
 		if r.Error != "" {
 			lines = append(lines, kv("error", r.Error))
 		}

@@ -349,7 +349,7 @@ func (m *fieldScreen) addPicked() tea.Cmd {
 		case len(added) == 0:
 			return common.Flash("The site reads every object picked already.")
 		}
-		text, err := m.apply(next, fmt.Sprintf("added %d points to %s (%s)", len(added), bn.siteDev, strings.Join(added, ", ")))
+		text, err := m.apply(next, fmt.Sprintf("added %s to %s (%s)", format.Count(len(added), "point"), bn.siteDev, strings.Join(added, ", ")))
 		if err != nil {
 			if m.base.Stale != nil {
 				return common.FlashErr(fmt.Errorf("%s", m.base.StaleText(m.s)))

@@ -8,6 +8,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/sitegate/sitegate/device"
+	"github.com/sitegate/sitegate/tui/internal/format"
 	"github.com/sitegate/sitegate/tui/ui/common"
 )
 
@@ -108,7 +109,7 @@ func (m *fieldScreen) submitAddFound() tea.Cmd {
 		m.form.SetError("every unit is skipped: pick a profile for the units to add")
 		return nil
 	}
-	text, ok := m.applyForm(next, fmt.Sprintf("added %d devices (%s)", len(added), strings.Join(added, ", ")))
+	text, ok := m.applyForm(next, fmt.Sprintf("added %s (%s)", format.Count(len(added), "device"), strings.Join(added, ", ")))
 	if !ok {
 		return nil
 	}

@@ -13,13 +13,14 @@ import (
 	"github.com/sitegate/sitegate/device/field"
 	"github.com/sitegate/sitegate/device/snmp"
 	"github.com/sitegate/sitegate/tui/access"
+	"github.com/sitegate/sitegate/tui/internal/format"
 	"github.com/sitegate/sitegate/tui/ui/common"
 )
 
 // The SNMP walk browser of the field tab: on an SNMP device, o asks for
 // the OID to walk under (mib-2 by default) and walks the agent with
-// GETBULK, at most snmpBrowseRows varbinds; space picks OIDs with a
-// numeric value (points carry numbers), * picks all or none, a adds the
+// GETBULK, at most snmpBrowseRows varbinds; space picks OIDs with a value
+// (a number or a text: snmp.Var.Readable), * picks all or none, a adds the
 // picked ones as scalar points of the device in one revision-checked save.
 
 // SNMPSource is what the walk browser asks of the SNMP driver;
@@ -150,17 +151,17 @@ func (m *fieldScreen) snmpUpdate(msg tea.Msg) tea.Cmd {
 	case key.Matches(k, keys.PageUp):
 		sn.cur = max(sn.cur-m.objectRows(), 0)
 	case key.Matches(k, keys.PickObject) && len(sn.vars) > 0:
-		if v := sn.vars[sn.cur]; v.Num == nil {
-			return common.Flash(fmt.Sprintf("%s is %s: points carry numbers; map it with convert: enum or hwaddr in the site file.", v.OID, v.Type))
+		if v := sn.vars[sn.cur]; !v.Readable() {
+			return common.Flash(fmt.Sprintf("%s is %s: it has no value to read as a point.", v.OID, v.Type))
 		}
 		sn.picked[sn.cur] = !sn.picked[sn.cur]
 	case key.Matches(k, keys.PickAll):
 		all := true
 		for i, v := range sn.vars {
-			all = all && (sn.picked[i] || v.Num == nil)
+			all = all && (sn.picked[i] || !v.Readable())
 		}
 		for i, v := range sn.vars {
-			sn.picked[i] = !all && v.Num != nil
+			sn.picked[i] = !all && v.Readable()
 		}
 	case key.Matches(k, keys.AddPicked):
 		if !m.editable() {
@@ -199,7 +200,7 @@ func (m *fieldScreen) addWalked() tea.Cmd {
 	case len(added) == 0:
 		return common.Flash("The device reads every OID picked already.")
 	}
-	text, err := m.apply(next, fmt.Sprintf("added %d points to %s (%s)", len(added), sn.dev, strings.Join(added, ", ")))
+	text, err := m.apply(next, fmt.Sprintf("added %s to %s (%s)", format.Count(len(added), "point"), sn.dev, strings.Join(added, ", ")))
 	if err != nil {
 		if m.base.Stale != nil {
 			return common.FlashErr(fmt.Errorf("%s", m.base.StaleText(m.s)))

@@ -8,6 +8,7 @@ package format
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -30,4 +31,16 @@ func Dash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// Count writes n and the noun, in the plural unless n is 1: "1 point",
+// "3 points". plural is the noun's plural when adding s is wrong.
+func Count(n int, noun string, plural ...string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	if len(plural) > 0 {
+		return strconv.Itoa(n) + " " + plural[0]
+	}
+	return strconv.Itoa(n) + " " + noun + "s"
 }

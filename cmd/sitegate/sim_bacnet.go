@@ -103,6 +103,11 @@ func startBACnetSim(ctx context.Context, ap netip.AddrPort, cfg bacnetsim.Config
 	default:
 		bind = bacnet.Binding{Local: ap} // not an address of this host's interfaces: bind fails below with why
 	}
+	if ap.Port() == 0 {
+		// Port 0 is any free one; in a site it means the standard port,
+		// which ResolveBinding put in.
+		bind.Local = netip.AddrPortFrom(bind.Local.Addr(), 0)
+	}
 	socks, err := bacnet.OpenSockets(ctx, bacnet.ListenUDP, bind)
 	if err != nil {
 		return nil, nil, err

@@ -6,6 +6,8 @@ import (
 	"math"
 	"time"
 	"unicode/utf8"
+
+	"github.com/sitegate/sitegate/device/field"
 )
 
 // Bounds of a readings body, whatever its format.
@@ -57,14 +59,13 @@ type item struct {
 // gave one, its time.
 type sample struct {
 	point string
-	num   float64
-	b     bool
-	isB   bool
+	value field.Value
 	ts    time.Time // zero: "now"
 }
 
 // interpret reads the readings of a decoded body. The body is a map of
-// point names to a value (a number or a bool), to a sample
+// point names to a value (a number, a bool or a text of at most
+// field.MaxTextLen bytes of UTF-8: a firmware version), to a sample
 // {"v": value, "t": seconds since 1970}, or to an array of samples.
 func interpret(root item) ([]sample, error) {
 	if root.kind != kindMap {
@@ -132,11 +133,16 @@ func appendSample(out []sample, name string, v item) ([]sample, error) {
 		if math.IsNaN(val.num) || math.IsInf(val.num, 0) {
 			return nil, fmt.Errorf("%w: NaN and infinities are no values", ErrMalformed)
 		}
-		s.num = val.num
+		s.value = field.Number(val.num)
 	case val.kind == kindBool:
-		s.b, s.isB = val.b, true
+		s.value = field.Boolean(val.b)
+	case val.kind == kindText:
+		if len(val.text) > field.MaxTextLen || !utf8.ValidString(val.text) {
+			return nil, fmt.Errorf("%w: a text value must be UTF-8 of at most %d bytes", ErrMalformed, field.MaxTextLen)
+		}
+		s.value = field.Text(val.text)
 	default:
-		return nil, fmt.Errorf("%w: want a number, a bool or a sample {v, t}", ErrMalformed)
+		return nil, fmt.Errorf("%w: want a number, a bool, a text or a sample {v, t}", ErrMalformed)
 	}
 	return append(out, s), nil
 }

@@ -1,6 +1,8 @@
 package coap
 
 import (
+	"github.com/sitegate/sitegate/device/field"
+
 	"encoding/hex"
 	"errors"
 	"math"
@@ -114,14 +116,15 @@ func TestCBORRefused(t *testing.T) {
 
 // A readings body in both formats gives the same samples.
 func TestInterpretJSONAndCBOR(t *testing.T) {
-	js := `{"temperature": [{"v": 20.5, "t": 1764590000}, {"t": 1764590060.5, "v": 20.75}], "occupied": true, "co2": -3}`
+	js := `{"temperature": [{"v": 20.5, "t": 1764590000}, {"t": 1764590060.5, "v": 20.75}], "occupied": true, "co2": -3, "firmware": "1.4.2"}`
 	// The same body in CBOR, written by hand from RFC 8949.
-	cb, _ := hex.DecodeString("a3" +
+	cb, _ := hex.DecodeString("a4" +
 		"6b74656d7065726174757265" + "82" +
 		"a2" + "6176" + "f94d20" + "6174" + "c11a692d81b0" +
 		"a2" + "6174" + "fb41da4b607b200000" + "6176" + "f94d30" +
 		"686f63637570696564" + "f5" +
-		"63636f32" + "22")
+		"63636f32" + "22" +
+		"686669726d77617265" + "65312e342e32")
 	for name, decode := range map[string]func() (item, error){
 		"json": func() (item, error) { return decodeJSON([]byte(js)) },
 		"cbor": func() (item, error) { return decodeCBOR(cb) },
@@ -135,16 +138,17 @@ func TestInterpretJSONAndCBOR(t *testing.T) {
 			t.Fatalf("%s: %v", name, err)
 		}
 		want := []sample{
-			{point: "temperature", num: 20.5, ts: time.Unix(1764590000, 0).UTC()},
-			{point: "temperature", num: 20.75, ts: time.Unix(1764590060, 5e8).UTC()},
-			{point: "occupied", b: true, isB: true},
-			{point: "co2", num: -3},
+			{point: "temperature", value: field.Number(20.5), ts: time.Unix(1764590000, 0).UTC()},
+			{point: "temperature", value: field.Number(20.75), ts: time.Unix(1764590060, 5e8).UTC()},
+			{point: "occupied", value: field.Boolean(true)},
+			{point: "co2", value: field.Number(-3)},
+			{point: "firmware", value: field.Text("1.4.2")},
 		}
 		if len(got) != len(want) {
 			t.Fatalf("%s: %+v", name, got)
 		}
 		for i := range want {
-			if got[i].point != want[i].point || got[i].num != want[i].num || got[i].b != want[i].b || got[i].isB != want[i].isB || !got[i].ts.Equal(want[i].ts) {
+			if got[i].point != want[i].point || got[i].value != want[i].value || !got[i].ts.Equal(want[i].ts) {
 				t.Errorf("%s sample %d: got %+v want %+v", name, i, got[i], want[i])
 			}
 		}
@@ -154,6 +158,7 @@ func TestInterpretJSONAndCBOR(t *testing.T) {
 func TestInterpretRefused(t *testing.T) {
 	tests := []struct{ body, frag string }{
 		{`{"a": null}`, "want a number, a bool"},
+		{`{"a": "` + strings.Repeat("x", 256) + `"}`, "at most 255 bytes"},
 		{`{"a": {"t": 1}}`, "a sample needs v"},
 		{`{"a": {"v": 1, "x": 2}}`, `unknown key "x"`},
 		{`{"a": {"v": 1, "t": -5}}`, "t: want seconds"},

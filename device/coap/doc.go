@@ -6,7 +6,7 @@
 // # Resources
 //
 //   - POST /v1/readings, a JSON (50) or CBOR (60) body: a map of point
-//     names to a value (number or bool), to a sample {"v": value, "t":
+//     names to a value (number, bool or text), to a sample {"v": value, "t":
 //     seconds since 1970} (CBOR may tag t with tag 1), or to an array of
 //     samples. Answered 2.04 Changed, or 4.00 with a diagnostic text.
 //     Readings enter the field layer's one readings path as the sensor's

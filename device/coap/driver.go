@@ -344,11 +344,7 @@ func (d *Driver) accept(identity string, samples []sample) (accepted int, err er
 			}
 			r.TS = sm.ts
 		}
-		if sm.isB {
-			r.Value = field.Boolean(sm.b)
-		} else {
-			r.Value = field.Number(sm.num)
-		}
+		r.Value = sm.value
 		readings = append(readings, r)
 	}
 	s.lastSeen = now

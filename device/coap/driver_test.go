@@ -98,7 +98,7 @@ func TestRefusals(t *testing.T) {
 		{"not json", message.AppJSON, `{"temperature": 21.5`, codes.BadRequest, "malformed body", coap.CounterMalformed},
 		{"not a map", message.AppJSON, `[1, 2]`, codes.BadRequest, "map of point names", coap.CounterMalformed},
 		{"bad point name", message.AppJSON, `{"temp erature": 1}`, codes.BadRequest, "point name", coap.CounterMalformed},
-		{"string value", message.AppJSON, `{"t": "warm"}`, codes.BadRequest, "want a number, a bool", coap.CounterMalformed},
+		{"null value", message.AppJSON, `{"t": null}`, codes.BadRequest, "want a number, a bool, a text", coap.CounterMalformed},
 		{"cbor garbage", message.AppCBOR, "\xff\xff", codes.BadRequest, "cbor at byte", coap.CounterMalformed},
 		{"too large", message.AppJSON, `{"x": "` + strings.Repeat("a", coap.MaxBodySize) + `"}`, codes.RequestEntityTooLarge, "at most 1024 bytes", coap.CounterTooLarge},
 		{"xml", message.AppXML, `<t/>`, codes.UnsupportedMediaType, "application/cbor", coap.CounterUnsupportedFormat},

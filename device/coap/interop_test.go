@@ -50,12 +50,13 @@ func TestInteropCipherSuites(t *testing.T) {
 		t.Run(suite.String(), func(t *testing.T) {
 			f := start(t, testSite(), coap.Options{CipherSuites: []piondtls.CipherSuiteID{suite}})
 			out, err := runClient(t, bin, "-m", "post", "-u", "room-7", "-k", key7, "-t", "json", "-B", "5",
-				"-e", `{"temperature": 21.5}`, f.uri(coap.PathReadings))
+				"-e", `{"temperature": 21.5, "firmware": "1.4.2"}`, f.uri(coap.PathReadings))
 			if err != nil {
 				t.Fatalf("coap-client: %v\n%s", err, out)
 			}
 			devicetest.Eventually(t, wait, "the reading", func() bool {
-				return f.latest("room-7")["temperature"].Value == field.Number(21.5)
+				got := f.latest("room-7")
+				return got["temperature"].Value == field.Number(21.5) && got["firmware"].Value == field.Text("1.4.2")
 			})
 		})
 	}

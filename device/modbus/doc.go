@@ -16,9 +16,9 @@
 //
 // A cycle stops at the first request that gets no usable answer, so a hung
 // device costs one timeout per cycle and only on its own connection. After
-// a timeout or a malformed answer the TCP connection is dropped (goburrow
-// would otherwise read the late reply as the answer to the next request) and
-// a serial line is drained until quiet. A device that fails OfflineAfter
+// a timeout or a malformed answer the TCP connection is dropped (the late
+// reply must not be read as the answer to the next request) and a serial
+// line is drained until quiet. A device that fails OfflineAfter
 // cycles in a row is offline and polled with a growing interval. An
 // exception 2 or 3 on a merged read splits it until the refused points
 // stand alone; they are reported as errors and the rest keeps being read
@@ -26,9 +26,11 @@
 //
 // # Caveats
 //
-//   - goburrow/modbus v0.1.0 has no context support: deadlines are the
-//     link's timeout, enforced per request by the endpoint.
-//   - RTU uses goburrow's packager and client API over this package's own
+//   - Requests have no context: deadlines are the link's timeout, enforced
+//     per request. Modbus TCP is this package's own client (tcp.go, pdu.go):
+//     one request outstanding per connection, buffers reused, one read
+//     deadline per request.
+//   - RTU uses goburrow's packager (framing, CRC) over this package's own
 //     transporter, which reads the answer as soon as it is complete instead
 //     of sleeping a fixed estimate, and keeps the 3.5-character silence.
 //   - Values are float64 after scaling: 64-bit integers beyond 2^53 lose

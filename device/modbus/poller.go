@@ -9,8 +9,6 @@ import (
 	"sync"
 	"time"
 
-	mb "github.com/goburrow/modbus"
-
 	"github.com/sitegate/sitegate/device"
 	"github.com/sitegate/sitegate/device/field"
 )
@@ -117,32 +115,15 @@ func (p *poller) read(ctx context.Context, r Read) (readResult, error) {
 	clk := p.e.opts.Clock
 	start := clk.Now()
 	err := p.ep.do(ctx, p.unit, p.timeout(), func(l link) error {
-		c := l.client()
-		var b []byte
-		var err error
-		switch r.Table {
-		case device.TableCoil:
-			b, err = c.ReadCoils(r.Address, r.Count)
-		case device.TableDiscrete:
-			b, err = c.ReadDiscreteInputs(r.Address, r.Count)
-		case device.TableInput:
-			b, err = c.ReadInputRegisters(r.Address, r.Count)
-		default:
-			b, err = c.ReadHoldingRegisters(r.Address, r.Count)
-		}
+		b, err := readBlock(l, r.Table, r.Address, r.Count)
 		if err != nil {
 			return err
 		}
+		// readBlock has checked the size against r.Count.
 		var res readResult
 		if r.Table.IsBit() {
-			if len(b)*8 < int(r.Count) {
-				return &RequestError{Kind: KindFraming, Err: errors.New("answer holds fewer bits than asked for")}
-			}
 			res.bits = DecodeBits(b, int(r.Count))
 		} else {
-			if len(b) != 2*int(r.Count) {
-				return &RequestError{Kind: KindFraming, Err: errors.New("answer holds a different number of registers than asked for")}
-			}
 			res.words = WordsFromBytes(b)
 		}
 		out <- res
@@ -405,8 +386,8 @@ func errText(err error) string {
 }
 
 // raw sends a request through the device's endpoint.
-func (p *poller) raw(ctx context.Context, fn func(c mb.Client) error) error {
-	return p.ep.do(ctx, p.unit, p.timeout(), func(l link) error { return fn(l.client()) })
+func (p *poller) raw(ctx context.Context, fn func(l link) error) error {
+	return p.ep.do(ctx, p.unit, p.timeout(), fn)
 }
 
 // readNow reads the points with the given indexes now, outside the

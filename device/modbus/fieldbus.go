@@ -45,7 +45,7 @@ func (e *Engine) ReadRaw(ctx context.Context, r device.RawRead) ([]uint16, []boo
 	if r.Count == 0 || r.Count > limit || int(r.Address)+int(r.Count) > 65536 {
 		return nil, nil, fmt.Errorf("read %d from address %d: give 1..%d within 0..65535", r.Count, r.Address, limit)
 	}
-	res, err := p.read(ctx, Read{Table: r.Table, Address: r.Address, Count: r.Count})
+	res, err := p.read(ctx, Read{Table: r.Table, Address: r.Address, Count: r.Count}, false)
 	return res.words, res.bits, err
 }
 

@@ -3,7 +3,6 @@ package modbus
 import (
 	"context"
 	"errors"
-	"math/rand/v2"
 	"slices"
 	"sort"
 	"sync"
@@ -29,6 +28,8 @@ type poller struct {
 	status   field.Status
 	failures int // consecutive failed cycles
 	cycles   int
+
+	next time.Time // when the next cycle is due; the endpoint's goroutine only
 }
 
 func newPoller(e *Engine, d device.Device, points []device.Point, b device.Bus, ep *endpoint) *poller {
@@ -96,44 +97,45 @@ func (p *poller) replan() {
 
 func (p *poller) timeout() time.Duration { return p.dev.EffectiveTimeout(p.bus).Std() }
 
-func (p *poller) run(ctx context.Context) {
-	field.RunCycles(ctx, p.e.opts.Clock, p.dev.Interval.Std(), p.cycle)
-}
-
 // readResult is what one read returned.
 type readResult struct {
 	words []uint16
 	bits  []bool
 }
 
-// read performs one planned read. The closure runs on the endpoint's
-// goroutine and hands its result over a channel: if the caller gives up
-// (context done) the closure may still be running, so it must not write
-// anything the caller reads.
-func (p *poller) read(ctx context.Context, r Read) (readResult, error) {
-	out := make(chan readResult, 1)
+// read performs one planned read: through the endpoint's goroutine for
+// the console (readNow, ReadRaw), or right here when a cycle (run by that
+// goroutine) reads. The closure may still run after a console caller gave
+// up; the caller then never looks at res, and when it does, receiving the
+// closure's error has ordered the write before the read.
+func (p *poller) read(ctx context.Context, r Read, inCycle bool) (readResult, error) {
 	clk := p.e.opts.Clock
 	start := clk.Now()
-	err := p.ep.do(ctx, p.unit, p.timeout(), func(l link) error {
+	var res readResult
+	fn := func(l link) error {
 		b, err := readBlock(l, r.Table, r.Address, r.Count)
 		if err != nil {
 			return err
 		}
 		// readBlock has checked the size against r.Count.
-		var res readResult
 		if r.Table.IsBit() {
 			res.bits = DecodeBits(b, int(r.Count))
 		} else {
 			res.words = WordsFromBytes(b)
 		}
-		out <- res
 		return nil
-	})
+	}
+	var err error
+	if inCycle {
+		err = p.ep.serve(ctx, p.unit, p.timeout(), fn)
+	} else {
+		err = p.ep.do(ctx, p.unit, p.timeout(), fn)
+	}
 	p.count(err, clk.Now().Sub(start))
 	if err != nil {
 		return readResult{}, err
 	}
-	return <-out, nil
+	return res, nil
 }
 
 // count updates request statistics.
@@ -166,8 +168,9 @@ func isIsolating(err error) bool {
 	return code == 2 || code == 3
 }
 
-// cycle polls the device once and returns the delay to the next cycle.
-func (p *poller) cycle(ctx context.Context) time.Duration {
+// cycle polls the device once and returns when the next cycle is due. The
+// endpoint's goroutine runs it.
+func (p *poller) cycle(ctx context.Context) time.Time {
 	now := p.e.opts.Clock.Now()
 	readings := make([]field.Reading, len(p.points))
 	got := make([]bool, len(p.points))
@@ -189,7 +192,7 @@ func (p *poller) cycle(ctx context.Context) time.Duration {
 			return nil
 		}
 		for _, half := range []Read{a, b} {
-			res, err := p.read(ctx, half)
+			res, err := p.read(ctx, half, true)
 			switch {
 			case err == nil:
 				store(half, res)
@@ -220,7 +223,7 @@ func (p *poller) cycle(ctx context.Context) time.Duration {
 	p.mu.Unlock()
 
 	for _, r := range plan {
-		res, err := p.read(ctx, r)
+		res, err := p.read(ctx, r, true)
 		switch {
 		case err == nil:
 			store(r, res)
@@ -257,7 +260,7 @@ func (p *poller) cycle(ctx context.Context) time.Duration {
 		}
 		if retry && cycleErr == nil {
 			r := singleRead(p.points[pi], pi)
-			if res, err := p.read(ctx, r); err == nil {
+			if res, err := p.read(ctx, r, true); err == nil {
 				store(r, res)
 				p.mu.Lock()
 				delete(p.isolated, pi)
@@ -270,7 +273,7 @@ func (p *poller) cycle(ctx context.Context) time.Duration {
 		got[pi] = true
 	}
 	if ctx.Err() != nil {
-		return 0
+		return now
 	}
 	return p.finish(readings, got, cycleErr, replan, now)
 }
@@ -315,9 +318,9 @@ func (p *poller) decode(pi int, r Read, res readResult, now time.Time) field.Rea
 	return rd
 }
 
-// finish updates state after a cycle, records it, and returns the delay to
-// the next one.
-func (p *poller) finish(readings []field.Reading, got []bool, cycleErr error, replan bool, now time.Time) time.Duration {
+// finish updates state after a cycle that started at now, records it, and
+// returns when the next one is due.
+func (p *poller) finish(readings []field.Reading, got []bool, cycleErr error, replan bool, now time.Time) time.Time {
 	interval := p.dev.Interval.Std()
 	p.mu.Lock()
 	if replan {
@@ -362,20 +365,41 @@ func (p *poller) finish(readings []field.Reading, got []bool, cycleErr error, re
 			p.e.log.Info("modbus device state", "device", p.dev.Name, "state", string(p.status.State), "err", errText(cycleErr))
 		}
 	}
-	next := interval + time.Duration(rand.Int64N(int64(interval)/10+1))
+	end := p.e.opts.Clock.Now()
+	// The next slot of the interval's grid after this one: a cycle that
+	// overran its interval skips the slots it missed.
+	from := now.Add(interval / 2)
+	if end.After(from) {
+		from = end
+	}
+	next := gridAfter(from, interval)
 	if p.status.State == field.StateOffline && p.failures >= p.e.opts.OfflineAfter {
 		// Back off while offline: double per failed cycle, up to the bound.
 		backoff := interval << min(p.failures-p.e.opts.OfflineAfter+1, 10)
-		next = min(max(backoff, interval), max(p.e.opts.MaxBackoff, interval))
+		backoff = min(max(backoff, interval), max(p.e.opts.MaxBackoff, interval))
+		next = gridAfter(end.Add(backoff), interval)
 	}
-	p.status.LastPoll = p.e.opts.Clock.Now()
-	p.status.NextPoll = p.status.LastPoll.Add(next)
+	p.status.LastPoll = end
+	p.status.NextPoll = next
 	status := p.status.Clone()
 	p.mu.Unlock()
 	if err := p.e.sink.Record(status, readings); err != nil {
 		p.e.log.Error("record readings", "device", p.dev.Name, "err", err)
 	}
 	return next
+}
+
+// gridAfter returns the first instant from t on that is a whole multiple
+// of interval (since the Unix epoch; the wall clock places the grid, the
+// result keeps t's monotonic reading).
+func gridAfter(t time.Time, interval time.Duration) time.Time {
+	if interval <= 0 {
+		return t
+	}
+	if off := time.Duration(t.UnixNano() % int64(interval)); off > 0 {
+		return t.Add(interval - off)
+	}
+	return t
 }
 
 func errText(err error) string {
@@ -404,7 +428,7 @@ func (p *poller) readNow(ctx context.Context, index []int) ([]field.Reading, err
 		for j, x := range r.Points {
 			r.Points[j] = index[x]
 		}
-		res, err := p.read(ctx, r)
+		res, err := p.read(ctx, r, false)
 		if err != nil && Exception(err) == 0 {
 			return nil, err
 		}

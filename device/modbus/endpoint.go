@@ -2,6 +2,7 @@ package modbus
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -25,9 +26,12 @@ type endpoint struct {
 	log     *slog.Logger
 	clock   clockwork.Clock
 	pollers []*poller // set before run; each poller's next is the owner's
-	jobs    chan *job
-	quit    chan struct{}
-	done    chan struct{}
+	// inFlight is how many requests a cycle burst may have outstanding on
+	// a TCP connection (the bus's max_in_flight, 1..MaxInFlight).
+	inFlight int
+	jobs     chan *job
+	quit     chan struct{}
+	done     chan struct{}
 
 	// Reconnection backoff after connection failures (owner goroutine only).
 	backoff time.Duration
@@ -93,6 +97,9 @@ func (e *endpoint) run(ctx context.Context) {
 // and returns the time until the next one is. Requests of the console
 // waiting meanwhile are served between two devices' cycles.
 func (e *endpoint) cycleDue(ctx context.Context) time.Duration {
+	if tl, ok := e.link.(*tcpLink); ok && e.inFlight > 1 {
+		e.prefetch(ctx, tl)
+	}
 	for _, p := range e.pollers {
 		if ctx.Err() != nil {
 			return 0
@@ -101,6 +108,7 @@ func (e *endpoint) cycleDue(ctx context.Context) time.Duration {
 			continue
 		}
 		p.next = p.cycle(ctx)
+		p.pre = nil
 		select {
 		case j := <-e.jobs:
 			j.result <- e.serve(j.ctx, j.unit, j.timeout, j.fn)
@@ -116,6 +124,53 @@ func (e *endpoint) cycleDue(ctx context.Context) time.Duration {
 	return max(next.Sub(e.clock.Now()), 0)
 }
 
+// prefetch sends the first planned read of every device that is due in
+// batches of e.inFlight requests on the connection (the bus's
+// max_in_flight), so that the cycles that run next find their first
+// answer already there: a burst of devices costs a few writes and reads
+// instead of a round trip each. A batch waits for each answer up to the
+// longest timeout of its devices. Whatever the batch did not answer, the
+// cycle asks again alone.
+func (e *endpoint) prefetch(ctx context.Context, l *tcpLink) {
+	now := e.clock.Now()
+	batch := make([]*batchReq, 0, e.inFlight)
+	var timeout time.Duration
+	flush := func() {
+		if len(batch) == 0 || ctx.Err() != nil || time.Now().Before(e.retryAt) {
+			return
+		}
+		l.setTimeout(timeout)
+		if err := l.exchangeBatch(batch); err != nil {
+			_ = e.settle(classify(err))
+		} else {
+			e.backoff = 0
+		}
+		batch, timeout = batch[:0], 0
+	}
+	for _, p := range e.pollers {
+		if now.Before(p.next) {
+			continue
+		}
+		r, ok := p.firstRead()
+		if !ok {
+			continue
+		}
+		p.pre = &p.preReq
+		p.pre.read, p.pre.sent = r, time.Now()
+		p.pre.unit, p.pre.fc = p.unit, readFunction(r.Table)
+		binary.BigEndian.PutUint16(p.pre.buf[0:], r.Address)
+		binary.BigEndian.PutUint16(p.pre.buf[2:], r.Count)
+		p.pre.data = p.pre.buf[:]
+		p.pre.answered = false
+		batch = append(batch, &p.pre.batchReq)
+		timeout = max(timeout, p.timeout())
+		if len(batch) == e.inFlight {
+			flush()
+		}
+	}
+	flush()
+}
+
 // serve runs fn on the link for unit; it is called on the owner goroutine
 // only (run, or a cycle run by it).
 func (e *endpoint) serve(ctx context.Context, unit byte, timeout time.Duration, fn func(l link) error) error {
@@ -127,7 +182,12 @@ func (e *endpoint) serve(ctx context.Context, unit byte, timeout time.Duration, 
 	}
 	e.link.setUnit(unit)
 	e.link.setTimeout(timeout)
-	err := classify(fn(e.link))
+	return e.settle(classify(fn(e.link)))
+}
+
+// settle keeps the link in order after an exchange that ended with err
+// (nil: a good one) and returns err.
+func (e *endpoint) settle(err *RequestError) error {
 	if err == nil {
 		e.backoff = 0
 		return nil

@@ -165,8 +165,11 @@ func (e *Engine) apply() {
 				l = newRTULink(b, b.Timeout.Std(), e.opts.OpenSerial)
 			}
 			ep = newEndpoint(key, l, e.log, e.opts.Clock)
+			ep.inFlight = min(b.EffectiveMaxInFlight(), MaxInFlight)
 			e.endpoints[key] = ep
 		}
+		// Buses that share a connection share its bound: the lowest.
+		ep.inFlight = min(ep.inFlight, b.EffectiveMaxInFlight())
 		e.busEP[b.Name] = ep
 	}
 	for _, d := range site.Modbus.Devices {

@@ -377,3 +377,63 @@ func TestDeviceWhoseEveryReadFailsIsNeverOnline(t *testing.T) {
 		t.Fatalf("health field %+v modbus %+v", h.Field, h.Modbus)
 	}
 }
+
+// pipelinedSite is n devices behind one TCP server, each with one holding
+// register, on a bus with max_in_flight set.
+func pipelinedSite(t *testing.T, n, inFlight int, faults map[uint8]sim.Faults) (*fixture, map[uint8]*sim.Model) {
+	t.Helper()
+	models := map[uint8]*sim.Model{}
+	var devices []device.Device
+	for u := 1; u <= n; u++ {
+		m := sim.DefaultModel()
+		if err := m.WriteRegisters(0, []uint16{uint16(100 * u)}); err != nil {
+			t.Fatal(err)
+		}
+		models[uint8(u)] = m
+		devices = append(devices, device.Device{Name: fmt.Sprintf("d%d", u), Bus: "plant", UnitID: u, Interval: dur(200 * time.Millisecond),
+			Points: []device.Point{{Name: "a", Table: device.TableHolding, Address: 0, Type: device.TypeUint16}}})
+	}
+	srv, addr := newSim(t, models, nil)
+	for u, f := range faults {
+		srv.SetFaults(u, f)
+	}
+	site := tcpSite(addr, devices...)
+	site.Modbus.Buses[0].MaxInFlight = inFlight
+	return newFixture(t, site, modbus.Options{}), models
+}
+
+// With max_in_flight, the devices due together are read in batches on one
+// connection; every answer reaches the device it was asked for.
+func TestPipelinedDevicesGetTheirOwnAnswers(t *testing.T) {
+	f, _ := pipelinedSite(t, 12, 5, nil)
+	for u := 1; u <= 12; u++ {
+		rs := f.waitReadings(fmt.Sprintf("d%d", u), "its value", allGood)
+		if got := rs[0].Value.Num; got != float64(100*u) {
+			t.Errorf("d%d read %v, want %d", u, got, 100*u)
+		}
+	}
+	for _, st := range f.gw.DeviceStatuses() {
+		if len(st.Errors) > 0 && st.Errors[modbus.KindFraming]+st.Errors[modbus.KindTimeout] > 0 {
+			t.Errorf("%s: errors %v", st.Device, st.Errors)
+		}
+	}
+}
+
+// A silent device in a batch costs its own cycle a timeout; the devices
+// after it in the batch are asked again and stay online.
+func TestPipelinedSilentDeviceOnlyFailsItself(t *testing.T) {
+	f, _ := pipelinedSite(t, 8, 8, map[uint8]sim.Faults{3: {Silent: true}})
+	f.waitReadings("d3", "offline", func(rs []field.Reading, st field.Status) bool { return st.State == field.StateOffline })
+	for u := 1; u <= 8; u++ {
+		if u == 3 {
+			continue
+		}
+		name := fmt.Sprintf("d%d", u)
+		rs := f.waitReadings(name, "online with its value", func(rs []field.Reading, st field.Status) bool {
+			return st.State == field.StateOnline && allGood(rs, st)
+		})
+		if got := rs[0].Value.Num; got != float64(100*u) {
+			t.Errorf("%s read %v, want %d", name, got, 100*u)
+		}
+	}
+}

@@ -29,7 +29,30 @@ type poller struct {
 	failures int // consecutive failed cycles
 	cycles   int
 
-	next time.Time // when the next cycle is due; the endpoint's goroutine only
+	// The endpoint's goroutine only: when the next cycle is due, and the
+	// first read of the cycle about to run when the endpoint sent it
+	// ahead in a batch (nil otherwise).
+	next   time.Time
+	pre    *prefetched
+	preReq prefetched
+}
+
+// prefetched is a read the endpoint sent ahead of the cycle in a batch.
+type prefetched struct {
+	batchReq
+	read Read
+	sent time.Time
+	buf  [4]byte
+}
+
+// firstRead returns the first read of the plan, if any.
+func (p *poller) firstRead() (Read, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.plan) == 0 {
+		return Read{}, false
+	}
+	return p.plan[0], true
 }
 
 func newPoller(e *Engine, d device.Device, points []device.Point, b device.Bus, ep *endpoint) *poller {
@@ -112,23 +135,47 @@ func (p *poller) read(ctx context.Context, r Read, inCycle bool) (readResult, er
 	clk := p.e.opts.Clock
 	start := clk.Now()
 	var res readResult
-	fn := func(l link) error {
-		b, err := readBlock(l, r.Table, r.Address, r.Count)
-		if err != nil {
-			return err
-		}
-		// readBlock has checked the size against r.Count.
+	values := func(b []byte) {
+		// readBlock or readPayload has checked the size against r.Count.
 		if r.Table.IsBit() {
 			res.bits = DecodeBits(b, int(r.Count))
 		} else {
 			res.words = WordsFromBytes(b)
 		}
-		return nil
+	}
+	fn := func(l link) error {
+		b, err := readBlock(l, r.Table, r.Address, r.Count)
+		if err == nil {
+			values(b)
+		}
+		return err
+	}
+	var pre *prefetched
+	if inCycle {
+		pre = p.pre // the endpoint's goroutine, which runs this cycle
 	}
 	var err error
-	if inCycle {
+	switch {
+	case pre != nil && pre.answered && pre.read.Table == r.Table && pre.read.Address == r.Address && pre.read.Count == r.Count:
+		// The endpoint sent this read ahead; its answer is here.
+		p.pre = nil
+		err = pre.err
+		if err == nil {
+			var b []byte
+			if b, err = readPayload(r.Table, r.Count, pre.ans); err != nil {
+				err = p.ep.settle(classify(err))
+			} else {
+				values(b)
+			}
+		}
+		p.count(err, pre.at.Sub(pre.sent))
+		if err != nil {
+			return readResult{}, err
+		}
+		return res, nil
+	case inCycle:
 		err = p.ep.serve(ctx, p.unit, p.timeout(), fn)
-	} else {
+	default:
 		err = p.ep.do(ctx, p.unit, p.timeout(), fn)
 	}
 	p.count(err, clk.Now().Sub(start))

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net"
 	"time"
+
+	"github.com/sitegate/sitegate/device"
 )
 
 // Modbus TCP (Modbus Messaging on TCP/IP Implementation Guide V1.0b, §3.1):
@@ -36,6 +38,7 @@ type tcpLink struct {
 	tid     uint16
 	wbuf    [maxADU]byte
 	rbuf    [maxADU]byte
+	batch   []byte // exchangeBatch's requests, then its answers
 }
 
 func newTCPLink(address string, timeout time.Duration) *tcpLink {
@@ -136,4 +139,136 @@ func (l *tcpLink) exchange(fc byte, data []byte) ([]byte, error) {
 		}
 		return nil, &RequestError{Kind: KindConnection, Err: fmt.Errorf("read from %s: %w", l.address, err)}
 	}
+}
+
+// MaxInFlight bounds the requests a TCP connection may have outstanding
+// at once (a bus's max_in_flight, device.MaxBusInFlight): Modbus TCP
+// allows several, matched by transaction id, but a server may answer only
+// one at a time, so a batch costs the peer no more than this many queued
+// requests.
+const MaxInFlight = device.MaxBusInFlight
+
+// batchReq is one request of a pipelined batch and, after exchangeBatch,
+// its outcome.
+type batchReq struct {
+	unit, fc byte
+	data     []byte
+	// answered is false when the batch ended before this request's answer
+	// (the connection failed or an earlier request timed out); the caller
+	// sends it again alone.
+	answered bool
+	ans      []byte // the answer's data (the request's own buffer)
+	err      error  // a *RequestError, when answered
+	at       time.Time
+}
+
+// exchangeBatch sends every request of reqs (at most MaxInFlight) back to
+// back in one write and reads their answers, in whatever order the server
+// sends them. The read deadline is the timeout from the last answer, so a
+// server that serves one request at a time has the timeout for each. When
+// no answer comes in time, the first unanswered request is the one that
+// timed out (a server answers in order); the rest stay unanswered. It
+// returns the error that ended the batch early (the endpoint then resets
+// the link), or nil.
+func (l *tcpLink) exchangeBatch(reqs []*batchReq) error {
+	if len(reqs) == 0 || len(reqs) > MaxInFlight {
+		return fmt.Errorf("a batch of %d requests: %w (1..%d)", len(reqs), errRequestBounds, MaxInFlight)
+	}
+	if l.conn == nil {
+		c, err := net.DialTimeout("tcp", l.address, l.timeout)
+		if err != nil {
+			return &RequestError{Kind: KindConnection, Err: fmt.Errorf("connect to %s: %w", l.address, err)}
+		}
+		l.conn = c
+	}
+	if cap(l.batch) < len(reqs)*maxADU {
+		l.batch = make([]byte, MaxInFlight*maxADU)
+	}
+	first := l.tid + 1
+	n := 0
+	for _, r := range reqs {
+		if 1+len(r.data) > maxPDU {
+			return fmt.Errorf("a request of %d bytes: %w (at most %d)", 1+len(r.data), errRequestBounds, maxPDU)
+		}
+		r.answered, r.err, r.ans = false, nil, r.ans[:0]
+		l.tid++
+		n += encodeTCPRequest(l.batch[n:], l.tid, r.unit, r.fc, r.data)
+	}
+	if err := l.conn.SetReadDeadline(time.Now().Add(l.timeout)); err != nil {
+		return &RequestError{Kind: KindConnection, Err: fmt.Errorf("set deadline: %w", err)}
+	}
+	if _, err := l.conn.Write(l.batch[:n]); err != nil {
+		return &RequestError{Kind: KindConnection, Err: fmt.Errorf("write to %s: %w", l.address, err)}
+	}
+	buf := l.batch[:cap(l.batch)]
+	got, left := 0, len(reqs)
+	for left > 0 {
+		m, err := l.conn.Read(buf[got:])
+		got += m
+		used, taken, ferr := takeAnswers(buf[:got], reqs, first)
+		if ferr != nil {
+			return ferr
+		}
+		got = copy(buf, buf[used:got])
+		left -= taken
+		if taken > 0 && left > 0 {
+			if err := l.conn.SetReadDeadline(time.Now().Add(l.timeout)); err != nil {
+				return &RequestError{Kind: KindConnection, Err: fmt.Errorf("set deadline: %w", err)}
+			}
+		}
+		if left == 0 {
+			break
+		}
+		if err == nil {
+			continue
+		}
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			for _, r := range reqs {
+				if !r.answered {
+					r.answered, r.at = true, time.Now()
+					r.err = &RequestError{Kind: KindTimeout, Err: errors.New("no answer within the timeout")}
+					break
+				}
+			}
+			return &RequestError{Kind: KindTimeout, Err: errors.New("no answer within the timeout")}
+		}
+		return &RequestError{Kind: KindConnection, Err: fmt.Errorf("read from %s: %w", l.address, err)}
+	}
+	if got > 0 {
+		return framing(fmt.Sprintf("%d bytes after the last answer", got))
+	}
+	return nil
+}
+
+// takeAnswers takes the complete answers at the front of buf for the batch
+// reqs, whose transaction ids start at first. It returns the bytes it
+// took, how many answers they held, and a *RequestError (framing) when buf
+// holds what cannot be an answer still awaited in the batch.
+func takeAnswers(buf []byte, reqs []*batchReq, first uint16) (used, taken int, err error) {
+	for len(buf)-used >= mbapHeader {
+		b := buf[used:]
+		tid := binary.BigEndian.Uint16(b[0:2])
+		i := int(tid - first) // uint16 arithmetic: ids wrap around
+		if i >= len(reqs) || reqs[i].answered {
+			return used, taken, framing(fmt.Sprintf("transaction id %d, want one of %d..%d not answered yet", tid, first, first+uint16(len(reqs))-1))
+		}
+		r := reqs[i]
+		size := mbapHeader - 1 + int(binary.BigEndian.Uint16(b[4:6]))
+		pdu, ferr := decodeTCPResponse(b[:min(len(b), max(size, mbapHeader))], tid, r.unit)
+		if ferr != nil {
+			return used, taken, ferr
+		}
+		if pdu == nil {
+			break // the rest of this frame has not arrived yet
+		}
+		data, rerr := responseData(r.fc, pdu)
+		r.answered, r.at, r.ans, r.err = true, time.Now(), append(r.ans, data...), nil
+		if rerr != nil {
+			r.err = rerr
+		}
+		used += size
+		taken++
+	}
+	return used, taken, nil
 }

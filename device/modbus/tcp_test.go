@@ -252,3 +252,159 @@ func FuzzTCPResponse(f *testing.F) {
 		}
 	})
 }
+
+// batchPeer accepts one connection, reads n requests and answers them as
+// answer says (nil: no answer), all in one write.
+func batchPeer(t *testing.T, n int, answer func(reqs [][]byte) []byte) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	t.Cleanup(func() { ln.Close(); <-done })
+	go func() {
+		defer close(done)
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		var reqs [][]byte
+		for range n {
+			hdr := make([]byte, mbapHeader)
+			if _, err := io.ReadFull(c, hdr); err != nil {
+				return
+			}
+			body := make([]byte, (int(hdr[4])<<8|int(hdr[5]))-1)
+			if _, err := io.ReadFull(c, body); err != nil {
+				return
+			}
+			reqs = append(reqs, append(hdr, body...))
+		}
+		if b := answer(reqs); b != nil {
+			_, _ = c.Write(b)
+		}
+		_, _ = io.Copy(io.Discard, c)
+	}()
+	return ln.Addr().String()
+}
+
+// readAnswer is the answer to a read of one holding register holding v.
+func readAnswer(req []byte, v byte) []byte {
+	return mbap(uint16(req[0])<<8|uint16(req[1]), req[6], []byte{0x03, 0x02, 0, v})
+}
+
+func batchOf(units ...byte) []*batchReq {
+	var reqs []*batchReq
+	for _, u := range units {
+		reqs = append(reqs, &batchReq{unit: u, fc: funcReadHoldingRegisters, data: []byte{0, 0, 0, 1}})
+	}
+	return reqs
+}
+
+func TestBatchAnswersInAnyOrder(t *testing.T) {
+	addr := batchPeer(t, 3, func(reqs [][]byte) []byte {
+		// Last first, in one write, as a server with several workers may.
+		return slices.Concat(readAnswer(reqs[2], 30), readAnswer(reqs[0], 10), readAnswer(reqs[1], 20))
+	})
+	l := newTCPLink(addr, 5*time.Second)
+	defer l.close()
+	reqs := batchOf(1, 2, 3)
+	if err := l.exchangeBatch(reqs); err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range reqs {
+		if !r.answered || r.err != nil || !bytes.Equal(r.ans, []byte{2, 0, byte(10 * (i + 1))}) {
+			t.Errorf("request %d: answered %v, % x, %v", i, r.answered, r.ans, r.err)
+		}
+	}
+}
+
+func TestBatchTimeoutIsTheFirstUnanswered(t *testing.T) {
+	addr := batchPeer(t, 3, func(reqs [][]byte) []byte { return readAnswer(reqs[0], 10) })
+	l := newTCPLink(addr, 200*time.Millisecond)
+	defer l.close()
+	reqs := batchOf(1, 2, 3)
+	err := l.exchangeBatch(reqs)
+	var re *RequestError
+	if !errors.As(err, &re) || re.Kind != KindTimeout {
+		t.Fatalf("batch: %v, want a timeout", err)
+	}
+	if !reqs[0].answered || reqs[0].err != nil {
+		t.Errorf("first: %+v, want its answer", reqs[0])
+	}
+	if !reqs[1].answered || !errors.As(reqs[1].err, &re) || re.Kind != KindTimeout {
+		t.Errorf("second: %+v, want the timeout", reqs[1])
+	}
+	if reqs[2].answered {
+		t.Errorf("third: %+v, want it left for a request of its own", reqs[2])
+	}
+}
+
+func TestBatchRefusesAnAnswerTwice(t *testing.T) {
+	addr := batchPeer(t, 2, func(reqs [][]byte) []byte {
+		return slices.Concat(readAnswer(reqs[0], 10), readAnswer(reqs[0], 10))
+	})
+	l := newTCPLink(addr, 5*time.Second)
+	defer l.close()
+	err := l.exchangeBatch(batchOf(1, 2))
+	var re *RequestError
+	if !errors.As(err, &re) || re.Kind != KindFraming {
+		t.Fatalf("batch: %v, want a framing error", err)
+	}
+}
+
+// FuzzTCPBatchAnswers feeds the batch's answer reader whatever a peer can
+// send, in chunks, for a batch of up to MaxInFlight reads. Nothing may
+// panic; every answer taken belongs to a request of the batch, once, with
+// the unit it was sent to, and the bytes taken never exceed those given.
+func FuzzTCPBatchAnswers(f *testing.F) {
+	two := slices.Concat(mbap(100, 1, []byte{0x03, 0x02, 0, 1}), mbap(101, 2, []byte{0x83, 0x02}))
+	f.Add(two, uint8(2), uint8(5))
+	f.Add(slices.Concat(mbap(101, 2, []byte{0x03, 0x02, 0, 1}), mbap(100, 1, []byte{0x03, 0x02, 0, 1})), uint8(2), uint8(200))
+	f.Add(mbap(100, 1, []byte{0x03, 0x02, 0, 1})[:9], uint8(1), uint8(1))
+	f.Add(slices.Concat(mbap(100, 1, []byte{0x03, 0x02, 0, 1}), mbap(100, 1, []byte{0x03, 0x02, 0, 1})), uint8(3), uint8(7))
+	f.Fuzz(func(t *testing.T, stream []byte, n, chunk uint8) {
+		if len(stream) > MaxInFlight*maxADU {
+			return
+		}
+		count := int(n)%MaxInFlight + 1
+		var reqs []*batchReq
+		for i := range count {
+			reqs = append(reqs, &batchReq{unit: byte(i + 1), fc: funcReadHoldingRegisters})
+		}
+		const first = 100
+		buf := make([]byte, 0, MaxInFlight*maxADU)
+		step := int(chunk%64) + 1
+		total := 0
+		for pos := 0; pos < len(stream); pos += step {
+			buf = append(buf, stream[pos:min(pos+step, len(stream))]...)
+			used, taken, err := takeAnswers(buf, reqs, first)
+			if used > len(buf) || taken > count {
+				t.Fatalf("took %d bytes of %d, %d answers of %d", used, len(buf), taken, count)
+			}
+			total += taken
+			if err != nil {
+				var re *RequestError
+				if !errors.As(err, &re) || re.Kind != KindFraming || re.Error() == "" {
+					t.Fatalf("error %#v is not a framing error with a message", err)
+				}
+				return
+			}
+			buf = append(buf[:0], buf[used:]...)
+		}
+		answered := 0
+		for _, r := range reqs {
+			if r.answered {
+				answered++
+				if r.err == nil && len(r.ans) > maxPDU {
+					t.Fatalf("an answer of %d bytes", len(r.ans))
+				}
+			}
+		}
+		if answered != total {
+			t.Fatalf("%d requests answered, %d answers taken", answered, total)
+		}
+	})
+}

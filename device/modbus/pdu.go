@@ -148,6 +148,9 @@ func responseData(fc byte, pdu []byte) ([]byte, error) {
 		if len(pdu) != 2 {
 			return nil, framing(fmt.Sprintf("exception answer of %d bytes, want 2", len(pdu)))
 		}
+		if pdu[1] == 0 {
+			return nil, framing("exception code 0") // codes start at 1 (§7)
+		}
 		return nil, exception(pdu[1])
 	case pdu[0] != fc:
 		return nil, framing(fmt.Sprintf("function %d in the answer to function %d", pdu[0], fc))

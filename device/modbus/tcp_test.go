@@ -43,9 +43,9 @@ func mbap(tid uint16, unit byte, pdu []byte) []byte {
 	return append([]byte{byte(tid >> 8), byte(tid), 0, 0, byte((len(pdu) + 1) >> 8), byte(len(pdu) + 1), unit}, pdu...)
 }
 
-// scriptedPeer accepts one connection on a loopback port and, per step,
-// reads one request, hands it to check and writes what reply returns.
-func scriptedPeer(t *testing.T, steps ...func(req []byte) []byte) string {
+// peer accepts one connection on a loopback port and hands it to serve;
+// the connection then stays open until the test ends.
+func peer(t *testing.T, serve func(c net.Conn) error) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -60,25 +60,43 @@ func scriptedPeer(t *testing.T, steps ...func(req []byte) []byte) string {
 			return
 		}
 		defer c.Close()
+		if serve(c) == nil {
+			_, _ = io.Copy(io.Discard, c)
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// readRequest reads one Modbus TCP request frame.
+func readRequest(c net.Conn) ([]byte, error) {
+	hdr := make([]byte, mbapHeader)
+	if _, err := io.ReadFull(c, hdr); err != nil {
+		return nil, err
+	}
+	body := make([]byte, (int(hdr[4])<<8|int(hdr[5]))-1)
+	if _, err := io.ReadFull(c, body); err != nil {
+		return nil, err
+	}
+	return append(hdr, body...), nil
+}
+
+// scriptedPeer is a peer that, per step, reads one request and writes
+// what the step returns (nil: nothing).
+func scriptedPeer(t *testing.T, steps ...func(req []byte) []byte) string {
+	return peer(t, func(c net.Conn) error {
 		for _, step := range steps {
-			hdr := make([]byte, mbapHeader)
-			if _, err := io.ReadFull(c, hdr); err != nil {
-				return
+			req, err := readRequest(c)
+			if err != nil {
+				return err
 			}
-			body := make([]byte, (int(hdr[4])<<8|int(hdr[5]))-1)
-			if _, err := io.ReadFull(c, body); err != nil {
-				return
-			}
-			if reply := step(append(hdr, body...)); reply != nil {
+			if reply := step(req); reply != nil {
 				if _, err := c.Write(reply); err != nil {
-					return
+					return err
 				}
 			}
 		}
-		// Hold the connection open until the test ends.
-		_, _ = io.Copy(io.Discard, c)
-	}()
-	return ln.Addr().String()
+		return nil
+	})
 }
 
 func TestTCPGoldenFrames(t *testing.T) {
@@ -253,41 +271,24 @@ func FuzzTCPResponse(f *testing.F) {
 	})
 }
 
-// batchPeer accepts one connection, reads n requests and answers them as
-// answer says (nil: no answer), all in one write.
+// batchPeer is a peer that reads n requests and answers them as answer
+// says (nil: no answer), all in one write.
 func batchPeer(t *testing.T, n int, answer func(reqs [][]byte) []byte) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	t.Cleanup(func() { ln.Close(); <-done })
-	go func() {
-		defer close(done)
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer c.Close()
+	return peer(t, func(c net.Conn) error {
 		var reqs [][]byte
 		for range n {
-			hdr := make([]byte, mbapHeader)
-			if _, err := io.ReadFull(c, hdr); err != nil {
-				return
+			req, err := readRequest(c)
+			if err != nil {
+				return err
 			}
-			body := make([]byte, (int(hdr[4])<<8|int(hdr[5]))-1)
-			if _, err := io.ReadFull(c, body); err != nil {
-				return
-			}
-			reqs = append(reqs, append(hdr, body...))
+			reqs = append(reqs, req)
 		}
 		if b := answer(reqs); b != nil {
-			_, _ = c.Write(b)
+			_, err := c.Write(b)
+			return err
 		}
-		_, _ = io.Copy(io.Discard, c)
-	}()
-	return ln.Addr().String()
+		return nil
+	})
 }
 
 // readAnswer is the answer to a read of one holding register holding v.

@@ -45,7 +45,7 @@ func mbap(tid uint16, unit byte, pdu []byte) []byte {
 
 // peer accepts one connection on a loopback port and hands it to serve;
 // the connection then stays open until the test ends.
-func peer(t *testing.T, serve func(c net.Conn) error) string {
+func peer(t testing.TB, serve func(c net.Conn) error) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

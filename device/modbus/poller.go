@@ -32,9 +32,11 @@ type poller struct {
 	// The endpoint's goroutine only: when the next cycle is due, and the
 	// first read of the cycle about to run when the endpoint sent it
 	// ahead in a batch (nil otherwise).
-	next   time.Time
-	pre    *prefetched
-	preReq prefetched
+	next          time.Time
+	pre           *prefetched
+	preReq        prefetched
+	cycleReadings []field.Reading
+	cycleGot      []bool
 }
 
 // prefetched is a read the endpoint sent ahead of the cycle in a batch.
@@ -219,8 +221,14 @@ func isIsolating(err error) bool {
 // endpoint's goroutine runs it.
 func (p *poller) cycle(ctx context.Context) time.Time {
 	now := p.e.opts.Clock.Now()
-	readings := make([]field.Reading, len(p.points))
-	got := make([]bool, len(p.points))
+	// The cycle's buffers are reused: Record keeps no reference to
+	// readings (field.Sink), and cycles run on the endpoint's goroutine.
+	if len(p.cycleReadings) != len(p.points) {
+		p.cycleReadings, p.cycleGot = make([]field.Reading, len(p.points)), make([]bool, len(p.points))
+	}
+	readings, got := p.cycleReadings, p.cycleGot
+	clear(readings)
+	clear(got)
 	var cycleErr error
 	replan := false
 

@@ -11,7 +11,10 @@ const followBuffer = 16
 // ends. It is the loop of a subsystem that keeps something in step with
 // the site; apply runs on the caller's goroutine.
 func (g *Gateway) FollowSite(ctx context.Context, apply func()) {
-	sub := g.Subscribe(followBuffer)
+	// Site events only: a follower woken by every device cycle would cost
+	// a goroutine wake-up per cycle, and an apply whenever a burst of
+	// readings overflowed its buffer.
+	sub := g.SubscribeTo(followBuffer, EventSite)
 	defer sub.Close()
 	apply()
 	for {

@@ -195,7 +195,19 @@ type Bus struct {
 	StopBits int      `yaml:"stop_bits,omitempty" json:"stop_bits,omitempty"` // 1 or 2, default 1
 	Address  string   `yaml:"address,omitempty" json:"address,omitempty"`     // host:port
 	Timeout  Duration `yaml:"timeout" json:"timeout"`                         // per request; 10ms..30s, default 1s
+	// MaxInFlight (tcp only) is how many requests the gateway may send on
+	// the connection before their answers, when several devices' cycles
+	// are due together: 1..16, default 1 (one at a time). Modbus TCP allows
+	// more; set it only for a server that queues them (libmodbus, most TCP
+	// gateways) — some embedded servers drop what arrives while they work.
+	MaxInFlight int `yaml:"max_in_flight,omitempty" json:"max_in_flight,omitempty"`
 }
+
+// MaxBusInFlight bounds Bus.MaxInFlight.
+const MaxBusInFlight = 16
+
+// EffectiveMaxInFlight returns MaxInFlight, or its default 1 when unset.
+func (b Bus) EffectiveMaxInFlight() int { return max(b.MaxInFlight, 1) }
 
 // Device is one Modbus server (slave) on a bus and the points read from it.
 type Device struct {

@@ -527,6 +527,12 @@ func (b *Bus) validate(v *problems, path string) {
 			v.add(addr, "%s", msg)
 		}
 	}
+	switch {
+	case b.MaxInFlight != 0 && b.Kind != BusTCP:
+		v.add(joinPath(path, "max_in_flight"), "applies to tcp buses only; a serial line carries one request at a time")
+	case b.MaxInFlight < 0 || b.MaxInFlight > MaxBusInFlight:
+		v.add(joinPath(path, "max_in_flight"), "%d is outside 1..%d", b.MaxInFlight, MaxBusInFlight)
+	}
 	checkDuration(v, joinPath(path, "timeout"), b.Timeout, busTimeoutRange)
 }
 

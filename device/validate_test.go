@@ -183,6 +183,9 @@ func TestValidateRules(t *testing.T) {
 			dev(s, boiler).Interval = sec(time.Minute)
 		}, "", ""},
 		{"bus timeout 5ms", func(s *Site) { s.Modbus.Buses[1].Timeout = sec(5 * time.Millisecond) }, "modbus.buses[1].timeout", "5ms is outside 10ms..30s"},
+		{"tcp max_in_flight 16", func(s *Site) { s.Modbus.Buses[1].MaxInFlight = 16 }, "", ""},
+		{"tcp max_in_flight 17", func(s *Site) { s.Modbus.Buses[1].MaxInFlight = 17 }, "modbus.buses[1].max_in_flight", "17 is outside 1..16"},
+		{"rtu max_in_flight", func(s *Site) { s.Modbus.Buses[0].MaxInFlight = 2 }, "modbus.buses[0].max_in_flight", "applies to tcp buses only"},
 
 		// modbus devices
 		{"device name duplicate", func(s *Site) { dev(s, 2).Name = "main-meter" }, "modbus.devices[2].name", `device "main-meter" is already defined at devices[0]`},

@@ -29,7 +29,8 @@ type Discoverer interface {
 // goroutines and does not block on slow consumers.
 type Sink interface {
 	// Record stores one device cycle: its status and the readings of the
-	// cycle (latest values, live notification, telemetry).
+	// cycle (latest values, live notification, telemetry). It keeps no
+	// reference to readings: a driver may reuse the slice.
 	Record(st Status, readings []Reading) error
 }
 

@@ -149,8 +149,11 @@ func (h *Hub) Record(st Status, readings []Reading) error {
 		if r.Device != st.Device || !info.DynamicPoints && !listed[r.Point] {
 			return false // a point the site no longer has
 		}
+		if len(latest) < MaxPointsPerDevice {
+			return true // no lookup needed below the bound
+		}
 		_, known := latest[r.Point]
-		return known || len(latest) < MaxPointsPerDevice
+		return known
 	}
 	filtered := false
 	for i, r := range readings {

@@ -129,7 +129,7 @@ func (d *Driver) Protocol() field.Protocol { return field.LoRa }
 // it returns nil then. While it runs, the field layer routes LoRa reads
 // and writes here.
 func (d *Driver) Run(ctx context.Context) error {
-	sub := d.gw.Subscribe(16)
+	sub := d.gw.SubscribeTo(16, device.EventSite) // not woken by every device cycle
 	defer sub.Close()
 	d.mu.Lock()
 	d.ctx, d.started = ctx, d.o.Clock.Now()

@@ -44,13 +44,12 @@ type Engine struct {
 	log  *slog.Logger
 
 	mu        sync.Mutex
-	ctx       context.Context      // Run's context; pollers run under a child of it
+	ctx       context.Context      // Run's context; endpoints run under a child of it
 	applied   []byte               // the modbus section the running topology was built from
 	endpoints map[string]*endpoint // by endpoint key
 	busEP     map[string]*endpoint // by bus name
 	pollers   map[string]*poller   // by device name
 	cancel    context.CancelFunc
-	wg        sync.WaitGroup
 }
 
 var _ field.Discoverer = (*Engine)(nil)
@@ -118,7 +117,6 @@ func (e *Engine) stopLocked() {
 	if e.cancel != nil {
 		e.cancel()
 	}
-	e.wg.Wait()
 	for _, ep := range e.endpoints {
 		ep.stop()
 	}
@@ -166,9 +164,12 @@ func (e *Engine) apply() {
 			} else {
 				l = newRTULink(b, b.Timeout.Std(), e.opts.OpenSerial)
 			}
-			ep = newEndpoint(key, l, e.log)
+			ep = newEndpoint(key, l, e.log, e.opts.Clock)
+			ep.inFlight = min(b.EffectiveMaxInFlight(), MaxInFlight)
 			e.endpoints[key] = ep
 		}
+		// Buses that share a connection share its bound: the lowest.
+		ep.inFlight = min(ep.inFlight, b.EffectiveMaxInFlight())
 		e.busEP[b.Name] = ep
 	}
 	for _, d := range site.Modbus.Devices {
@@ -176,13 +177,13 @@ func (e *Engine) apply() {
 		if !ok {
 			continue // validation refuses this; never poll a device without a bus
 		}
-		p := newPoller(e, d, site.EffectivePoints(d), bus, e.busEP[d.Bus])
+		ep := e.busEP[d.Bus]
+		p := newPoller(e, d, site.EffectivePoints(d), bus, ep)
 		e.pollers[d.Name] = p
-		e.wg.Add(1)
-		go func() {
-			defer e.wg.Done()
-			p.run(ctx)
-		}()
+		ep.pollers = append(ep.pollers, p)
+	}
+	for _, ep := range e.endpoints {
+		go ep.run(ctx)
 	}
 	e.log.Info("modbus topology applied", "buses", len(site.Modbus.Buses), "devices", len(site.Modbus.Devices), "connections", len(e.endpoints))
 }

@@ -31,7 +31,8 @@ type fixture struct {
 	st     *store.Store
 	gw     *device.Gateway
 	engine *modbus.Engine
-	stop   func() // stops the engine and waits for it
+	stop   func()      // stops the engine and waits for it
+	sim    *sim.Server // the simulator, when the fixture made it
 }
 
 func newFixture(t testing.TB, site *device.Site, o modbus.Options) *fixture {
@@ -375,5 +376,108 @@ func TestDeviceWhoseEveryReadFailsIsNeverOnline(t *testing.T) {
 	}
 	if h := f.gw.Health(); h.Field.DevicesOnline != 0 || h.Field.DevicesTotal != 1 || h.Modbus.DevicesTotal != 1 {
 		t.Fatalf("health field %+v modbus %+v", h.Field, h.Modbus)
+	}
+}
+
+// pipelinedSite is n devices behind one TCP server, each with one holding
+// register, on a bus with max_in_flight set.
+func pipelinedSite(t *testing.T, n, inFlight int, faults map[uint8]sim.Faults) (*fixture, map[uint8]*sim.Model) {
+	t.Helper()
+	models := map[uint8]*sim.Model{}
+	var devices []device.Device
+	for u := 1; u <= n; u++ {
+		m := sim.DefaultModel()
+		if err := m.WriteRegisters(0, []uint16{uint16(100 * u)}); err != nil {
+			t.Fatal(err)
+		}
+		models[uint8(u)] = m
+		devices = append(devices, device.Device{Name: fmt.Sprintf("d%d", u), Bus: "plant", UnitID: u, Interval: dur(200 * time.Millisecond),
+			Points: []device.Point{{Name: "a", Table: device.TableHolding, Address: 0, Type: device.TypeUint16}}})
+	}
+	srv, addr := newSim(t, models, nil)
+	for u, f := range faults {
+		srv.SetFaults(u, f)
+	}
+	site := tcpSite(addr, devices...)
+	site.Modbus.Buses[0].MaxInFlight = inFlight
+	f := newFixture(t, site, modbus.Options{})
+	f.sim = srv
+	return f, models
+}
+
+// The devices due together on one connection are read one request at a
+// time (max_in_flight 1) or in batches (max_in_flight 5); every answer
+// reaches the device it was asked for.
+func TestPipelinedDevicesGetTheirOwnAnswers(t *testing.T) {
+	for _, inFlight := range []int{1, 5} {
+		t.Run(fmt.Sprintf("max_in_flight=%d", inFlight), func(t *testing.T) {
+			f, _ := pipelinedSite(t, 12, inFlight, nil)
+			for u := 1; u <= 12; u++ {
+				rs := f.waitReadings(fmt.Sprintf("d%d", u), "its value", allGood)
+				if got := rs[0].Value.Num; got != float64(100*u) {
+					t.Errorf("d%d read %v, want %d", u, got, 100*u)
+				}
+			}
+			for _, st := range f.gw.DeviceStatuses() {
+				if st.Errors[modbus.KindFraming]+st.Errors[modbus.KindTimeout] > 0 {
+					t.Errorf("%s: errors %v", st.Device, st.Errors)
+				}
+			}
+		})
+	}
+}
+
+// A silent device among them costs its own cycle a timeout; the devices
+// after it are asked again and stay online.
+func TestPipelinedSilentDeviceOnlyFailsItself(t *testing.T) {
+	for _, inFlight := range []int{1, 8} {
+		t.Run(fmt.Sprintf("max_in_flight=%d", inFlight), func(t *testing.T) {
+			f, _ := pipelinedSite(t, 8, inFlight, map[uint8]sim.Faults{3: {Silent: true}})
+			f.waitReadings("d3", "offline", func(rs []field.Reading, st field.Status) bool { return st.State == field.StateOffline })
+			for u := 1; u <= 8; u++ {
+				if u == 3 {
+					continue
+				}
+				name := fmt.Sprintf("d%d", u)
+				rs := f.waitReadings(name, "online with its value", func(rs []field.Reading, st field.Status) bool {
+					return st.State == field.StateOnline && allGood(rs, st)
+				})
+				if got := rs[0].Value.Num; got != float64(100*u) {
+					t.Errorf("%s read %v, want %d", name, got, 100*u)
+				}
+			}
+		})
+	}
+}
+
+// A reply that comes after its timeout is never taken as the answer to
+// the next device's read: the connection is dropped, and every device
+// reads its own values again.
+func TestLateReplyAmongDevicesIsNotTakenAsAnswer(t *testing.T) {
+	for _, inFlight := range []int{1, 4} {
+		t.Run(fmt.Sprintf("max_in_flight=%d", inFlight), func(t *testing.T) { lateReplyAmongDevices(t, inFlight) })
+	}
+}
+
+func lateReplyAmongDevices(t *testing.T, inFlight int) {
+	f, _ := pipelinedSite(t, 4, inFlight, nil)
+	for u := 1; u <= 4; u++ {
+		f.waitReadings(fmt.Sprintf("d%d", u), "good", allGood)
+	}
+	srv := f.sim
+	srv.SetFaults(2, sim.Faults{Late: 250 * time.Millisecond, Times: 1})
+	f.waitReadings("d2", "the timeout", func(rs []field.Reading, st field.Status) bool { return st.Errors[modbus.KindTimeout] > 0 })
+	for u := 1; u <= 4; u++ {
+		name := fmt.Sprintf("d%d", u)
+		before := status(f, name).Requests
+		rs := f.waitReadings(name, "good again", func(rs []field.Reading, st field.Status) bool {
+			return st.Requests > before+3 && allGood(rs, st)
+		})
+		if got := rs[0].Value.Num; got != float64(100*u) {
+			t.Errorf("%s read %v, want %d", name, got, 100*u)
+		}
+		if st := status(f, name); st.Errors[modbus.KindFraming] > 0 {
+			t.Errorf("%s: a stale reply was read as an answer: %v", name, st.Errors)
+		}
 	}
 }

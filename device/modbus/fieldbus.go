@@ -2,14 +2,11 @@ package modbus
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
 	"slices"
 	"time"
-
-	mb "github.com/goburrow/modbus"
 
 	"github.com/sitegate/sitegate/device"
 	"github.com/sitegate/sitegate/device/field"
@@ -48,7 +45,7 @@ func (e *Engine) ReadRaw(ctx context.Context, r device.RawRead) ([]uint16, []boo
 	if r.Count == 0 || r.Count > limit || int(r.Address)+int(r.Count) > 65536 {
 		return nil, nil, fmt.Errorf("read %d from address %d: give 1..%d within 0..65535", r.Count, r.Address, limit)
 	}
-	res, err := p.read(ctx, Read{Table: r.Table, Address: r.Address, Count: r.Count})
+	res, err := p.read(ctx, Read{Table: r.Table, Address: r.Address, Count: r.Count}, false)
 	return res.words, res.bits, err
 }
 
@@ -82,11 +79,7 @@ func (e *Engine) Write(ctx context.Context, w field.Write) error {
 		if !v.IsBool {
 			return fmt.Errorf("point %s.%s is a coil: write true or false", deviceName, point)
 		}
-		on := uint16(0x0000)
-		if v.Bool {
-			on = 0xFF00
-		}
-		return p.raw(ctx, func(c mb.Client) error { _, err := c.WriteSingleCoil(addr, on); return err })
+		return p.raw(ctx, func(l link) error { return writeCoil(l, addr, v.Bool) })
 	}
 	if v.IsBool {
 		return fmt.Errorf("point %s.%s holds a %s: write a number", deviceName, point, pt.Type)
@@ -101,16 +94,9 @@ func (e *Engine) Write(ctx context.Context, w field.Write) error {
 		return fmt.Errorf("%s.%s: %w", deviceName, point, err)
 	}
 	if len(words) == 1 {
-		return p.raw(ctx, func(c mb.Client) error { _, err := c.WriteSingleRegister(addr, words[0]); return err })
+		return p.raw(ctx, func(l link) error { return writeRegister(l, addr, words[0]) })
 	}
-	b := make([]byte, 2*len(words))
-	for i, w := range words {
-		binary.BigEndian.PutUint16(b[2*i:], w)
-	}
-	return p.raw(ctx, func(c mb.Client) error {
-		_, err := c.WriteMultipleRegisters(addr, uint16(len(words)), b)
-		return err
-	})
+	return p.raw(ctx, func(l link) error { return writeRegisters(l, addr, words) })
 }
 
 // scanTimeout bounds one probe: an absent unit costs this much.
@@ -146,7 +132,7 @@ func (e *Engine) Discover(ctx context.Context, q field.Query, progress func(fiel
 		}
 		unit := first + uint8(i)
 		err := ep.do(ctx, unit, timeout, func(l link) error {
-			_, err := l.client().ReadHoldingRegisters(0, 1)
+			_, err := readBlock(l, device.TableHolding, 0, 1)
 			return err
 		})
 		var res *field.Found
@@ -176,11 +162,12 @@ func (e *Engine) Discover(ctx context.Context, q field.Query, progress func(fiel
 func (e *Engine) identify(ctx context.Context, ep *endpoint, timeout time.Duration, res *field.Found) {
 	out := make(chan map[byte]string, 1) // the closure may outlive a cancelled caller
 	err := ep.do(ctx, uint8(res.ID), timeout, func(l link) error {
-		resp, err := l.raw(&mb.ProtocolDataUnit{FunctionCode: funcDeviceIdentification, Data: []byte{0x0E, 0x01, 0x00}})
+		// MEI type 14, read code 1 (basic objects), from object 0.
+		data, err := l.exchange(funcDeviceIdentification, []byte{0x0E, 0x01, 0x00})
 		if err != nil {
 			return err
 		}
-		objects, err := parseIdentification(resp.Data)
+		objects, err := parseIdentification(data)
 		if err != nil {
 			return err
 		}

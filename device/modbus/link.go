@@ -99,75 +99,31 @@ func classify(err error) *RequestError {
 // link is one connection to a bus: a TCP endpoint or a serial line. Only
 // its endpoint's owner goroutine uses it.
 type link interface {
-	client() mb.Client
+	// exchange sends a request PDU (function code fc and its data) to the
+	// current unit and returns the data of the answer, which may be the
+	// link's own buffer: valid until the next exchange. An exception
+	// answer is a *RequestError of KindException.
+	exchange(fc byte, data []byte) ([]byte, error)
 	setUnit(u byte)
 	setTimeout(d time.Duration)
-	// raw sends a PDU the client API has no method for (device
-	// identification, function 43/14).
-	raw(pdu *mb.ProtocolDataUnit) (*mb.ProtocolDataUnit, error)
-	// reset drops the connection: after a timeout a late reply may still
-	// arrive, and goburrow would read it as the answer to the next request.
+	// reset drops the connection (TCP) or resynchronises the line (RTU):
+	// after a timeout a late reply may still arrive, and must not be read
+	// as the answer to the next request.
 	reset()
 	close()
 }
 
-// tcpLink uses goburrow's TCP handler (packager and transporter) as is.
-type tcpLink struct {
-	h *mb.TCPClientHandler
-	c mb.Client
-}
+var (
+	_ link = (*tcpLink)(nil)
+	_ link = (*rtuLink)(nil)
+)
 
-func newTCPLink(address string, timeout time.Duration) *tcpLink {
-	h := mb.NewTCPClientHandler(address)
-	h.Timeout = timeout
-	// Keep the connection: the owner closes it on errors or shutdown.
-	h.IdleTimeout = 24 * time.Hour
-	return &tcpLink{h: h, c: mb.NewClient(h)}
-}
-
-func (l *tcpLink) client() mb.Client          { return l.c }
-func (l *tcpLink) setUnit(u byte)             { l.h.SlaveId = u }
-func (l *tcpLink) setTimeout(d time.Duration) { l.h.Timeout = d }
-func (l *tcpLink) reset()                     { _ = l.h.Close() }
-func (l *tcpLink) close()                     { _ = l.h.Close() }
-
-func (l *tcpLink) raw(pdu *mb.ProtocolDataUnit) (*mb.ProtocolDataUnit, error) {
-	return sendRaw(l.h, l.h, pdu)
-}
-
-func sendRaw(p mb.Packager, t mb.Transporter, pdu *mb.ProtocolDataUnit) (*mb.ProtocolDataUnit, error) {
-	req, err := p.Encode(pdu)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := t.Send(req)
-	if err != nil {
-		return nil, err
-	}
-	if err := p.Verify(req, resp); err != nil {
-		return nil, err
-	}
-	out, err := p.Decode(resp)
-	if err != nil {
-		return nil, err
-	}
-	if out.FunctionCode != pdu.FunctionCode {
-		code := byte(0)
-		if len(out.Data) > 0 {
-			code = out.Data[0]
-		}
-		return nil, &mb.ModbusError{FunctionCode: out.FunctionCode, ExceptionCode: code}
-	}
-	return out, nil
-}
-
-// rtuLink keeps goburrow's RTU packager and client API over our own
+// rtuLink keeps goburrow's RTU packager (framing and CRC) over our own
 // transporter: goburrow's sleeps a fixed estimate before reading, which
 // keeps a cycle well above the wire time, and connects without its mutex.
 type rtuLink struct {
 	h *mb.RTUClientHandler // used as the packager only
 	t *rtuTransport
-	c mb.Client
 }
 
 func newRTULink(bus device.Bus, timeout time.Duration, open func(*serial.Config) (io.ReadWriteCloser, error)) *rtuLink {
@@ -178,17 +134,32 @@ func newRTULink(bus device.Bus, timeout time.Duration, open func(*serial.Config)
 		// deadline.
 		Timeout: 20 * time.Millisecond}
 	t := &rtuTransport{cfg: cfg, timeout: timeout, open: open}
-	return &rtuLink{h: h, t: t, c: mb.NewClient2(h, t)}
+	return &rtuLink{h: h, t: t}
 }
 
-func (l *rtuLink) client() mb.Client          { return l.c }
 func (l *rtuLink) setUnit(u byte)             { l.h.SlaveId = u }
 func (l *rtuLink) setTimeout(d time.Duration) { l.t.timeout = d }
 func (l *rtuLink) reset()                     { l.t.flush() }
 func (l *rtuLink) close()                     { l.t.close() }
 
-func (l *rtuLink) raw(pdu *mb.ProtocolDataUnit) (*mb.ProtocolDataUnit, error) {
-	return sendRaw(l.h, l.t, pdu)
+func (l *rtuLink) exchange(fc byte, data []byte) ([]byte, error) {
+	req, err := l.h.Encode(&mb.ProtocolDataUnit{FunctionCode: fc, Data: data})
+	if err != nil {
+		return nil, err
+	}
+	resp, err := l.t.Send(req)
+	if err != nil {
+		return nil, err
+	}
+	if err := l.h.Verify(req, resp); err != nil {
+		return nil, err
+	}
+	pdu, err := l.h.Decode(resp) // checks the CRC
+	if err != nil {
+		return nil, err
+	}
+	// Unit id, the PDU, then the CRC: Verify has checked the length.
+	return responseData(fc, resp[1:1+1+len(pdu.Data)])
 }
 
 // Serial framing (Modbus over serial line, §2.5): a character is 11 bits

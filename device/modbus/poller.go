@@ -3,13 +3,10 @@ package modbus
 import (
 	"context"
 	"errors"
-	"math/rand/v2"
 	"slices"
 	"sort"
 	"sync"
 	"time"
-
-	mb "github.com/goburrow/modbus"
 
 	"github.com/sitegate/sitegate/device"
 	"github.com/sitegate/sitegate/device/field"
@@ -31,6 +28,33 @@ type poller struct {
 	status   field.Status
 	failures int // consecutive failed cycles
 	cycles   int
+
+	// The endpoint's goroutine only: when the next cycle is due, and the
+	// first read of the cycle about to run when the endpoint sent it
+	// ahead in a batch (nil otherwise).
+	next          time.Time
+	pre           *prefetched
+	preReq        prefetched
+	cycleReadings []field.Reading
+	cycleGot      []bool
+}
+
+// prefetched is a read the endpoint sent ahead of the cycle in a batch.
+type prefetched struct {
+	batchReq
+	read Read
+	sent time.Time
+	buf  [4]byte
+}
+
+// firstRead returns the first read of the plan, if any.
+func (p *poller) firstRead() (Read, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.plan) == 0 {
+		return Read{}, false
+	}
+	return p.plan[0], true
 }
 
 func newPoller(e *Engine, d device.Device, points []device.Point, b device.Bus, ep *endpoint) *poller {
@@ -98,61 +122,69 @@ func (p *poller) replan() {
 
 func (p *poller) timeout() time.Duration { return p.dev.EffectiveTimeout(p.bus).Std() }
 
-func (p *poller) run(ctx context.Context) {
-	field.RunCycles(ctx, p.e.opts.Clock, p.dev.Interval.Std(), p.cycle)
-}
-
 // readResult is what one read returned.
 type readResult struct {
 	words []uint16
 	bits  []bool
 }
 
-// read performs one planned read. The closure runs on the endpoint's
-// goroutine and hands its result over a channel: if the caller gives up
-// (context done) the closure may still be running, so it must not write
-// anything the caller reads.
-func (p *poller) read(ctx context.Context, r Read) (readResult, error) {
-	out := make(chan readResult, 1)
+// read performs one planned read: through the endpoint's goroutine for
+// the console (readNow, ReadRaw), or right here when a cycle (run by that
+// goroutine) reads. The closure may still run after a console caller gave
+// up; the caller then never looks at res, and when it does, receiving the
+// closure's error has ordered the write before the read.
+func (p *poller) read(ctx context.Context, r Read, inCycle bool) (readResult, error) {
 	clk := p.e.opts.Clock
 	start := clk.Now()
-	err := p.ep.do(ctx, p.unit, p.timeout(), func(l link) error {
-		c := l.client()
-		var b []byte
-		var err error
-		switch r.Table {
-		case device.TableCoil:
-			b, err = c.ReadCoils(r.Address, r.Count)
-		case device.TableDiscrete:
-			b, err = c.ReadDiscreteInputs(r.Address, r.Count)
-		case device.TableInput:
-			b, err = c.ReadInputRegisters(r.Address, r.Count)
-		default:
-			b, err = c.ReadHoldingRegisters(r.Address, r.Count)
-		}
-		if err != nil {
-			return err
-		}
-		var res readResult
+	var res readResult
+	values := func(b []byte) {
+		// readBlock or readPayload has checked the size against r.Count.
 		if r.Table.IsBit() {
-			if len(b)*8 < int(r.Count) {
-				return &RequestError{Kind: KindFraming, Err: errors.New("answer holds fewer bits than asked for")}
-			}
 			res.bits = DecodeBits(b, int(r.Count))
 		} else {
-			if len(b) != 2*int(r.Count) {
-				return &RequestError{Kind: KindFraming, Err: errors.New("answer holds a different number of registers than asked for")}
-			}
 			res.words = WordsFromBytes(b)
 		}
-		out <- res
-		return nil
-	})
+	}
+	fn := func(l link) error {
+		b, err := readBlock(l, r.Table, r.Address, r.Count)
+		if err == nil {
+			values(b)
+		}
+		return err
+	}
+	var pre *prefetched
+	if inCycle {
+		pre = p.pre // the endpoint's goroutine, which runs this cycle
+	}
+	var err error
+	switch {
+	case pre != nil && pre.answered && pre.read.Table == r.Table && pre.read.Address == r.Address && pre.read.Count == r.Count:
+		// The endpoint sent this read ahead; its answer is here.
+		p.pre = nil
+		err = pre.err
+		if err == nil {
+			var b []byte
+			if b, err = readPayload(r.Table, r.Count, pre.ans); err != nil {
+				err = p.ep.settle(classify(err))
+			} else {
+				values(b)
+			}
+		}
+		p.count(err, pre.at.Sub(pre.sent))
+		if err != nil {
+			return readResult{}, err
+		}
+		return res, nil
+	case inCycle:
+		err = p.ep.serve(ctx, p.unit, p.timeout(), fn)
+	default:
+		err = p.ep.do(ctx, p.unit, p.timeout(), fn)
+	}
 	p.count(err, clk.Now().Sub(start))
 	if err != nil {
 		return readResult{}, err
 	}
-	return <-out, nil
+	return res, nil
 }
 
 // count updates request statistics.
@@ -185,11 +217,18 @@ func isIsolating(err error) bool {
 	return code == 2 || code == 3
 }
 
-// cycle polls the device once and returns the delay to the next cycle.
-func (p *poller) cycle(ctx context.Context) time.Duration {
+// cycle polls the device once and returns when the next cycle is due. The
+// endpoint's goroutine runs it.
+func (p *poller) cycle(ctx context.Context) time.Time {
 	now := p.e.opts.Clock.Now()
-	readings := make([]field.Reading, len(p.points))
-	got := make([]bool, len(p.points))
+	// The cycle's buffers are reused: Record keeps no reference to
+	// readings (field.Sink), and cycles run on the endpoint's goroutine.
+	if len(p.cycleReadings) != len(p.points) {
+		p.cycleReadings, p.cycleGot = make([]field.Reading, len(p.points)), make([]bool, len(p.points))
+	}
+	readings, got := p.cycleReadings, p.cycleGot
+	clear(readings)
+	clear(got)
 	var cycleErr error
 	replan := false
 
@@ -208,7 +247,7 @@ func (p *poller) cycle(ctx context.Context) time.Duration {
 			return nil
 		}
 		for _, half := range []Read{a, b} {
-			res, err := p.read(ctx, half)
+			res, err := p.read(ctx, half, true)
 			switch {
 			case err == nil:
 				store(half, res)
@@ -239,7 +278,7 @@ func (p *poller) cycle(ctx context.Context) time.Duration {
 	p.mu.Unlock()
 
 	for _, r := range plan {
-		res, err := p.read(ctx, r)
+		res, err := p.read(ctx, r, true)
 		switch {
 		case err == nil:
 			store(r, res)
@@ -276,7 +315,7 @@ func (p *poller) cycle(ctx context.Context) time.Duration {
 		}
 		if retry && cycleErr == nil {
 			r := singleRead(p.points[pi], pi)
-			if res, err := p.read(ctx, r); err == nil {
+			if res, err := p.read(ctx, r, true); err == nil {
 				store(r, res)
 				p.mu.Lock()
 				delete(p.isolated, pi)
@@ -289,7 +328,7 @@ func (p *poller) cycle(ctx context.Context) time.Duration {
 		got[pi] = true
 	}
 	if ctx.Err() != nil {
-		return 0
+		return now
 	}
 	return p.finish(readings, got, cycleErr, replan, now)
 }
@@ -334,9 +373,9 @@ func (p *poller) decode(pi int, r Read, res readResult, now time.Time) field.Rea
 	return rd
 }
 
-// finish updates state after a cycle, records it, and returns the delay to
-// the next one.
-func (p *poller) finish(readings []field.Reading, got []bool, cycleErr error, replan bool, now time.Time) time.Duration {
+// finish updates state after a cycle that started at now, records it, and
+// returns when the next one is due.
+func (p *poller) finish(readings []field.Reading, got []bool, cycleErr error, replan bool, now time.Time) time.Time {
 	interval := p.dev.Interval.Std()
 	p.mu.Lock()
 	if replan {
@@ -381,20 +420,41 @@ func (p *poller) finish(readings []field.Reading, got []bool, cycleErr error, re
 			p.e.log.Info("modbus device state", "device", p.dev.Name, "state", string(p.status.State), "err", errText(cycleErr))
 		}
 	}
-	next := interval + time.Duration(rand.Int64N(int64(interval)/10+1))
+	end := p.e.opts.Clock.Now()
+	// The next slot of the interval's grid after this one: a cycle that
+	// overran its interval skips the slots it missed.
+	from := now.Add(interval / 2)
+	if end.After(from) {
+		from = end
+	}
+	next := gridAfter(from, interval)
 	if p.status.State == field.StateOffline && p.failures >= p.e.opts.OfflineAfter {
 		// Back off while offline: double per failed cycle, up to the bound.
 		backoff := interval << min(p.failures-p.e.opts.OfflineAfter+1, 10)
-		next = min(max(backoff, interval), max(p.e.opts.MaxBackoff, interval))
+		backoff = min(max(backoff, interval), max(p.e.opts.MaxBackoff, interval))
+		next = gridAfter(end.Add(backoff), interval)
 	}
-	p.status.LastPoll = p.e.opts.Clock.Now()
-	p.status.NextPoll = p.status.LastPoll.Add(next)
+	p.status.LastPoll = end
+	p.status.NextPoll = next
 	status := p.status.Clone()
 	p.mu.Unlock()
 	if err := p.e.sink.Record(status, readings); err != nil {
 		p.e.log.Error("record readings", "device", p.dev.Name, "err", err)
 	}
 	return next
+}
+
+// gridAfter returns the first instant from t on that is a whole multiple
+// of interval (since the Unix epoch; the wall clock places the grid, the
+// result keeps t's monotonic reading).
+func gridAfter(t time.Time, interval time.Duration) time.Time {
+	if interval <= 0 {
+		return t
+	}
+	if off := time.Duration(t.UnixNano() % int64(interval)); off > 0 {
+		return t.Add(interval - off)
+	}
+	return t
 }
 
 func errText(err error) string {
@@ -405,8 +465,8 @@ func errText(err error) string {
 }
 
 // raw sends a request through the device's endpoint.
-func (p *poller) raw(ctx context.Context, fn func(c mb.Client) error) error {
-	return p.ep.do(ctx, p.unit, p.timeout(), func(l link) error { return fn(l.client()) })
+func (p *poller) raw(ctx context.Context, fn func(l link) error) error {
+	return p.ep.do(ctx, p.unit, p.timeout(), fn)
 }
 
 // readNow reads the points with the given indexes now, outside the
@@ -423,7 +483,7 @@ func (p *poller) readNow(ctx context.Context, index []int) ([]field.Reading, err
 		for j, x := range r.Points {
 			r.Points[j] = index[x]
 		}
-		res, err := p.read(ctx, r)
+		res, err := p.read(ctx, r, false)
 		if err != nil && Exception(err) == 0 {
 			return nil, err
 		}

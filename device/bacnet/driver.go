@@ -165,10 +165,31 @@ func (d *Driver) Protocol() field.Protocol { return field.BACnet }
 // changes; it returns nil then. While it runs, the field layer routes
 // BACnet reads, writes and discovery here.
 func (d *Driver) Run(ctx context.Context) error {
-	// Readings of every device arrive as events: served objects of the
-	// device that was read tell their COV subscribers at once.
-	sub := d.gw.Subscribe(256)
+	// Site events re-apply the site (a missed one too). Readings events
+	// tell a served object's COV subscribers at once; the driver listens
+	// to them only while it serves objects, so that a site without
+	// bacnet.serve is not woken by every device cycle. A missed readings
+	// event only delays a notification to the periodic COV check.
+	sub := d.gw.SubscribeTo(16, device.EventSite)
 	defer sub.Close()
+	var readings *device.Subscription
+	defer func() {
+		if readings != nil {
+			readings.Close()
+		}
+	}()
+	follow := func() {
+		d.mu.Lock()
+		serving := len(d.served) > 0
+		d.mu.Unlock()
+		switch {
+		case serving && readings == nil:
+			readings = d.gw.SubscribeTo(256, device.EventReadings)
+		case !serving && readings != nil:
+			readings.Close()
+			readings = nil
+		}
+	}
 	covs := make(chan covEvent, MaxCOVQueue)
 	covDone := make(chan struct{})
 	d.mu.Lock()
@@ -178,6 +199,7 @@ func (d *Driver) Run(ctx context.Context) error {
 	check := d.o.Clock.NewTicker(min(d.o.Retry, 5*time.Second))
 	defer check.Stop()
 	d.apply()
+	follow()
 	detach := d.gw.Field().Attach(d)
 	defer func() {
 		detach()
@@ -185,22 +207,28 @@ func (d *Driver) Run(ctx context.Context) error {
 		<-covDone
 	}()
 	for {
+		var readingsC <-chan device.Event // nil while nothing is served: never ready
+		if readings != nil {
+			readingsC = readings.C()
+		}
 		select {
 		case <-ctx.Done():
 			return nil
-		case ev, ok := <-sub.C():
+		case _, ok := <-sub.C():
 			if !ok {
 				return nil
 			}
-			switch {
-			case ev.Kind == device.EventSite || sub.Missed() > 0:
-				d.apply()
-			case ev.Kind == device.EventReadings:
-				d.readingsChanged(ev.Device)
+			d.apply()
+			follow()
+		case ev, ok := <-readingsC:
+			if !ok {
+				return nil
 			}
+			d.readingsChanged(ev.Device)
 		case <-check.C():
 			if d.due() {
 				d.apply()
+				follow()
 			}
 		}
 	}

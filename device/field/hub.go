@@ -155,7 +155,6 @@ func (h *Hub) Record(st Status, readings []Reading) error {
 		_, known := latest[r.Point]
 		return known
 	}
-	filtered := false
 	for i, r := range readings {
 		if !accept(r) {
 			// Rare: copy the acceptable ones, leaving the caller's slice alone.
@@ -166,12 +165,11 @@ func (h *Hub) Record(st Status, readings []Reading) error {
 					latest[r.Point] = r
 				}
 			}
-			readings, filtered = kept, true
+			readings = kept
 			break
 		}
 		latest[r.Point] = r
 	}
-	_ = filtered
 	h.status[st.Device] = st
 	h.mu.Unlock()
 	if h.o.Notify != nil {

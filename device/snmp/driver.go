@@ -103,7 +103,8 @@ func (d *Driver) Protocol() field.Protocol { return field.SNMP }
 // Run polls the site's snmp devices and runs the trap receiver until ctx
 // ends, following site changes; it returns nil then.
 func (d *Driver) Run(ctx context.Context) error {
-	sub := d.gw.Subscribe(64)
+	// Site events only: every device cycle of the site must not wake it.
+	sub := d.gw.SubscribeTo(16, device.EventSite)
 	defer sub.Close()
 	d.mu.Lock()
 	d.ctx = ctx
@@ -118,13 +119,11 @@ func (d *Driver) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case ev, ok := <-sub.C():
+		case _, ok := <-sub.C():
 			if !ok {
 				return nil
 			}
-			if ev.Kind == device.EventSite || sub.Missed() > 0 {
-				d.apply()
-			}
+			d.apply()
 		}
 	}
 }

@@ -232,9 +232,14 @@ func (m *fieldScreen) submit() tea.Cmd {
 	switch m.formKind {
 	case formBus:
 		kind, _ := device.ParseBusKind(f.Value(1))
+		// Settings the form does not show (max_in_flight) stay as they were.
+		old, _ := m.base.Site.Modbus.FindBus(m.editing)
 		b := device.Bus{Name: strings.TrimSpace(f.Value(0)), Kind: kind, Timeout: probs.Duration("Timeout", f.Value(6))}
 		if kind == device.BusTCP {
 			b.Address = strings.TrimSpace(f.Value(2))
+			if old.Kind == device.BusTCP {
+				b.MaxInFlight = old.MaxInFlight
+			}
 		} else {
 			b.Device = strings.TrimSpace(f.Value(3))
 			b.Baud = probs.Int("Baud", f.Value(4))

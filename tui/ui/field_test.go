@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	tea "charm.land/bubbletea/v2"
 	gossh "golang.org/x/crypto/ssh"
@@ -163,5 +164,34 @@ func TestFieldScreenReadOnlyForSupport(t *testing.T) {
 	got := screenText(a)
 	if strings.Contains(got, "Save") || strings.Contains(got, "Decode lab") || strings.Contains(got, "add bus") {
 		t.Fatalf("support was offered an edit:\n%s", got)
+	}
+}
+
+// Editing a bus in the console keeps what the form does not show: a TCP
+// bus's max_in_flight.
+func TestBusFormKeepsMaxInFlight(t *testing.T) {
+	f := newLiveFixture(t)
+	tuitest.FieldDevice(t, f.gw)
+	site, rev := f.gw.Site()
+	site.Modbus.Buses[0].MaxInFlight = 8
+	if _, err := f.gw.ApplySite(device.Edit{Actor: device.LocalActor, Action: device.ActionConfigChange, Base: rev}, site); err != nil {
+		t.Fatal(err)
+	}
+	a := f.app(t, f.user(t, "ivy", device.RoleInstaller))
+	press(a, "4")
+	m := fieldTab(t, a)
+	m.reload()
+	b, _ := site.Modbus.FindBus("plant")
+	m.openBusForm(b, "plant")
+	for range 6 {
+		press(a, "tab")
+	}
+	a.Update(tea.KeyPressMsg{Code: 'u', Mod: tea.ModCtrl})
+	typeText(a, "250ms")
+	press(a, "tab", "enter")
+	after, _ := f.gw.Site()
+	got, _ := after.Modbus.FindBus("plant")
+	if got.Timeout != device.Duration(250*time.Millisecond) || got.MaxInFlight != 8 {
+		t.Fatalf("bus after the edit: %+v\n%s", got, screenText(a))
 	}
 }

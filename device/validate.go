@@ -528,7 +528,7 @@ func (b *Bus) validate(v *problems, path string) {
 		}
 	}
 	switch {
-	case b.MaxInFlight != 0 && b.Kind != BusTCP:
+	case b.MaxInFlight != 0 && b.Kind == BusRTU: // a missing kind is its own problem
 		v.add(joinPath(path, "max_in_flight"), "applies to tcp buses only; a serial line carries one request at a time")
 	case b.MaxInFlight < 0 || b.MaxInFlight > MaxBusInFlight:
 		v.add(joinPath(path, "max_in_flight"), "%d is outside 1..%d", b.MaxInFlight, MaxBusInFlight)

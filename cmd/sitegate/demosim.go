@@ -138,7 +138,10 @@ func (d *demoSim) serve(srv *sim.Server, addr string, unit uint8, name string, p
 	if d.served[key] == string(sig) {
 		return
 	}
-	m, err := sim.NewModel(points, sim.WithName(name), sim.WithEpoch(d.epoch))
+	// Each unit's waves start at another time, so that two devices of one
+	// profile (the demo's two air-handling units), read in the same
+	// instant, do not show the same values.
+	m, err := sim.NewModel(points, sim.WithName(name), sim.WithEpoch(d.epoch.Add(-time.Duration(unit)*37*time.Second)))
 	if err != nil {
 		d.log.Warn("demo: cannot simulate a device", "unit", unit, "address", addr, "err", err)
 		return

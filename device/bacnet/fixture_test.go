@@ -17,7 +17,6 @@ import (
 	"github.com/sitegate/sitegate/device/bacnet/stack"
 	"github.com/sitegate/sitegate/device/devicetest"
 	"github.com/sitegate/sitegate/device/field"
-	"github.com/sitegate/sitegate/store"
 )
 
 const wait = 10 * time.Second
@@ -46,21 +45,8 @@ type fixture struct {
 // startGateway stores site and runs the driver until the test ends.
 func startGateway(t testing.TB, site *device.Site, o bacnet.Options) *fixture {
 	t.Helper()
-	st, err := store.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	gw, err := device.NewGateway(st, device.GatewayOptions{GatewayID: "gw-test"})
-	if err != nil {
-		st.Close()
-		t.Fatal(err)
-	}
 	site.Site.Name = "BACnet test"
-	site.ApplyDefaults()
-	if _, err := gw.ApplySite(device.Edit{Actor: device.LocalActor, Action: "config.change", Base: gw.Rev()}, site); err != nil {
-		st.Close()
-		t.Fatal(err)
-	}
+	gw := devicetest.Gateway(t, site)
 	if o.Logger == nil {
 		o.Logger = quiet
 	}
@@ -71,19 +57,7 @@ func startGateway(t testing.TB, site *device.Site, o bacnet.Options) *fixture {
 		o.DiscoverWait = 500 * time.Millisecond
 	}
 	drv := bacnet.NewDriver(gw, o)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- drv.Run(ctx) }()
-	stop := sync.OnceFunc(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("driver: %v", err)
-		}
-		if err := st.Close(); err != nil {
-			t.Errorf("close store: %v", err)
-		}
-	})
-	t.Cleanup(stop)
+	stop := devicetest.Start(t, drv)
 	devicetest.Eventually(t, wait, "the driver attached", func() bool { return gw.Field().Driver(field.BACnet) != nil })
 	return &fixture{t: t, gw: gw, drv: drv, stop: stop}
 }

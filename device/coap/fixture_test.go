@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,7 +19,6 @@ import (
 	"github.com/sitegate/sitegate/device/coap"
 	"github.com/sitegate/sitegate/device/devicetest"
 	"github.com/sitegate/sitegate/device/field"
-	"github.com/sitegate/sitegate/store"
 )
 
 const wait = 15 * time.Second
@@ -55,36 +53,13 @@ type fixture struct {
 
 func start(t testing.TB, site *device.Site, o coap.Options) *fixture {
 	t.Helper()
-	st, err := store.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	gw, err := device.NewGateway(st, device.GatewayOptions{GatewayID: "gw-test"})
-	if err != nil {
-		st.Close()
-		t.Fatal(err)
-	}
-	if _, err := gw.ApplySite(device.Edit{Actor: device.LocalActor, Action: "config.change", Base: gw.Rev()}, site); err != nil {
-		st.Close()
-		t.Fatal(err)
-	}
+	gw := devicetest.Gateway(t, site)
 	if o.Logger == nil {
 		o.Logger = quiet
 	}
 	o.Bind = func(string) string { return "127.0.0.1:0" }
 	drv := coap.NewDriver(gw, o)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- drv.Run(ctx) }()
-	t.Cleanup(sync.OnceFunc(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("driver: %v", err)
-		}
-		if err := st.Close(); err != nil {
-			t.Errorf("close store: %v", err)
-		}
-	}))
+	devicetest.Start(t, drv)
 	devicetest.Eventually(t, wait, "the server listening", func() bool { return drv.Addr() != "" })
 	return &fixture{t: t, gw: gw, drv: drv}
 }

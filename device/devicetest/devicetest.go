@@ -56,13 +56,5 @@ type Runner interface {
 // the test waits for Run to return and fails if it returned an error.
 func Run(tb testing.TB, r Runner) {
 	tb.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- r.Run(ctx) }()
-	tb.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			tb.Errorf("%T.Run: %v", r, err)
-		}
-	})
+	Start(tb, r)
 }

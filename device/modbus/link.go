@@ -37,12 +37,8 @@ func (e *RequestError) Unwrap() error { return e.Err }
 // Exception returns the Modbus exception code of err, or 0.
 func Exception(err error) byte {
 	var re *RequestError
-	if errors.As(err, &re) && re.Code != 0 {
+	if errors.As(err, &re) {
 		return re.Code
-	}
-	var me *mb.ModbusError
-	if errors.As(err, &me) {
-		return me.ExceptionCode
 	}
 	return 0
 }
@@ -75,10 +71,7 @@ func classify(err error) *RequestError {
 	}
 	var re *RequestError
 	if errors.As(err, &re) {
-		return re
-	}
-	if code := Exception(err); code != 0 {
-		return &RequestError{Kind: KindException, Err: errors.New(ExceptionText(code)), Code: code}
+		return re // every exception answer is one (responseData)
 	}
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, serial.ErrTimeout) {
@@ -88,8 +81,9 @@ func classify(err error) *RequestError {
 	switch {
 	case strings.Contains(msg, "crc"):
 		return &RequestError{Kind: KindCRC, Err: errors.New("bad CRC in the answer")}
-	case strings.Contains(msg, "transaction id"), strings.Contains(msg, "slave id"), strings.Contains(msg, "unit id"),
-		strings.Contains(msg, "length"), strings.Contains(msg, "protocol id"), strings.Contains(msg, "response data"),
+	// goburrow's RTU packager (Verify, Decode); the TCP client returns
+	// RequestErrors of its own.
+	case strings.Contains(msg, "slave id"), strings.Contains(msg, "length"), strings.Contains(msg, "response data"),
 		strings.Contains(msg, "does not match"), errors.Is(err, io.ErrUnexpectedEOF):
 		return &RequestError{Kind: KindFraming, Err: fmt.Errorf("malformed answer: %s", strings.TrimPrefix(msg, "modbus: "))}
 	}

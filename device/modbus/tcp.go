@@ -59,6 +59,19 @@ func (l *tcpLink) reset() {
 
 func (l *tcpLink) close() { l.reset() }
 
+// connect dials the server unless the link is connected.
+func (l *tcpLink) connect() error {
+	if l.conn != nil {
+		return nil
+	}
+	c, err := net.DialTimeout("tcp", l.address, l.timeout)
+	if err != nil {
+		return &RequestError{Kind: KindConnection, Err: fmt.Errorf("connect to %s: %w", l.address, err)}
+	}
+	l.conn = c
+	return nil
+}
+
 // encodeTCPRequest writes the frame of a request into dst (at least
 // mbapHeader+1+len(data) bytes) and returns its length.
 func encodeTCPRequest(dst []byte, tid uint16, unit, fc byte, data []byte) int {
@@ -102,12 +115,8 @@ func (l *tcpLink) exchange(fc byte, data []byte) ([]byte, error) {
 	if 1+len(data) > maxPDU {
 		return nil, fmt.Errorf("a request of %d bytes: %w (at most %d)", 1+len(data), errRequestBounds, maxPDU)
 	}
-	if l.conn == nil {
-		c, err := net.DialTimeout("tcp", l.address, l.timeout)
-		if err != nil {
-			return nil, &RequestError{Kind: KindConnection, Err: fmt.Errorf("connect to %s: %w", l.address, err)}
-		}
-		l.conn = c
+	if err := l.connect(); err != nil {
+		return nil, err
 	}
 	l.tid++
 	n := encodeTCPRequest(l.wbuf[:], l.tid, l.unit, fc, data)
@@ -174,12 +183,8 @@ func (l *tcpLink) exchangeBatch(reqs []*batchReq) error {
 	if len(reqs) == 0 || len(reqs) > MaxInFlight {
 		return fmt.Errorf("a batch of %d requests: %w (1..%d)", len(reqs), errRequestBounds, MaxInFlight)
 	}
-	if l.conn == nil {
-		c, err := net.DialTimeout("tcp", l.address, l.timeout)
-		if err != nil {
-			return &RequestError{Kind: KindConnection, Err: fmt.Errorf("connect to %s: %w", l.address, err)}
-		}
-		l.conn = c
+	if err := l.connect(); err != nil {
+		return err
 	}
 	if cap(l.batch) < len(reqs)*maxADU {
 		l.batch = make([]byte, MaxInFlight*maxADU)

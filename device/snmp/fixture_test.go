@@ -5,7 +5,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"sync"
 	"testing"
 	"time"
 
@@ -13,7 +12,6 @@ import (
 	"github.com/sitegate/sitegate/device/devicetest"
 	"github.com/sitegate/sitegate/device/snmp"
 	"github.com/sitegate/sitegate/device/snmp/snmptest"
-	"github.com/sitegate/sitegate/store"
 )
 
 const wait = 15 * time.Second
@@ -41,21 +39,8 @@ type fixture struct {
 // startGateway stores site and runs the driver until the test ends.
 func startGateway(t testing.TB, site *device.Site, o snmp.Options) *fixture {
 	t.Helper()
-	st, err := store.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	gw, err := device.NewGateway(st, device.GatewayOptions{GatewayID: "gw-test"})
-	if err != nil {
-		st.Close()
-		t.Fatal(err)
-	}
 	site.Site.Name = "SNMP test"
-	site.ApplyDefaults()
-	if _, err := gw.ApplySite(device.Edit{Actor: device.LocalActor, Action: "config.change", Base: gw.Rev()}, site); err != nil {
-		st.Close()
-		t.Fatal(err)
-	}
+	gw := devicetest.Gateway(t, site)
 	if o.Logger == nil {
 		o.Logger = quiet
 	}
@@ -63,18 +48,7 @@ func startGateway(t testing.TB, site *device.Site, o snmp.Options) *fixture {
 		o.Listen = ephemeral
 	}
 	drv := snmp.NewDriver(gw, o)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- drv.Run(ctx) }()
-	stop := sync.OnceFunc(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("driver: %v", err)
-		}
-		st.Close()
-	})
-	t.Cleanup(stop)
-	f := &fixture{t: t, gw: gw, drv: drv, stop: stop}
+	f := &fixture{t: t, gw: gw, drv: drv, stop: devicetest.Start(t, drv)}
 	devicetest.Eventually(t, wait, "the driver attached", func() bool { _, ok := snmp.From(gw); return ok })
 	return f
 }

@@ -21,13 +21,11 @@ func (g *Gateway) FollowSite(ctx context.Context, apply func()) {
 		select {
 		case <-ctx.Done():
 			return
-		case ev, ok := <-sub.C():
+		case _, ok := <-sub.C():
 			if !ok {
 				return
 			}
-			if ev.Kind == EventSite || sub.Missed() > 0 {
-				apply()
-			}
+			apply() // site events only: a missed one is applied by this one
 		}
 	}
 }

@@ -784,7 +784,7 @@ func (p *SNMPPoint) validate(v *problems, path string) {
 		checkText(v, joinPath(path, "unit"), p.Unit, MaxUnitLength, false)
 	}
 	if p.Precision != 0 {
-		checkInt(v, joinPath(path, "precision"), p.Precision, [2]int{1, 17})
+		checkInt(v, joinPath(path, "precision"), p.Precision, precisionRange)
 	}
 }
 

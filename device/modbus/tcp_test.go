@@ -256,16 +256,23 @@ func FuzzTCPResponse(f *testing.F) {
 			}
 			return
 		}
-		if fc <= funcReadInputRegisters {
+		if fc <= funcReadInputRegisters && len(data) > 1 && int(data[0]) == len(data)-1 {
+			// A well-formed answer is taken for the count its byte count
+			// says, and refused for one more.
 			table := map[byte]device.RegisterTable{1: device.TableCoil, 2: device.TableDiscrete, 3: device.TableHolding, 4: device.TableInput}[fc]
-			count := uint16(int(kind)%maxReadRegisters + 1)
-			values, err := readPayload(table, count, data)
-			want := 2 * int(count)
-			if table.IsBit() {
-				want = (int(count) + 7) / 8
+			n := len(data) - 1
+			count := uint16(8 * n)
+			if !table.IsBit() {
+				if n%2 != 0 {
+					return
+				}
+				count = uint16(n / 2)
 			}
-			if err == nil && len(values) != want {
-				t.Fatalf("%d bytes of values for %d asked", len(values), count)
+			if values, err := readPayload(table, count, data); err != nil || !slices.Equal(values, data[1:]) {
+				t.Fatalf("answer % x for %d: % x, %v", data, count, values, err)
+			}
+			if _, err := readPayload(table, count+uint16(8*int(kind&1)+1), data); err == nil {
+				t.Fatalf("answer % x taken for more than it holds", data)
 			}
 		}
 	})

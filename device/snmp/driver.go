@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"slices"
 	"strings"
@@ -132,7 +133,7 @@ func (d *Driver) shutdown() {
 	d.applyMu.Lock()
 	defer d.applyMu.Unlock()
 	d.mu.Lock()
-	ps := slices.Collect(mapValues(d.pollers))
+	ps := slices.Collect(maps.Values(d.pollers))
 	d.pollers = map[string]*poller{}
 	r := d.traps
 	d.traps = nil
@@ -143,16 +144,6 @@ func (d *Driver) shutdown() {
 		r.stop()
 	}
 	d.wg.Wait()
-}
-
-func mapValues[K comparable, V any](m map[K]V) func(func(V) bool) {
-	return func(yield func(V) bool) {
-		for _, v := range m {
-			if !yield(v) {
-				return
-			}
-		}
-	}
 }
 
 func stopPollers(ps []*poller) {
@@ -305,7 +296,7 @@ func (d *Driver) Walk(ctx context.Context, name, oid string, maxRows int) (vars 
 // Statuses returns the status of every polled device, by name.
 func (d *Driver) Statuses() map[string]field.Status {
 	d.mu.Lock()
-	ps := slices.Collect(mapValues(d.pollers))
+	ps := slices.Collect(maps.Values(d.pollers))
 	d.mu.Unlock()
 	out := make(map[string]field.Status, len(ps))
 	for _, p := range ps {

@@ -239,7 +239,8 @@ func (r *receiver) serve(ctx context.Context, conn net.PacketConn) {
 		}
 		src := ua.AddrPort()
 		r.count(func(s *TrapStats) { s.Received++ })
-		trap, resp, err := decodeTrap(buf[:n], src, r.conf.Load(), r.drv.o.Clock.Now())
+		conf := r.conf.Load() // one configuration for the trap's source and its rules
+		trap, resp, err := decodeTrap(buf[:n], src, conf, r.drv.o.Clock.Now())
 		if err != nil {
 			reason := strings.TrimPrefix(err.Error(), errTrapDropped.Error()+": ")
 			reason, _, _ = strings.Cut(reason, ":")
@@ -255,7 +256,7 @@ func (r *receiver) serve(ctx context.Context, conn net.PacketConn) {
 			}
 		}
 		r.count(func(s *TrapStats) { s.Accepted++ })
-		r.drv.takeTrap(trap, r.conf.Load().rules)
+		r.drv.takeTrap(trap, conf.rules)
 	}
 }
 
@@ -422,7 +423,7 @@ func trapDetail(t Trap) string {
 	sb.WriteString(t.Device + ": trap " + t.OID)
 	n := 0
 	for _, v := range t.Vars {
-		if v.OID == snmpTrapOID || v.OID == "1.3.6.1.2.1.1.3.0" {
+		if v.OID == snmpTrapOID || v.OID == sysUpTimeOID {
 			continue
 		}
 		if n == 4 {

@@ -552,7 +552,7 @@ func readValues(r *bitReader, ss []Sample, texts []string, text bool, mants *[]i
 			if err != nil {
 				return err
 			}
-			if Kind(k) > maxKind || Kind(k) == KindText && !text {
+			if Kind(k) == KindText && !text { // 2 bits: every other kind is known
 				return fmt.Errorf("value kind %d is unknown: %w", k, ErrCorrupt)
 			}
 			ss[j].Value.Kind = Kind(k)

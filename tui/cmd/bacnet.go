@@ -258,16 +258,9 @@ func writeObjects(w io.Writer, objs []bacnetObject) error {
 	for _, o := range objs {
 		value := device.FormatValue(o.Value, 0)
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", o.Object, format.Dash(oneLine(o.Name)), format.Dash(value), format.Dash(o.Unit),
-			o.Quality, yesNo(o.Commandable), format.Dash(o.Mode), format.Dash(strings.Join(o.Points, ",")), oneLine(o.Error))
+			o.Quality, format.YesNo(o.Commandable), format.Dash(o.Mode), format.Dash(strings.Join(o.Points, ",")), oneLine(o.Error))
 	}
 	return tw.Flush()
-}
-
-func yesNo(b bool) string {
-	if b {
-		return "yes"
-	}
-	return "no"
 }
 
 func (e *session) bacnetDevicesCmd() *cobra.Command {

@@ -20,7 +20,7 @@ const certCheckEvery = time.Minute
 func (s *Server) watchCerts(ctx context.Context) {
 	sub := s.gw.SubscribeTo(4, device.EventSite)
 	defer sub.Close()
-	tick := time.NewTicker(certCheckEvery)
+	tick := s.clk.NewTicker(certCheckEvery)
 	defer tick.Stop()
 	for {
 		select {
@@ -30,7 +30,7 @@ func (s *Server) watchCerts(ctx context.Context) {
 			if !ok {
 				return
 			}
-		case <-tick.C:
+		case <-tick.C():
 		}
 		s.endInvalidCerts()
 	}

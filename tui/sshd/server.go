@@ -188,11 +188,10 @@ func (s *Server) Run(ctx context.Context) error {
 	flushCtx, stopFlush := context.WithCancel(ctx)
 	flushed := make(chan struct{})
 	go func() { defer close(flushed); s.refusals.run(flushCtx) }()
-	defer func() { stopFlush(); <-flushed }()
 	// Certificate sessions end when a site change revokes them.
 	watched := make(chan struct{})
 	go func() { defer close(watched); s.watchCerts(flushCtx) }()
-	defer func() { stopFlush(); <-watched }()
+	defer func() { stopFlush(); <-flushed; <-watched }()
 	select {
 	case <-ctx.Done():
 		s.shutdown()

@@ -198,7 +198,7 @@ func (m *fieldScreen) openPointForm(dev string, p device.Point, editing string) 
 		common.FieldSpec{Label: "Scale", Value: strconv.FormatFloat(p.Scale(), 'g', -1, 64), Limit: 24},
 		common.FieldSpec{Label: "Offset", Value: strconv.FormatFloat(p.Offset, 'g', -1, 64), Limit: 24},
 		common.FieldSpec{Label: "Unit", Value: p.Unit, Limit: 16},
-		common.FieldSpec{Label: "Writable", Value: common.YesNo(p.Writable), Options: []string{"no", "yes"}},
+		common.FieldSpec{Label: "Writable", Value: format.YesNo(p.Writable), Options: []string{"no", "yes"}},
 		common.FieldSpec{Label: "Precision (digits)", Value: precisionText(p.Precision), Placeholder: "default 4", Limit: 2},
 	)
 	m.formKind, m.editing, m.mode = formPoint, dev+"\x00"+editing, fieldForm

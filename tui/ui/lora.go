@@ -313,13 +313,6 @@ func wrapWords(text string, w, maxLines int) []string {
 }
 
 // count writes n things, in the plural unless n is 1.
-func count(n uint64, thing string) string {
-	if n == 1 {
-		return "1 " + thing
-	}
-	return fmt.Sprintf("%d %ss", n, thing)
-}
-
 func dotted(parts ...string) string {
 	var out string
 	for _, p := range parts {
@@ -356,7 +349,7 @@ func refusals(s semtech.Stats) refused {
 // nsParts is the embedded network server's counters: what it did, then
 // what it refused (only what happened).
 func nsParts(s ns.Stats) []string {
-	parts := []string{count(s.Joins, "join"), count(s.Uplinks, "uplink"), count(s.Downlinks, "downlink")}
+	parts := []string{format.Count(int(s.Joins), "join"), format.Count(int(s.Uplinks), "uplink"), format.Count(int(s.Downlinks), "downlink")}
 	for _, c := range []struct {
 		n    uint64
 		what string
@@ -366,7 +359,7 @@ func nsParts(s ns.Stats) []string {
 		{s.Dropped, "queue-full drop"}, {s.TooLate, "late answer"}, {s.TxErrors, "TX error"}, {s.StoreErrors, "store error"},
 	} {
 		if c.n > 0 {
-			parts = append(parts, count(c.n, c.what))
+			parts = append(parts, format.Count(int(c.n), c.what))
 		}
 	}
 	return parts
@@ -555,7 +548,7 @@ func (m *loraScreen) detailView() []string {
 	if !d.LastJoin.IsZero() {
 		parts = append(parts, "joined "+format.Ago(now, d.LastJoin))
 	}
-	parts = append(parts, count(d.Uplinks, "uplink"), count(d.Downlinks, "downlink"), fmt.Sprintf("next FCnt up %d, down %d", d.FCntUp, d.FCntDown))
+	parts = append(parts, format.Count(int(d.Uplinks), "uplink"), format.Count(int(d.Downlinks), "downlink"), fmt.Sprintf("next FCnt up %d, down %d", d.FCntUp, d.FCntDown))
 	if d.DataRate != "" {
 		parts = append(parts, fmt.Sprintf("%s on %s", d.DataRate, format.MHz(d.Frequency)))
 	}

@@ -269,7 +269,7 @@ func (n *networkScreen) viewKey(k tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(k, keys.LoRa):
 		l := site.LoRa
 		n.form = common.NewForm(n.s.Styles, "Save LoRa",
-			common.FieldSpec{Label: "Enabled", Value: common.YesNo(l.Enabled), Options: []string{"no", "yes"}},
+			common.FieldSpec{Label: "Enabled", Value: format.YesNo(l.Enabled), Options: []string{"no", "yes"}},
 			common.FieldSpec{Label: "Region", Value: l.Region.String(), Options: loraRegions()},
 			common.FieldSpec{Label: "Gateway EUI", Value: l.GatewayEUI, Placeholder: "16 hex digits", Limit: 16},
 			common.FieldSpec{Label: "Network server", Value: l.NetworkServer, Placeholder: "host:port", Limit: 100})
@@ -331,7 +331,7 @@ func (n *networkScreen) openWiFiForm(ssid, security string) {
 		pass = device.SecretPlaceholder
 	}
 	n.form = common.NewForm(n.s.Styles, "Save Wi-Fi",
-		common.FieldSpec{Label: "Enabled", Value: common.YesNo(n.base.Site.WiFi.Enabled), Options: []string{"no", "yes"}},
+		common.FieldSpec{Label: "Enabled", Value: format.YesNo(n.base.Site.WiFi.Enabled), Options: []string{"no", "yes"}},
 		common.FieldSpec{Label: "SSID", Value: ssid, Limit: 32},
 		common.FieldSpec{Label: "Security", Value: security, Options: []string{"wpa2-psk", "wpa3-sae"}},
 		common.FieldSpec{Label: "Passphrase", Value: pass, Secret: true, Placeholder: "8-63 characters", Limit: 64})
@@ -356,7 +356,7 @@ func (n *networkScreen) openCellForm(site *device.Site) {
 		return ""
 	}
 	n.form = common.NewForm(n.s.Styles, "Save cellular",
-		common.FieldSpec{Label: "Enabled", Value: common.YesNo(c.Enabled), Options: []string{"no", "yes"}},
+		common.FieldSpec{Label: "Enabled", Value: format.YesNo(c.Enabled), Options: []string{"no", "yes"}},
 		common.FieldSpec{Label: "Switch SIM after", Value: c.FailoverAfter.String(), Limit: 10},
 		common.FieldSpec{Label: "Rotate", Value: c.Rotate.String(), Options: []string{"off", "weekly"}},
 		common.FieldSpec{Label: "SIM 1 APN", Value: s1.APN, Limit: 63},

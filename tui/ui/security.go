@@ -223,7 +223,7 @@ func dropText(c device.DropCounter) string {
 	if c.Packets == 0 {
 		return "0"
 	}
-	return count(c.Packets, "pkt") + " / " + format.Bytes(int64(min(c.Bytes, 1<<62)))
+	return format.Count(int(c.Packets), "pkt") + " / " + format.Bytes(int64(min(c.Bytes, 1<<62)))
 }
 
 // endpointsView is the outbound allow-list: each name, its port, what it

@@ -44,3 +44,11 @@ func Count(n int, noun string, plural ...string) string {
 	}
 	return strconv.Itoa(n) + " " + noun + "s"
 }
+
+// YesNo writes a flag for people: "yes" or "no".
+func YesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}

@@ -32,14 +32,6 @@ func KV(st *themes.Styles, width int, k, v string) string {
 	return st.Text.Dim.Render(fmt.Sprintf("%-*s", width, k)) + st.Text.Normal.Render(v)
 }
 
-// YesNo spells a bool as a form's choice.
-func YesNo(b bool) string {
-	if b {
-		return "yes"
-	}
-	return "no"
-}
-
 // QualityStyle colours a reading by its quality.
 func QualityStyle(st *themes.Styles, q field.Quality) lipgloss.Style {
 	switch q {

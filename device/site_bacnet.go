@@ -548,13 +548,7 @@ func (b *BACnet) validateDevices(v *problems, path string, buses map[string]int)
 	for i := range b.Devices {
 		d := &b.Devices[i]
 		p := pathf("%s.devices[%d]", path, i)
-		if checkName(v, joinPath(p, "name"), d.Name) {
-			if j, dup := names[d.Name]; dup {
-				v.add(joinPath(p, "name"), "device %q is already defined at devices[%d]", d.Name, j)
-			} else {
-				names[d.Name] = i
-			}
-		}
+		checkUniqueName(v, p, "device", "devices", d.Name, i, names)
 		inst := joinPath(p, "instance")
 		switch {
 		case d.Instance == nil:
@@ -626,13 +620,7 @@ func (d *BACnetDevice) validateLink(v *problems, p string, buses map[string]int,
 }
 
 func (pt *BACnetPoint) validate(v *problems, p string, i int, seen map[string]int) {
-	if checkName(v, joinPath(p, "name"), pt.Name) {
-		if j, dup := seen[pt.Name]; dup {
-			v.add(joinPath(p, "name"), "point %q is already defined at points[%d]", pt.Name, j)
-		} else {
-			seen[pt.Name] = i
-		}
-	}
+	checkUniqueName(v, p, "point", "points", pt.Name, i, seen)
 	obj, objOK := checkObject(v, joinPath(p, "object"), pt.Object, "e.g. analog-input:1 or 0:1")
 	prop, err := stack.ParsePropertyID(pt.EffectiveProperty())
 	propOK := err == nil

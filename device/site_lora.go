@@ -311,13 +311,7 @@ func (l *LoRa) validateLoRa(v *problems, path string) {
 }
 
 func (d *LoRaDevice) validate(v *problems, path string, i int, names, euis map[string]int, codecs []string) {
-	if checkName(v, joinPath(path, "name"), d.Name) {
-		if j, dup := names[d.Name]; dup {
-			v.add(joinPath(path, "name"), "device %q is already defined at devices[%d]", d.Name, j)
-		} else {
-			names[d.Name] = i
-		}
-	}
+	checkUniqueName(v, path, "device", "devices", d.Name, i, names)
 	if checkHexID(v, joinPath(path, "dev_eui"), d.DevEUI, 16, true, "e.g. 70b3d57ed0000001") {
 		key := strings.ToLower(d.DevEUI)
 		if j, dup := euis[key]; dup {

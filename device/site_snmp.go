@@ -567,13 +567,7 @@ func (s *Site) validateSNMP(v *problems) {
 	for i := range n.Devices {
 		p := pathf("%s.devices[%d]", path, i)
 		d := &n.Devices[i]
-		if checkName(v, joinPath(p, "name"), d.Name) {
-			if j, dup := names[d.Name]; dup {
-				v.add(joinPath(p, "name"), "device %q is already defined at devices[%d]", d.Name, j)
-			} else {
-				names[d.Name] = i
-			}
-		}
+		checkUniqueName(v, p, "device", "devices", d.Name, i, names)
 		d.validate(v, p)
 	}
 	if len(n.TrapRules) > 0 && n.TrapListen == "" {
@@ -659,13 +653,7 @@ func (d *SNMPDevice) validate(v *problems, path string) {
 	for i := range d.Points {
 		p := pathf("%s.points[%d]", path, i)
 		pt := &d.Points[i]
-		if checkName(v, joinPath(p, "name"), pt.Name) {
-			if j, dup := names[pt.Name]; dup {
-				v.add(joinPath(p, "name"), "point %q is already defined at points[%d]", pt.Name, j)
-			} else {
-				names[pt.Name] = i
-			}
-		}
+		checkUniqueName(v, p, "point", "points", pt.Name, i, names)
 		pt.validate(v, p)
 	}
 	eff := d.EffectivePoints()

@@ -936,3 +936,16 @@ func levenshtein(a, b string) int {
 	}
 	return prev[len(rb)]
 }
+
+// checkUniqueName checks the name of the i-th entry of a list at path
+// and that no earlier entry has it (seen: names to their index).
+func checkUniqueName(v *problems, path, what, list, name string, i int, seen map[string]int) {
+	if !checkName(v, joinPath(path, "name"), name) {
+		return
+	}
+	if j, dup := seen[name]; dup {
+		v.add(joinPath(path, "name"), "%s %q is already defined at %s[%d]", what, name, list, j)
+		return
+	}
+	seen[name] = i
+}

@@ -165,7 +165,7 @@ func (e *Engine) apply() {
 				l = newRTULink(b, b.Timeout.Std(), e.opts.OpenSerial)
 			}
 			ep = newEndpoint(key, l, e.log, e.opts.Clock)
-			ep.inFlight = min(b.EffectiveMaxInFlight(), MaxInFlight)
+			ep.inFlight = MaxInFlight // lowered to the buses' bound below
 			e.endpoints[key] = ep
 		}
 		// Buses that share a connection share its bound: the lowest.

@@ -31,8 +31,7 @@ type fixture struct {
 	st     *store.Store
 	gw     *device.Gateway
 	engine *modbus.Engine
-	stop   func()      // stops the engine and waits for it
-	sim    *sim.Server // the simulator, when the fixture made it
+	stop   func() // stops the engine and waits for it
 }
 
 func newFixture(t testing.TB, site *device.Site, o modbus.Options) *fixture {
@@ -381,7 +380,7 @@ func TestDeviceWhoseEveryReadFailsIsNeverOnline(t *testing.T) {
 
 // pipelinedSite is n devices behind one TCP server, each with one holding
 // register, on a bus with max_in_flight set.
-func pipelinedSite(t *testing.T, n, inFlight int, faults map[uint8]sim.Faults) (*fixture, map[uint8]*sim.Model) {
+func pipelinedSite(t *testing.T, n, inFlight int, faults map[uint8]sim.Faults) (*fixture, *sim.Server) {
 	t.Helper()
 	models := map[uint8]*sim.Model{}
 	var devices []device.Device
@@ -400,9 +399,7 @@ func pipelinedSite(t *testing.T, n, inFlight int, faults map[uint8]sim.Faults) (
 	}
 	site := tcpSite(addr, devices...)
 	site.Modbus.Buses[0].MaxInFlight = inFlight
-	f := newFixture(t, site, modbus.Options{})
-	f.sim = srv
-	return f, models
+	return newFixture(t, site, modbus.Options{}), srv
 }
 
 // The devices due together on one connection are read one request at a
@@ -460,11 +457,10 @@ func TestLateReplyAmongDevicesIsNotTakenAsAnswer(t *testing.T) {
 }
 
 func lateReplyAmongDevices(t *testing.T, inFlight int) {
-	f, _ := pipelinedSite(t, 4, inFlight, nil)
+	f, srv := pipelinedSite(t, 4, inFlight, nil)
 	for u := 1; u <= 4; u++ {
 		f.waitReadings(fmt.Sprintf("d%d", u), "good", allGood)
 	}
-	srv := f.sim
 	srv.SetFaults(2, sim.Faults{Late: 250 * time.Millisecond, Times: 1})
 	f.waitReadings("d2", "the timeout", func(rs []field.Reading, st field.Status) bool { return st.Errors[modbus.KindTimeout] > 0 })
 	for u := 1; u <= 4; u++ {

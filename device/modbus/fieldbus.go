@@ -38,9 +38,9 @@ func (e *Engine) ReadRaw(ctx context.Context, r device.RawRead) ([]uint16, []boo
 	if err != nil {
 		return nil, nil, err
 	}
-	limit := uint16(125)
+	limit := uint16(maxReadRegisters)
 	if r.Table.IsBit() {
-		limit = 2000
+		limit = maxReadBits
 	}
 	if r.Count == 0 || r.Count > limit || int(r.Address)+int(r.Count) > 65536 {
 		return nil, nil, fmt.Errorf("read %d from address %d: give 1..%d within 0..65535", r.Count, r.Address, limit)

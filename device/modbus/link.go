@@ -75,7 +75,7 @@ func classify(err error) *RequestError {
 	}
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, serial.ErrTimeout) {
-		return &RequestError{Kind: KindTimeout, Err: errors.New("no answer within the timeout")}
+		return noAnswer()
 	}
 	msg := err.Error()
 	switch {
@@ -232,7 +232,7 @@ func (t *rtuTransport) Send(req []byte) ([]byte, error) {
 		if time.Now().After(deadline) {
 			t.lastIO = time.Now()
 			if n == 0 {
-				return nil, &RequestError{Kind: KindTimeout, Err: errors.New("no answer within the timeout")}
+				return nil, noAnswer()
 			}
 			return nil, &RequestError{Kind: KindFraming, Err: fmt.Errorf("truncated answer: %d of %d bytes", n, need)}
 		}

@@ -59,6 +59,11 @@ func (l *tcpLink) reset() {
 
 func (l *tcpLink) close() { l.reset() }
 
+// noAnswer is the error of a request the server did not answer in time.
+func noAnswer() *RequestError {
+	return &RequestError{Kind: KindTimeout, Err: errors.New("no answer within the timeout")}
+}
+
 // connect dials the server unless the link is connected.
 func (l *tcpLink) connect() error {
 	if l.conn != nil {
@@ -142,7 +147,7 @@ func (l *tcpLink) exchange(fc byte, data []byte) ([]byte, error) {
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() {
 			if got == 0 {
-				return nil, &RequestError{Kind: KindTimeout, Err: errors.New("no answer within the timeout")}
+				return nil, noAnswer()
 			}
 			return nil, framing(fmt.Sprintf("truncated answer: %d bytes within the timeout", got))
 		}
@@ -186,7 +191,7 @@ func (l *tcpLink) exchangeBatch(reqs []*batchReq) error {
 	if err := l.connect(); err != nil {
 		return err
 	}
-	if cap(l.batch) < len(reqs)*maxADU {
+	if l.batch == nil {
 		l.batch = make([]byte, MaxInFlight*maxADU)
 	}
 	first := l.tid + 1
@@ -232,11 +237,11 @@ func (l *tcpLink) exchangeBatch(reqs []*batchReq) error {
 			for _, r := range reqs {
 				if !r.answered {
 					r.answered, r.at = true, time.Now()
-					r.err = &RequestError{Kind: KindTimeout, Err: errors.New("no answer within the timeout")}
+					r.err = noAnswer()
 					break
 				}
 			}
-			return &RequestError{Kind: KindTimeout, Err: errors.New("no answer within the timeout")}
+			return noAnswer()
 		}
 		return &RequestError{Kind: KindConnection, Err: fmt.Errorf("read from %s: %w", l.address, err)}
 	}
@@ -268,10 +273,7 @@ func takeAnswers(buf []byte, reqs []*batchReq, first uint16) (used, taken int, e
 			break // the rest of this frame has not arrived yet
 		}
 		data, rerr := responseData(r.fc, pdu)
-		r.answered, r.at, r.ans, r.err = true, time.Now(), append(r.ans, data...), nil
-		if rerr != nil {
-			r.err = rerr
-		}
+		r.answered, r.at, r.ans, r.err = true, time.Now(), append(r.ans, data...), rerr
 		used += size
 		taken++
 	}

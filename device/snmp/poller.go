@@ -80,7 +80,7 @@ func (p *poller) nextWait(st field.Status) time.Duration {
 	for i := p.drv.o.OfflineAfter; i < p.noneInRow && w < p.drv.o.MaxBackoff; i++ {
 		w *= 2
 	}
-	return max(iv, min(w, max(iv, p.drv.o.MaxBackoff)))
+	return min(w, max(iv, p.drv.o.MaxBackoff)) // w ≥ iv
 }
 
 // cycle reads the device's points (only those named by only, when

@@ -3,6 +3,7 @@ package snmp
 import (
 	"context"
 	"crypto/subtle"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -90,6 +91,7 @@ type receiver struct {
 	drv    *Driver
 	addr   string
 	conf   atomic.Pointer[trapConf]
+	key    string // trapKey of the site conf was built from (applyTraps' goroutine only)
 	cancel context.CancelFunc
 	done   chan struct{}
 
@@ -112,20 +114,45 @@ func (d *Driver) applyTraps(ctx context.Context, n device.SNMP) {
 	if n.TrapListen == "" {
 		return
 	}
+	key := trapKey(n)
+	if r != nil && r.key == key {
+		return // a change elsewhere in the site: no look-ups again
+	}
 	conf := d.trapConf(ctx, n)
 	if r != nil {
 		r.conf.Store(conf)
+		r.key = key
 		return
 	}
 	rctx, cancel := context.WithCancel(ctx)
 	r = &receiver{drv: d, addr: n.TrapListen, cancel: cancel, done: make(chan struct{}),
 		stats: TrapStats{Dropped: map[string]uint64{}}}
 	r.conf.Store(conf)
+	r.key = key
 	d.mu.Lock()
 	d.traps = r
 	d.mu.Unlock()
 	d.wg.Add(1)
 	go func() { defer d.wg.Done(); r.run(rctx) }()
+}
+
+// trapKey is what a trap configuration is built from: the receiver's
+// community and rules, and each device's name, address and community.
+func trapKey(n device.SNMP) string {
+	type src struct {
+		Name, Address string
+		Community     device.Secret
+	}
+	srcs := make([]src, len(n.Devices))
+	for i, dev := range n.Devices {
+		srcs[i] = src{dev.Name, dev.EffectiveAddress(), dev.Community}
+	}
+	b, _ := json.Marshal(struct {
+		Community device.Secret
+		Rules     []device.SNMPTrapRule
+		Sources   []src
+	}{n.TrapCommunity, n.TrapRules, srcs})
+	return string(b)
 }
 
 // trapConf resolves the devices' addresses into trap sources.

@@ -130,61 +130,70 @@ type readResult struct {
 
 // read performs one planned read: through the endpoint's goroutine for
 // the console (readNow, ReadRaw), or right here when a cycle (run by that
-// goroutine) reads. The closure may still run after a console caller gave
-// up; the caller then never looks at res, and when it does, receiving the
-// closure's error has ordered the write before the read.
+// goroutine) reads. The console's closure may still run after its caller
+// gave up; the caller then never looks at got, and when it does, receiving
+// the closure's error has ordered the write before the read.
 func (p *poller) read(ctx context.Context, r Read, inCycle bool) (readResult, error) {
 	clk := p.e.opts.Clock
 	start := clk.Now()
 	var res readResult
-	values := func(b []byte) {
-		// readBlock or readPayload has checked the size against r.Count.
-		if r.Table.IsBit() {
-			res.bits = DecodeBits(b, int(r.Count))
-		} else {
-			res.words = WordsFromBytes(b)
-		}
-	}
-	fn := func(l link) error {
-		b, err := readBlock(l, r.Table, r.Address, r.Count)
-		if err == nil {
-			values(b)
-		}
-		return err
-	}
 	var pre *prefetched
 	if inCycle {
 		pre = p.pre // the endpoint's goroutine, which runs this cycle
 	}
 	var err error
+	latency := func() time.Duration { return clk.Now().Sub(start) }
 	switch {
 	case pre != nil && pre.answered && pre.read.Table == r.Table && pre.read.Address == r.Address && pre.read.Count == r.Count:
 		// The endpoint sent this read ahead; its answer is here.
 		p.pre = nil
-		err = pre.err
-		if err == nil {
+		latency = func() time.Duration { return pre.at.Sub(pre.sent) }
+		if err = pre.err; err == nil {
 			var b []byte
 			if b, err = readPayload(r.Table, r.Count, pre.ans); err != nil {
 				err = p.ep.settle(classify(err))
 			} else {
-				values(b)
+				res = decodeRead(r, b)
 			}
 		}
-		p.count(err, pre.at.Sub(pre.sent))
-		if err != nil {
-			return readResult{}, err
-		}
-		return res, nil
 	case inCycle:
-		err = p.ep.serve(ctx, p.unit, p.timeout(), fn)
+		// On this goroutine: nothing here escapes to the heap (a cycle
+		// reads often; the console's path below allocates its job anyway).
+		var b []byte
+		err = p.ep.serve(ctx, p.unit, p.timeout(), func(l link) (err error) {
+			b, err = readBlock(l, r.Table, r.Address, r.Count)
+			return err
+		})
+		if err == nil {
+			res = decodeRead(r, b)
+		}
 	default:
-		err = p.ep.do(ctx, p.unit, p.timeout(), fn)
+		var got readResult
+		err = p.ep.do(ctx, p.unit, p.timeout(), func(l link) error {
+			b, err := readBlock(l, r.Table, r.Address, r.Count)
+			if err == nil {
+				got = decodeRead(r, b) // b is the link's: decode before the next exchange
+			}
+			return err
+		})
+		if err == nil { // the closure's result received: its write is done
+			res = got
+		}
 	}
-	p.count(err, clk.Now().Sub(start))
+	p.count(err, latency())
 	if err != nil {
 		return readResult{}, err
 	}
 	return res, nil
+}
+
+// decodeRead turns the bytes of an answer to r into its values
+// (readBlock or readPayload has checked their size against r.Count).
+func decodeRead(r Read, b []byte) readResult {
+	if r.Table.IsBit() {
+		return readResult{bits: DecodeBits(b, int(r.Count))}
+	}
+	return readResult{words: WordsFromBytes(b)}
 }
 
 // count updates request statistics.

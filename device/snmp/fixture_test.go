@@ -56,11 +56,7 @@ func startGateway(t testing.TB, site *device.Site, o snmp.Options) *fixture {
 // edit applies a change to the stored site.
 func (f *fixture) edit(change func(s *device.Site)) {
 	f.t.Helper()
-	s, _ := f.gw.Site()
-	s = s.Clone()
-	change(s)
-	s.ApplyDefaults()
-	if _, err := f.gw.ApplySite(device.Edit{Actor: device.LocalActor, Action: "config.change", Base: f.gw.Rev()}, s); err != nil {
+	if _, err := f.gw.EditSite(device.LocalActor, device.ActionConfigChange, func(s *device.Site) error { change(s); return nil }); err != nil {
 		f.t.Fatal(err)
 	}
 }

@@ -11,9 +11,7 @@ import (
 // accessCmd groups what the door knows about who logs in that is not an
 // account: the organisation's certificates.
 func (e *session) accessCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "access", Short: "Logins that are not accounts (certificates)"}
-	cmd.AddCommand(e.accessCertsCmd())
-	return cmd
+	return groupCmd("access", "Logins that are not accounts (certificates)", e.accessCertsCmd())
 }
 
 // certRow is one certificate of `access certs --json` (binding names).

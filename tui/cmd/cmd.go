@@ -192,9 +192,9 @@ func (e *session) admit(args []string) (int, bool) {
 			return ExitForbidden, false
 		}
 	}
-	acct, err := e.d.Access.Account(e.p.Account.ID)
-	if e.p.Cert != nil {
-		acct, err = e.p.Account, nil
+	acct, err := e.p.Account, error(nil) // a certificate's, refreshed above
+	if e.p.Cert == nil {
+		acct, err = e.d.Access.Account(e.p.Account.ID)
 	}
 	if err != nil {
 		fmt.Fprintln(e.errw, "your account no longer exists")
